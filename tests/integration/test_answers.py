@@ -1,0 +1,358 @@
+"""Positive answers: header flags, case, CNAME chasing, wildcards, referrals, ANY, RR types."""
+
+import struct
+
+import dns.flags
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import pytest
+
+from conftest import (
+    MAIN_NEG_TTL,
+    answer_rrset,
+    assert_negative_soa,
+    assert_rcode,
+    flag,
+    header_counts,
+    make_query,
+    rr_total,
+)
+
+A = dns.rdatatype.A
+
+
+def rdatas(rrset) -> set[str]:
+    return {r.to_text() for r in rrset}
+
+
+# --- 1. header ---------------------------------------------------------------------------------
+
+def test_a_answer_matrix(server, via):
+    r = server.query("www.example.test", "A", **via)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.QR)
+    assert flag(r, dns.flags.AA), "authoritative answer must set AA"
+    assert not flag(r, dns.flags.TC)
+    rrset = answer_rrset(r, "www.example.test", "A")
+    assert rdatas(rrset) == {"192.0.2.10"}
+    assert rrset.ttl == 300
+    assert len(r.answer) == 1
+
+
+@pytest.mark.parametrize("rd", [False, True])
+def test_header_flags(server, rd):
+    q = make_query("www.example.test", "A", rd=rd)
+    r = server.ask(q)
+    assert r.id == q.id
+    assert flag(r, dns.flags.QR)
+    assert flag(r, dns.flags.AA)
+    assert not flag(r, dns.flags.RA), "an authoritative-only server must not set RA"
+    assert flag(r, dns.flags.RD) == rd, "RD must be copied from the query (RFC 1035 §4.1.1)"
+    assert r.opcode() == dns.opcode.QUERY
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_question_case_preserved(server, tcp):
+    q = make_query("wWw.ExAmPlE.TeSt", "A")
+    wire = q.to_wire()
+    reply = server.raw(wire, tcp=tcp)
+    assert reply is not None
+    r = dns.message.from_wire(reply)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert len(r.question) == 1
+    assert r.question[0].name.to_text() == "wWw.ExAmPlE.TeSt.", "question case must be preserved"
+    # Byte-exact check of the question section (it directly follows the 12-byte header).
+    qlen = len(wire) - 12
+    assert reply[12:12 + qlen] == wire[12:], "question section must be echoed byte for byte"
+    assert rdatas(answer_rrset(r, "www.example.test", "A")) == {"192.0.2.10"}
+
+
+def test_id_matches_many(server):
+    for qid in (0, 1, 0x7FFF, 0xFFFF):
+        q = make_query("www.example.test", "A")
+        q.id = qid
+        r = server.ask(q)
+        assert r.id == qid
+
+
+# --- 4. CNAME ----------------------------------------------------------------------------------
+
+def test_cname_chain_in_zone(server):
+    r = server.query("alias.example.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert rdatas(answer_rrset(r, "alias.example.test", "CNAME")) == {"alias2.example.test."}
+    assert rdatas(answer_rrset(r, "alias2.example.test", "CNAME")) == {"www.example.test."}
+    assert rdatas(answer_rrset(r, "www.example.test", "A")) == {"192.0.2.10"}
+    assert rr_total(r, r.answer) == 3
+    # RFC 1034 §3.6.2 / 2181: the chain comes in order, first the queried name.
+    assert r.answer[0].name == dns.name.from_text("alias.example.test")
+
+
+def test_cname_chain_to_aaaa(server):
+    r = server.query("alias.example.test", "AAAA")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert rdatas(answer_rrset(r, "www.example.test", "AAAA")) == {"2001:db8::10"}
+    assert rr_total(r, r.answer) == 3
+
+
+def test_cname_into_other_served_zone(server):
+    r = server.query("xzone.example.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert rdatas(answer_rrset(r, "xzone.example.test", "CNAME")) == {"host.other.test."}
+    assert rdatas(answer_rrset(r, "host.other.test", "A")) == {"198.51.100.5"}
+    assert rr_total(r, r.answer) == 2
+
+
+def test_cname_to_outside_name(server):
+    r = server.query("ext.example.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert rdatas(answer_rrset(r, "ext.example.test", "CNAME")) == {"target.example.com."}
+    assert rr_total(r, r.answer) == 1
+
+
+def test_cname_loop_terminates(server):
+    q = make_query("loop1.example.test", "A")
+    reply = server.raw(q.to_wire(), timeout=2.0)
+    assert reply is not None, "a CNAME loop must still produce an answer promptly"
+    r = dns.message.from_wire(reply)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert rdatas(answer_rrset(r, "loop1.example.test", "CNAME")) == {"loop2.example.test."}
+    assert all(rrset.rdtype == dns.rdatatype.CNAME for rrset in r.answer)
+    # No RR may be repeated: the wire count must equal the distinct RRs dnspython kept.
+    ancount = header_counts(reply)[1]
+    assert ancount == rr_total(r, r.answer) <= 2, f"CNAME loop repeated RRs ({ancount}):\n{r}"
+    assert server.alive()
+
+
+def test_qtype_cname_returns_only_cname(server):
+    r = server.query("alias.example.test", "CNAME")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert len(r.answer) == 1
+    assert rdatas(answer_rrset(r, "alias.example.test", "CNAME")) == {"alias2.example.test."}
+
+
+# --- 5. wildcards (positive cases; negative ones are in test_negative.py) ---------------------
+
+@pytest.mark.parametrize("qname", ["x.wild.example.test", "a.b.wild.example.test",
+                                   "XyZ.Wild.Example.Test"])
+def test_wildcard_synthesis(server, qname):
+    r = server.query(qname, "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert len(r.answer) == 1
+    rrset = r.answer[0]
+    assert rrset.name == dns.name.from_text(qname), "synthesised owner must be the query name"
+    assert "*" not in rrset.name.to_text()
+    assert rrset.rdtype == A
+    assert rdatas(rrset) == {"192.0.2.99"}
+    assert rrset.ttl == 3600
+
+
+def test_wildcard_other_type(server):
+    r = server.query("q.wild.example.test", "MX")
+    assert_rcode(r, dns.rcode.NOERROR)
+    rrset = answer_rrset(r, "q.wild.example.test", "MX")
+    assert rdatas(rrset) == {"10 mail.example.test."}
+
+
+def test_existing_name_under_wildcard_parent(server):
+    r = server.query("host.wild.example.test", "TXT")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert rdatas(answer_rrset(r, "host.wild.example.test", "TXT")) == {'"not from the wildcard"'}
+
+
+def test_literal_wildcard_owner(server):
+    r = server.query("*.wild.example.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert rdatas(answer_rrset(r, "*.wild.example.test", "A")) == {"192.0.2.99"}
+
+
+# --- 6. delegation -----------------------------------------------------------------------------
+
+def assert_referral(r, glue_a: dict[str, set[str]], glue_aaaa: dict[str, set[str]]):
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert not flag(r, dns.flags.AA), "a referral must not set AA (RFC 1034 §4.3.2)"
+    assert len(r.answer) == 0, f"a referral has an empty answer:\n{r}"
+    ns = [x for x in r.authority if x.rdtype == dns.rdatatype.NS]
+    assert len(ns) == 1, f"expected the delegation NS set in authority:\n{r}"
+    assert ns[0].name == dns.name.from_text("child.example.test")
+    assert rdatas(ns[0]) == {"ns1.child.example.test.", "ns2.child.example.test."}
+    assert not [x for x in r.authority if x.rdtype == dns.rdatatype.SOA]
+    for name, addrs in glue_a.items():
+        found = [x for x in r.additional if x.name == dns.name.from_text(name) and x.rdtype == A]
+        assert found and rdatas(found[0]) == addrs, f"missing glue A for {name}:\n{r}"
+    for name, addrs in glue_aaaa.items():
+        found = [x for x in r.additional
+                 if x.name == dns.name.from_text(name) and x.rdtype == dns.rdatatype.AAAA]
+        assert found and rdatas(found[0]) == addrs, f"missing glue AAAA for {name}:\n{r}"
+
+
+GLUE_A = {"ns1.child.example.test": {"192.0.2.201"}, "ns2.child.example.test": {"192.0.2.202"}}
+GLUE_AAAA = {"ns1.child.example.test": {"2001:db8::201"}}
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize("qname,qtype", [
+    ("host.child.example.test", "A"),
+    ("deep.host.child.example.test", "AAAA"),
+    ("child.example.test", "A"),
+    ("child.example.test", "NS"),
+    ("ns1.child.example.test", "A"),   # glue is not authoritative data
+])
+def test_referral(server, qname, qtype, tcp):
+    r = server.query(qname, qtype, tcp=tcp, edns=0)
+    assert_referral(r, GLUE_A, GLUE_AAAA)
+
+
+def test_ds_at_cut_nodata_from_parent(server):
+    r = server.query("child.example.test", "DS")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA), "DS at a cut is answered authoritatively by the parent"
+    assert len(r.answer) == 0
+    assert_negative_soa(r, "example.test", MAIN_NEG_TTL)
+    assert not [x for x in r.authority if x.rdtype == dns.rdatatype.NS]
+
+
+def test_ds_at_cut_present(server, oracle):
+    r = server.query("dschild.example.test", "DS")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    got = answer_rrset(r, "dschild.example.test", "DS")
+    want = oracle.find_rrset("dschild.example.test.", "DS")
+    assert got == want
+
+
+def test_referral_dschild(server):
+    r = server.query("www.dschild.example.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert not flag(r, dns.flags.AA)
+    assert not r.answer
+    ns = [x for x in r.authority if x.rdtype == dns.rdatatype.NS]
+    assert ns and rdatas(ns[0]) == {"ns1.dschild.example.test."}
+    glue = [x for x in r.additional if x.rdtype == A]
+    assert glue and rdatas(glue[0]) == {"192.0.2.211"}
+
+
+# --- 11. ANY (RFC 8482) ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("qname", ["example.test", "mail.example.test"])
+def test_any_over_udp_is_minimal(server, oracle, qname):
+    r = server.query(qname, "ANY")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert len(r.answer) >= 1, "ANY must not be answered empty (RFC 8482 §4)"
+    types = {rrset.rdtype for rrset in r.answer}
+    assert len(types) == 1, f"ANY over UDP should return one RRset type, got {types}"
+    rrset = r.answer[0]
+    assert rrset.name == dns.name.from_text(qname)
+    if rrset.rdtype != dns.rdatatype.HINFO:  # RFC 8482 §4.2 synthesised HINFO is allowed
+        node = oracle.get_node(qname + ".")
+        assert node is not None and node.get_rdataset(dns.rdataclass.IN, rrset.rdtype) is not None
+
+
+def test_any_over_tcp_returns_data(server, oracle):
+    r = server.query("example.test", "ANY", tcp=True)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert len(r.answer) >= 1
+    node = oracle.get_node("example.test.")
+    for rrset in r.answer:
+        assert rrset.name == dns.name.from_text("example.test")
+        if rrset.rdtype == dns.rdatatype.HINFO:
+            continue
+        want = node.get_rdataset(dns.rdataclass.IN, rrset.rdtype)
+        assert want is not None, f"ANY returned data that is not in the zone: {rrset}"
+        assert rdatas(rrset) == {r.to_text() for r in want}
+
+
+# --- 13. unknown and less common RR types (RFC 3597) -------------------------------------------
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_unknown_type_65000(server, tcp):
+    r = server.query("unk.example.test", 65000, tcp=tcp)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    rrset = answer_rrset(r, "unk.example.test", 65000)
+    assert len(rrset) == 1
+    rd = rrset[0]
+    assert rd.to_wire() == bytes.fromhex("0a0b0c0d")
+    assert rrset.ttl == 3600
+
+
+def test_unknown_type_absent_is_nodata(server):
+    r = server.query("unk.example.test", 65001)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert not r.answer
+    assert_negative_soa(r, "example.test", MAIN_NEG_TTL)
+
+
+@pytest.mark.parametrize("qname,qtype", [
+    ("hinfo.example.test", "HINFO"),
+    ("caa.example.test", "CAA"),
+])
+def test_other_types(server, oracle, qname, qtype):
+    r = server.query(qname, qtype)
+    assert_rcode(r, dns.rcode.NOERROR)
+    got = answer_rrset(r, qname, qtype)
+    assert got == oracle.find_rrset(qname + ".", qtype)
+
+
+# --- 14. basic types compared with the zone as dnspython reads it ------------------------------
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize("qname,qtype", [
+    ("example.test", "SOA"),
+    ("example.test", "NS"),
+    ("example.test", "MX"),
+    ("example.test", "A"),
+    ("mail.example.test", "MX"),
+    ("www.example.test", "AAAA"),
+    ("txt.example.test", "TXT"),
+    ("_kafka._tcp.example.test", "SRV"),
+    ("ptr.example.test", "PTR"),
+    ("ns2.example.test", "AAAA"),
+    ("host.other.test", "A"),
+    ("other.test", "SOA"),
+])
+def test_basic_types(server, oracle, other_oracle, qname, qtype, tcp):
+    r = server.query(qname, qtype, tcp=tcp, edns=0)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert len(r.answer) == 1, f"expected exactly the {qtype} RRset:\n{r}"
+    got = r.answer[0]
+    zone = other_oracle if qname.endswith("other.test") else oracle
+    want = zone.find_rrset(qname + ".", qtype)
+    assert got == want, f"\n got: {got}\nwant: {want}"
+    assert got.ttl == want.ttl, f"TTL {got.ttl} != zone TTL {want.ttl}"
+
+
+@pytest.fixture(scope="module")
+def other_oracle():
+    from conftest import OTHER_ZONE, zone_oracle
+    return zone_oracle(OTHER_ZONE, "other.test.")
+
+
+def test_ns_at_apex_is_full_set(server):
+    r = server.query("example.test", "NS")
+    ns = answer_rrset(r, "example.test", "NS")
+    assert rdatas(ns) == {"ns1.example.test.", "ns2.example.test."}
+    assert flag(r, dns.flags.AA)
+
+
+def test_txt_answer_wire_counts(server):
+    # A real answer parses, carries no trailing garbage and counts its sections right.
+    q = make_query("txt.example.test", "TXT")
+    reply = server.raw(q.to_wire())
+    r = dns.message.from_wire(reply)  # raises on trailing junk
+    assert rdatas(answer_rrset(r, "txt.example.test", "TXT")) == {'"hello world" "second string"'}
+    qd, an, ns, ar = header_counts(reply)
+    assert qd == 1 and an == 1
+    assert struct.unpack("!H", reply[:2])[0] == q.id
