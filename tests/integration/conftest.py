@@ -332,7 +332,10 @@ class Server:
     def raw(self, wire: bytes, *, tcp: bool = False, v6: bool = False,
             timeout: float = 2.0) -> bytes | None:
         if tcp:
-            return tcp_exchange(self.host(v6), self.port, wire, timeout)
+            try:
+                return tcp_exchange(self.host(v6), self.port, wire, timeout)
+            except (ConnectionResetError, BrokenPipeError, socket.timeout):
+                return None  # closed or silent: callers treat both as "no reply"
         return udp_exchange(self.host(v6), self.port, wire, timeout)
 
     def ask(self, msg: dns.message.Message, *, tcp: bool = False, v6: bool = False,
