@@ -85,6 +85,8 @@ def _main_zone_text() -> str:
         "alias2 IN CNAME www",
         "xzone IN CNAME host.other.test.",
         "ext IN CNAME target.example.com.",
+        "dangling IN CNAME missing.example.test.",
+        "tomail IN CNAME mail",
         "loop1 IN CNAME loop2",
         "loop2 IN CNAME loop1",
         'txt IN TXT "hello world" "second string"',

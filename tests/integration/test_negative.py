@@ -98,6 +98,27 @@ def test_nxdomain_beside_ent(server):
     assert_nxdomain(server.query("z.b.c.example.test", "A"))
 
 
+# --- CNAME chains that end in a negative answer (RFC 6604 §2-3, RFC 2308 §2.1-2.2) -----------
+
+def test_cname_to_missing_name_in_zone(server):
+    r = server.query("dangling.example.test", "A")
+    assert_rcode(r, dns.rcode.NXDOMAIN)  # the rcode belongs to the last name in the chain
+    assert flag(r, dns.flags.AA)
+    assert len(r.answer) == 1
+    cname = r.answer[0]
+    assert cname.rdtype == dns.rdatatype.CNAME
+    assert cname.name == dns.name.from_text("dangling.example.test")
+    assert_negative_soa(r, "example.test", MAIN_NEG_TTL)
+
+
+def test_cname_to_name_without_type(server):
+    r = server.query("tomail.example.test", "AAAA")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert len(r.answer) == 1 and r.answer[0].rdtype == dns.rdatatype.CNAME
+    assert_negative_soa(r, "example.test", MAIN_NEG_TTL)
+
+
 # --- 5. wildcard negatives ---------------------------------------------------------------------
 
 def test_wildcard_does_not_match_existing_name(server):
