@@ -1,0 +1,147 @@
+/// A domain name kept in uncompressed wire format (length-prefixed labels ending in the
+/// root label). The original letter case is kept for output; `key` is the lowercase form
+/// used for every comparison (RFC 4343).
+public struct DomainName: Hashable, Sendable, CustomStringConvertible {
+    /// Wire format, original case.
+    public let wire: [UInt8]
+    /// Wire format, ASCII lowercase: the identity of the name.
+    public let key: [UInt8]
+
+    public static let root = DomainName(validatedWire: [0])
+
+    init(validatedWire wire: [UInt8]) {
+        self.wire = wire
+        self.key = wire.map(asciiLowercase)
+    }
+
+    /// Builds a name from uncompressed wire bytes; nil when they are not one valid name.
+    public init?(wire: [UInt8]) {
+        guard let end = DomainName.validate(wire[...]), end == wire.count else { return nil }
+        self.init(validatedWire: wire)
+    }
+
+    /// Parses presentation format (`www.example.`). Relative names are made absolute with
+    /// `origin`. Supports `\.` and `\DDD` escapes.
+    public init?(_ text: String, origin: DomainName? = nil) {
+        if text == "." { self = .root; return }
+        if text == "@", let origin { self = origin; return }
+        var wire: [UInt8] = []
+        var label: [UInt8] = []
+        var absolute = false
+        var bytes = Array(text.utf8)[...]
+        func closeLabel() -> Bool {
+            guard !label.isEmpty, label.count <= 63 else { return false }
+            wire.append(UInt8(label.count)); wire.append(contentsOf: label); label.removeAll()
+            return true
+        }
+        while let byte = bytes.popFirst() {
+            switch byte {
+            case UInt8(ascii: "\\"):
+                guard let next = bytes.popFirst() else { return nil }
+                if next >= 0x30 && next <= 0x39 {
+                    let digits = [next] + Array(bytes.prefix(2))
+                    guard digits.count == 3, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+                    bytes = bytes.dropFirst(2)
+                    let value = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+                    guard value <= 255 else { return nil }
+                    label.append(UInt8(value))
+                } else {
+                    label.append(next)
+                }
+            case UInt8(ascii: "."):
+                guard closeLabel() else { return nil }
+                if bytes.isEmpty { absolute = true }
+            default:
+                label.append(byte)
+            }
+        }
+        if !label.isEmpty { guard closeLabel() else { return nil } }
+        if absolute {
+            wire.append(0)
+        } else {
+            guard let origin else { return nil }
+            wire.append(contentsOf: origin.wire)
+        }
+        guard wire.count <= 255 else { return nil }
+        self.init(validatedWire: wire)
+    }
+
+    /// Validates an uncompressed name at the start of `bytes`; returns the index just past it.
+    static func validate(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let length = Int(bytes[index])
+            if length == 0 { return index + 1 - bytes.startIndex <= 255 ? index + 1 : nil }
+            guard length <= 63 else { return nil }
+            index += 1 + length
+        }
+        return nil
+    }
+
+    public var labelCount: Int {
+        var count = 0, index = 0
+        while wire[index] != 0 { count += 1; index += 1 + Int(wire[index]) }
+        return count
+    }
+
+    public var isRoot: Bool { wire.count == 1 }
+
+    /// The name with its first label removed; nil for the root.
+    public var parent: DomainName? {
+        guard !isRoot else { return nil }
+        return DomainName(validatedWire: Array(wire[(1 + Int(wire[0]))...]))
+    }
+
+    /// True when this name equals `other` or lies below it.
+    public func isSubdomain(of other: DomainName) -> Bool {
+        guard key.count >= other.key.count else { return false }
+        var index = 0
+        while index < key.count {
+            if key.count - index == other.key.count { return key[index...].elementsEqual(other.key) }
+            index += 1 + Int(key[index])
+        }
+        return false
+    }
+
+    /// `label.self`.
+    public func prepending(label: String) -> DomainName? {
+        let bytes = Array(label.utf8)
+        guard !bytes.isEmpty, bytes.count <= 63, wire.count + bytes.count + 1 <= 255 else { return nil }
+        return DomainName(validatedWire: [UInt8(bytes.count)] + bytes + wire)
+    }
+
+    public var isWildcard: Bool { wire.count >= 2 && wire[0] == 1 && wire[1] == UInt8(ascii: "*") }
+
+    public static func == (lhs: DomainName, rhs: DomainName) -> Bool { lhs.key == rhs.key }
+    public func hash(into hasher: inout Hasher) { hasher.combine(key) }
+
+    /// Presentation format with a trailing dot; special bytes escaped.
+    public var description: String {
+        if isRoot { return "." }
+        var text = ""
+        var index = 0
+        while wire[index] != 0 {
+            let length = Int(wire[index])
+            for byte in wire[(index + 1)...(index + length)] {
+                switch byte {
+                case UInt8(ascii: "."), UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: ";"),
+                     UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "@"), UInt8(ascii: "$"):
+                    text += "\\" + String(UnicodeScalar(byte))
+                case 0x21...0x7E:
+                    text += String(UnicodeScalar(byte))
+                default:
+                    let digits = String(byte)
+                    text += "\\" + String(repeating: "0", count: 3 - digits.count) + digits
+                }
+            }
+            text += "."
+            index += 1 + length
+        }
+        return text
+    }
+}
+
+@inline(__always)
+func asciiLowercase(_ byte: UInt8) -> UInt8 {
+    byte &- 0x41 < 26 ? byte | 0x20 : byte
+}

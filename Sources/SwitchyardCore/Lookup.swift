@@ -1,0 +1,148 @@
+/// Authoritative lookup (RFC 1034 section 4.3.2, RFC 4592 wildcards, RFC 2308 negative
+/// answers). Fills a `Resolution`; encoding happens elsewhere.
+extension ZoneSet {
+    /// Longest CNAME chain followed before giving up.
+    static let maxChain = 12
+
+    /// Resolves the name loaded in `scratch` (lowercase) for `qtype`.
+    /// `fullAny` answers ANY with every RRset (TCP) instead of one (RFC 8482, UDP).
+    func resolve(qtype: RRType, fullAny: Bool, scratch: LookupScratch, into result: inout Resolution) {
+        guard var zone = findZone(scratch) else {
+            result.rcode = .refused
+            return
+        }
+        result.authoritative = true
+        var owner = OwnerSource.question
+        for _ in 0..<ZoneSet.maxChain {
+            guard let target = step(zone: zone, qtype: qtype, fullAny: fullAny, owner: owner, scratch: scratch, into: &result) else {
+                return
+            }
+            // Follow the CNAME when its target lies in a served zone.
+            scratch.load(key: target.name.key)
+            guard let next = findZone(scratch) else { return }
+            zone = next
+            owner = .chainTarget(target.answerIndex)
+        }
+    }
+
+    /// The most specific served zone containing the name in `scratch`.
+    func findZone(_ scratch: LookupScratch) -> Int? {
+        for index in 0...scratch.labelCount {
+            if let zone = apexes.find(scratch.suffix(index)) { return zone }
+        }
+        return nil
+    }
+
+    private struct ChaseTarget { var name: DomainName; var answerIndex: Int }
+
+    /// One name within one zone. Returns a CNAME target to chase, or nil when done.
+    private func step(zone zoneIndex: Int, qtype: RRType, fullAny: Bool, owner: OwnerSource,
+                      scratch: LookupScratch, into result: inout Resolution) -> ChaseTarget? {
+        let zone = zones[zoneIndex]
+        let z = Int32(zoneIndex)
+        let apexLabels = zone.origin.labelCount
+        let nameLabels = scratch.labelCount
+
+        // Walk down from the apex: find the closest encloser, stopping at zone cuts.
+        var encloserLabel = nameLabels - apexLabels  // label index of the closest encloser
+        var found: Int? = nil
+        var depth = apexLabels + 1
+        while depth <= nameLabels {
+            let labelIndex = nameLabels - depth
+            guard let nodeIndex = zone.nodeIndex(scratch.suffix(labelIndex)) else { break }
+            encloserLabel = labelIndex
+            let node = zone.nodes[nodeIndex]
+            if node.isDelegation && !(labelIndex == 0 && qtype == .ds) {
+                referral(zone: zoneIndex, cut: nodeIndex, into: &result)
+                return nil
+            }
+            if labelIndex == 0 { found = nodeIndex }
+            depth += 1
+        }
+        if nameLabels == apexLabels { found = zone.nodeIndex(scratch.suffix(0)) }
+
+        var nodeIndex: Int
+        if let found {
+            nodeIndex = found
+        } else {
+            // RFC 4592 section 4.1: the source of synthesis is `*.<closest encloser>`.
+            let encloser = scratch.suffix(encloserLabel)
+            scratch.wildcard[0] = 1
+            scratch.wildcard[1] = UInt8(ascii: "*")
+            UnsafeMutableRawBufferPointer(rebasing: scratch.wildcard[2..<(2 + encloser.count)]).copyMemory(from: encloser)
+            guard let wildcard = zone.nodeIndex(UnsafeRawBufferPointer(rebasing: scratch.wildcard[0..<(2 + encloser.count)])) else {
+                result.rcode = .nxDomain
+                result.authority.append(RecordRef(zone: z, node: 0, rrset: 0, owner: .own, negativeSOA: true))
+                return nil
+            }
+            nodeIndex = wildcard
+        }
+        let synthesized = found == nil
+        let node = zone.nodes[nodeIndex]
+        let n = Int32(nodeIndex)
+        // A wildcard answer's owner is the name asked for, never `*.` (RFC 4592 section 3.3.1).
+        let ownerForAnswer: OwnerSource = synthesized ? owner : (owner == .question ? .question : .own)
+
+        if qtype == .any {
+            if node.rrsets.isEmpty { return noData(zone: z, into: &result) }
+            for index in node.rrsets.indices {
+                result.answer.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: ownerForAnswer))
+                if !fullAny { break }
+            }
+            return nil
+        }
+        if let index = node.index(of: qtype) {
+            result.answer.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: ownerForAnswer))
+            addAdditional(for: node.rrsets[index], zone: zoneIndex, into: &result)
+            return nil
+        }
+        if let index = node.index(of: .cname) {
+            // A loop: this CNAME is already in the answer.
+            if result.answer.contains(where: { $0.zone == z && $0.node == n }) { return nil }
+            result.answer.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: ownerForAnswer))
+            guard let target = node.rrsets[index].targets.first else { return nil }
+            return ChaseTarget(name: target, answerIndex: result.answer.count - 1)
+        }
+        return noData(zone: z, into: &result)
+    }
+
+    private func noData(zone: Int32, into result: inout Resolution) -> ChaseTarget? {
+        result.authority.append(RecordRef(zone: zone, node: 0, rrset: 0, owner: .own, negativeSOA: true))
+        return nil
+    }
+
+    /// RFC 1034 section 4.3.2 step 3b: not authoritative; NS of the cut in authority and
+    /// the addresses of its name servers in additional.
+    private func referral(zone zoneIndex: Int, cut: Int, into result: inout Resolution) {
+        let zone = zones[zoneIndex]
+        let node = zone.nodes[cut]
+        guard let nsIndex = node.index(of: .ns) else { return }
+        if result.answer.isEmpty { result.authoritative = false }
+        result.authority.append(RecordRef(zone: Int32(zoneIndex), node: Int32(cut), rrset: Int32(nsIndex), owner: .own))
+        for target in node.rrsets[nsIndex].targets {
+            addAddresses(of: target, zone: zoneIndex, required: target.isSubdomain(of: node.name), into: &result)
+        }
+    }
+
+    /// Addresses of the names that NS, MX and SRV answers point at, when this zone has them.
+    private func addAdditional(for rrset: RRSet, zone: Int, into result: inout Resolution) {
+        guard rrset.type == .ns || rrset.type == .mx || rrset.type == .srv else { return }
+        for target in rrset.targets {
+            addAddresses(of: target, zone: zone, required: false, into: &result)
+        }
+    }
+
+    private func addAddresses(of name: DomainName, zone zoneIndex: Int, required: Bool, into result: inout Resolution) {
+        let zone = zones[zoneIndex]
+        guard name.isSubdomain(of: zone.origin), let nodeIndex = zone.table.find(name.key) else { return }
+        let n = Int32(nodeIndex), z = Int32(zoneIndex)
+        if result.additional.contains(where: { $0.zone == z && $0.node == n }) { return }
+        let node = zone.nodes[nodeIndex]
+        if let index = node.index(of: .a) {
+            result.additional.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: .own, required: required))
+        }
+        if let index = node.index(of: .aaaa) {
+            result.additional.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: .own, required: required))
+        }
+    }
+}

@@ -1,0 +1,84 @@
+/// An open-addressing hash table from byte strings (lowercase wire-format names, possibly
+/// followed by a type) to dense indexes 0..<count. Keys live in one contiguous arena, so
+/// a lookup hashes and compares bytes straight from the packet buffer without allocating.
+struct NameTable: Sendable {
+    private var slots: [Int32]
+    private var keyStart: [Int32] = []
+    private var keyLength: [UInt16] = []
+    private var hashes: [UInt32] = []
+    private var arena: [UInt8] = []
+
+    init(expectedCount: Int = 16) {
+        var capacity = 16
+        while capacity < expectedCount * 2 { capacity <<= 1 }
+        slots = Array(repeating: -1, count: capacity)
+    }
+
+    var count: Int { keyStart.count }
+
+    /// Returns the index of `key`, inserting it when absent.
+    @discardableResult
+    mutating func insert(_ key: [UInt8]) -> Int {
+        if let existing = key.withUnsafeBytes({ find($0) }) { return existing }
+        if (count + 1) * 2 > slots.count { grow() }
+        let index = count
+        let hash = key.withUnsafeBytes { NameTable.hash($0) }
+        keyStart.append(Int32(arena.count))
+        keyLength.append(UInt16(key.count))
+        hashes.append(hash)
+        arena.append(contentsOf: key)
+        place(index, hash: hash)
+        return index
+    }
+
+    func find(_ key: UnsafeRawBufferPointer) -> Int? {
+        let hash = NameTable.hash(key)
+        let mask = slots.count - 1
+        var slot = Int(hash) & mask
+        return slots.withUnsafeBufferPointer { slots in
+            arena.withUnsafeBytes { arena in
+                while true {
+                    let index = Int(slots[slot])
+                    if index < 0 { return nil }
+                    if hashes[index] == hash && Int(keyLength[index]) == key.count {
+                        let start = Int(keyStart[index])
+                        if key.count == 0 || memoryEqual(arena.baseAddress! + start, key.baseAddress!, key.count) {
+                            return index
+                        }
+                    }
+                    slot = (slot + 1) & mask
+                }
+            }
+        }
+    }
+
+    func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
+
+    private mutating func place(_ index: Int, hash: UInt32) {
+        let mask = slots.count - 1
+        var slot = Int(hash) & mask
+        while slots[slot] >= 0 { slot = (slot + 1) & mask }
+        slots[slot] = Int32(index)
+    }
+
+    private mutating func grow() {
+        slots = Array(repeating: -1, count: slots.count * 2)
+        for index in 0..<count { place(index, hash: hashes[index]) }
+    }
+
+    /// FNV-1a: keys come from zone data, not from clients, so flooding is not a concern.
+    @inline(__always)
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in bytes { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return hash
+    }
+}
+
+@inline(__always)
+func memoryEqual(_ lhs: UnsafeRawPointer, _ rhs: UnsafeRawPointer, _ count: Int) -> Bool {
+    for offset in 0..<count where lhs.load(fromByteOffset: offset, as: UInt8.self) != rhs.load(fromByteOffset: offset, as: UInt8.self) {
+        return false
+    }
+    return true
+}

@@ -1,0 +1,88 @@
+/// Where the owner name of an answer record comes from.
+enum OwnerSource: Equatable {
+    /// The RRset's own owner name.
+    case own
+    /// The question name (written as a pointer to it, which also keeps the client's case).
+    case question
+    /// The target of the CNAME at this index of the answer section (wildcard synthesis
+    /// after a CNAME hop, RFC 4592 section 3.3.1).
+    case chainTarget(Int)
+}
+
+/// A reference to one RRset of the snapshot, as it will be written in a section.
+struct RecordRef {
+    var zone: Int32
+    var node: Int32
+    var rrset: Int32
+    var owner: OwnerSource
+    /// Write the zone's SOA with the negative-caching TTL (RFC 2308 section 3).
+    var negativeSOA: Bool = false
+    /// Glue that a referral needs: when it does not fit, the reply is truncated (RFC 9471).
+    var required: Bool = false
+}
+
+/// The outcome of a lookup: response code, AA, and the RRsets of each section, collected
+/// before anything is encoded. Reused across queries (arrays keep their capacity).
+struct Resolution {
+    var rcode: RCode = .noError
+    var authoritative = false
+    var answer: [RecordRef] = []
+    var authority: [RecordRef] = []
+    var additional: [RecordRef] = []
+
+    init() {
+        answer.reserveCapacity(16); authority.reserveCapacity(4); additional.reserveCapacity(16)
+    }
+
+    mutating func reset() {
+        rcode = .noError
+        authoritative = false
+        answer.removeAll(keepingCapacity: true)
+        authority.removeAll(keepingCapacity: true)
+        additional.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Per-thread scratch space for lookups, allocated once.
+final class LookupScratch {
+    /// The lowercase wire-format name being looked up, optionally followed by a type.
+    let name = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
+    var nameLength = 0
+    /// Offsets of each label of `name`, the last one being the root label.
+    let labels = UnsafeMutableBufferPointer<Int>.allocate(capacity: 130)
+    var labelCount = 0
+    /// Room to build `*.<closest encloser>`.
+    let wildcard = UnsafeMutableRawBufferPointer.allocate(byteCount: 260, alignment: 8)
+
+    deinit {
+        name.deallocate(); labels.deallocate(); wildcard.deallocate()
+    }
+
+    /// Copies a lowercase key into `name` and indexes its labels.
+    func load(key: [UInt8]) {
+        key.withUnsafeBytes { source in
+            name.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count)
+        }
+        nameLength = key.count
+        indexLabels()
+    }
+
+    /// Indexes the labels of the (already valid) name in `name`.
+    func indexLabels() {
+        var offset = 0, count = 0
+        while true {
+            labels[count] = offset
+            let length = Int(name[offset])
+            if length == 0 { break }
+            count += 1
+            offset += 1 + length
+        }
+        labelCount = count
+    }
+
+    /// The suffix of the name starting at label `index` (0 = the whole name).
+    @inline(__always)
+    func suffix(_ index: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: name[labels[index]..<nameLength])
+    }
+}

@@ -1,0 +1,254 @@
+/// How a query arrived: it decides the size limit and how ANY is answered.
+public enum Transport: Sendable {
+    case udp
+    case tcp
+}
+
+/// Turns one query packet into one response packet. One per worker thread: it owns the
+/// scratch space, so the answer path allocates nothing.
+public final class Responder {
+    /// The UDP payload size we advertise and never exceed (RFC 6891 section 6.2.5;
+    /// 1232 avoids IP fragmentation on common paths).
+    public let maxUDPSize: Int
+    private let scratch = LookupScratch()
+    private var resolution = Resolution()
+    private let compression = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: 256)
+
+    public init(maxUDPSize: Int = 1232) {
+        self.maxUDPSize = max(512, min(maxUDPSize, 65_535))
+    }
+
+    deinit { compression.deallocate() }
+
+    /// What the query parser learned from the packet.
+    struct Query {
+        var id: UInt16 = 0
+        /// RD and CD bits, copied to the response.
+        var copiedFlags: UInt16 = 0
+        var opcode: UInt16 = 0
+        var questionEnd = 0
+        var qtype = RRType(rawValue: 0)
+        var qclass: UInt16 = 0
+        var hasEDNS = false
+        var ednsVersion: UInt8 = 0
+        var udpSize = 512
+    }
+
+    /// Answers `packet` into `response`. Returns the response length, or 0 when the packet
+    /// gets no answer at all (too short to be a query, or a response itself).
+    public func respond(to packet: UnsafeRawBufferPointer, transport: Transport, snapshot: Snapshot,
+                        into response: UnsafeMutableRawBufferPointer) -> Int {
+        guard packet.count >= 12 else { return 0 }
+        let flags = be16(packet, 2)
+        guard flags & 0x8000 == 0 else { return 0 }  // never answer a response
+        var query = Query()
+        query.id = be16(packet, 0)
+        query.copiedFlags = flags & 0x0110
+        query.opcode = (flags >> 11) & 0xF
+
+        let questionOK = be16(packet, 4) == 1 && parseQuestion(packet, into: &query)
+        guard query.opcode == 0 else {
+            // RFC 1035 section 4.1.1 / RFC 8906 section 3.1.5: unknown opcodes get NOTIMP.
+            return error(.notImp, query: query, withQuestion: questionOK, packet: packet, transport: transport, into: response)
+        }
+        guard questionOK, be16(packet, 6) == 0, be16(packet, 8) == 0 else {
+            return error(.formErr, query: query, withQuestion: questionOK, packet: packet, transport: transport, into: response)
+        }
+        guard parseAdditional(packet, count: Int(be16(packet, 10)), into: &query) else {
+            query.hasEDNS = false
+            return error(.formErr, query: query, withQuestion: true, packet: packet, transport: transport, into: response)
+        }
+        if query.hasEDNS && query.ednsVersion > 0 {
+            return error(.badVers, query: query, withQuestion: true, packet: packet, transport: transport, into: response)
+        }
+        guard query.qclass == RRClass.in.rawValue || query.qclass == RRClass.any.rawValue else {
+            return error(.refused, query: query, withQuestion: true, packet: packet, transport: transport, into: response)
+        }
+        if query.qtype == .axfr || query.qtype == .ixfr {
+            // Zone transfer out is not offered (yet).
+            return error(.refused, query: query, withQuestion: true, packet: packet, transport: transport, into: response)
+        }
+        if query.qtype.isMetaType && query.qtype != .any {
+            return error(.notImp, query: query, withQuestion: true, packet: packet, transport: transport, into: response)
+        }
+
+        let limit = sizeLimit(query, transport)
+        if query.qtype != .any, let length = precompiled(query, packet: packet, snapshot: snapshot, limit: limit, into: response) {
+            return length
+        }
+        resolution.reset()
+        snapshot.zoneSet.resolve(qtype: query.qtype, fullAny: transport == .tcp, scratch: scratch, into: &resolution)
+        return encode(query, packet: packet, zoneSet: snapshot.zoneSet, limit: limit, into: response)
+    }
+
+    // MARK: Parsing
+
+    /// Copies the question name, lowercased, into the scratch space. Rejects compression
+    /// pointers (a lone question has nothing earlier to point at) and overlong names.
+    private func parseQuestion(_ packet: UnsafeRawBufferPointer, into query: inout Query) -> Bool {
+        var position = 12
+        var labels = 0
+        while true {
+            guard position < packet.count else { return false }
+            let length = Int(packet[position])
+            guard length <= 63, position - 12 + 1 + length <= 255 else { return false }
+            scratch.labels[labels] = position - 12
+            scratch.name[position - 12] = UInt8(length)
+            if length == 0 { position += 1; break }
+            guard position + 1 + length <= packet.count else { return false }
+            for i in 1...length { scratch.name[position - 12 + i] = asciiLowercase(packet[position + i]) }
+            position += 1 + length
+            labels += 1
+        }
+        scratch.nameLength = position - 12
+        scratch.labelCount = labels
+        guard position + 4 <= packet.count else { return false }
+        query.qtype = RRType(rawValue: be16(packet, position))
+        query.qclass = be16(packet, position + 2)
+        query.questionEnd = position + 4
+        return true
+    }
+
+    /// Walks the additional section for the OPT record (RFC 6891 section 6.1.1: at most one,
+    /// owned by the root). Other records (e.g. TSIG, not supported) are skipped.
+    private func parseAdditional(_ packet: UnsafeRawBufferPointer, count: Int, into query: inout Query) -> Bool {
+        var position = query.questionEnd
+        for _ in 0..<count {
+            let nameStart = position
+            guard let nameEnd = skipName(packet, from: position) else { return false }
+            position = nameEnd
+            guard position + 10 <= packet.count else { return false }
+            let type = be16(packet, position)
+            let rdlength = Int(be16(packet, position + 8))
+            let rdataStart = position + 10
+            guard rdataStart + rdlength <= packet.count else { return false }
+            if type == RRType.opt.rawValue {
+                guard !query.hasEDNS, nameEnd == nameStart + 1 else { return false }
+                query.hasEDNS = true
+                query.udpSize = max(512, Int(be16(packet, position + 2)))
+                query.ednsVersion = packet[position + 5]
+                // Options must be well-formed; their contents are ignored (RFC 6891 6.1.2).
+                var option = rdataStart
+                while option < rdataStart + rdlength {
+                    guard option + 4 <= rdataStart + rdlength else { return false }
+                    option += 4 + Int(be16(packet, option + 2))
+                }
+                guard option == rdataStart + rdlength else { return false }
+            }
+            position = rdataStart + rdlength
+        }
+        return true
+    }
+
+    private func skipName(_ packet: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var position = start
+        while position < packet.count {
+            let length = Int(packet[position])
+            if length == 0 { return position + 1 }
+            if length & 0xC0 == 0xC0 { return position + 2 <= packet.count ? position + 2 : nil }
+            guard length <= 63 else { return nil }
+            position += 1 + length
+        }
+        return nil
+    }
+
+    private func sizeLimit(_ query: Query, _ transport: Transport) -> Int {
+        switch transport {
+        case .tcp: return 65_535
+        case .udp: return query.hasEDNS ? min(query.udpSize, maxUDPSize) : 512
+        }
+    }
+
+    // MARK: Answering
+
+    private func precompiled(_ query: Query, packet: UnsafeRawBufferPointer, snapshot: Snapshot, limit: Int,
+                             into response: UnsafeMutableRawBufferPointer) -> Int? {
+        let keyLength = scratch.nameLength + 2
+        scratch.name[scratch.nameLength] = UInt8(query.qtype.rawValue >> 8)
+        scratch.name[scratch.nameLength + 1] = UInt8(query.qtype.rawValue & 0xFF)
+        guard let entry = snapshot.precompiled.find(UnsafeRawBufferPointer(rebasing: scratch.name[0..<keyLength])) else {
+            return nil
+        }
+        let optLength = query.hasEDNS ? 11 : 0
+        let total = query.questionEnd + Int(entry.bodyLength) + optLength
+        guard total <= limit, total <= response.count else { return nil }
+        let out = response.baseAddress!
+        out.storeBytes(of: query.id.bigEndian, toByteOffset: 0, as: UInt16.self)
+        out.storeBytes(of: (0x8000 | entry.flags | query.copiedFlags).bigEndian, toByteOffset: 2, as: UInt16.self)
+        out.storeBytes(of: UInt16(1).bigEndian, toByteOffset: 4, as: UInt16.self)
+        out.storeBytes(of: entry.answerCount.bigEndian, toByteOffset: 6, as: UInt16.self)
+        out.storeBytes(of: entry.authorityCount.bigEndian, toByteOffset: 8, as: UInt16.self)
+        out.storeBytes(of: (entry.additionalCount + (query.hasEDNS ? 1 : 0)).bigEndian, toByteOffset: 10, as: UInt16.self)
+        (out + 12).copyMemory(from: packet.baseAddress! + 12, byteCount: query.questionEnd - 12)
+        snapshot.precompiled.body.withUnsafeBytes { body in
+            (out + query.questionEnd).copyMemory(from: body.baseAddress! + Int(entry.bodyStart), byteCount: Int(entry.bodyLength))
+        }
+        if query.hasEDNS { writeOPT(at: query.questionEnd + Int(entry.bodyLength), extendedRCode: 0, into: out) }
+        return total
+    }
+
+    private func encode(_ query: Query, packet: UnsafeRawBufferPointer, zoneSet: ZoneSet, limit: Int,
+                        into response: UnsafeMutableRawBufferPointer) -> Int {
+        let optLength = query.hasEDNS ? 11 : 0
+        var writer = MessageWriter(buffer: response, limit: limit - optLength, compression: compression)
+        guard writeHeaderAndQuestion(query, packet: packet, writer: &writer) else { return 0 }
+        let counts = ResponseEncoder.encodeSections(resolution, zoneSet: zoneSet, writer: &writer) ?? .init()
+        var flags = 0x8000 | ResponseEncoder.flags(for: resolution) | query.copiedFlags
+        if counts.truncated { flags |= 0x0200 }
+        writer.patch16(flags, at: 2)
+        writer.patch16(counts.answer, at: 6)
+        writer.patch16(counts.authority, at: 8)
+        writer.patch16(counts.additional + (query.hasEDNS ? 1 : 0), at: 10)
+        var length = writer.count
+        if query.hasEDNS {
+            writeOPT(at: length, extendedRCode: 0, into: response.baseAddress!)
+            length += 11
+        }
+        return length
+    }
+
+    private func writeHeaderAndQuestion(_ query: Query, packet: UnsafeRawBufferPointer, writer: inout MessageWriter) -> Bool {
+        guard writer.u16(query.id), writer.u16(0), writer.u16(1), writer.u16(0), writer.u16(0), writer.u16(0),
+              writer.bytes(UnsafeRawBufferPointer(rebasing: packet[12..<query.questionEnd])) else { return false }
+        writer.registerName(at: 12)
+        return true
+    }
+
+    /// A response with no records: FORMERR, NOTIMP, REFUSED, BADVERS.
+    private func error(_ rcode: RCode, query: Query, withQuestion: Bool, packet: UnsafeRawBufferPointer,
+                       transport: Transport, into response: UnsafeMutableRawBufferPointer) -> Int {
+        guard response.count >= 12 + 11 else { return 0 }
+        let out = response.baseAddress!
+        var length = 12
+        let hasQuestion = withQuestion && query.questionEnd > 12 && query.questionEnd + 11 <= response.count
+        if hasQuestion {
+            (out + 12).copyMemory(from: packet.baseAddress! + 12, byteCount: query.questionEnd - 12)
+            length = query.questionEnd
+        }
+        let opcodeBits = (query.opcode & 0xF) << 11
+        out.storeBytes(of: query.id.bigEndian, toByteOffset: 0, as: UInt16.self)
+        out.storeBytes(of: (0x8000 | opcodeBits | query.copiedFlags | (rcode.rawValue & 0xF)).bigEndian, toByteOffset: 2, as: UInt16.self)
+        out.storeBytes(of: UInt16(hasQuestion ? 1 : 0).bigEndian, toByteOffset: 4, as: UInt16.self)
+        out.storeBytes(of: UInt32(0), toByteOffset: 6, as: UInt32.self)
+        out.storeBytes(of: UInt16(query.hasEDNS ? 1 : 0).bigEndian, toByteOffset: 10, as: UInt16.self)
+        if query.hasEDNS {
+            writeOPT(at: length, extendedRCode: UInt8(rcode.rawValue >> 4), into: out)
+            length += 11
+        }
+        return length
+    }
+
+    /// Our OPT record: root owner, our UDP size, version 0, no options.
+    private func writeOPT(at offset: Int, extendedRCode: UInt8, into out: UnsafeMutableRawPointer) {
+        out.storeBytes(of: UInt8(0), toByteOffset: offset, as: UInt8.self)
+        out.storeBytes(of: RRType.opt.rawValue.bigEndian, toByteOffset: offset + 1, as: UInt16.self)
+        out.storeBytes(of: UInt16(maxUDPSize).bigEndian, toByteOffset: offset + 3, as: UInt16.self)
+        out.storeBytes(of: (UInt32(extendedRCode) << 24).bigEndian, toByteOffset: offset + 5, as: UInt32.self)
+        out.storeBytes(of: UInt16(0), toByteOffset: offset + 9, as: UInt16.self)
+    }
+}
+
+@inline(__always)
+func be16(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {
+    UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+}

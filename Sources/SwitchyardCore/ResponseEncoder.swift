@@ -1,0 +1,62 @@
+/// Writes a `Resolution` as answer, authority and additional sections (RFC 1035 section
+/// 4.1), in that order, stopping at the first RRset that does not fit.
+enum ResponseEncoder {
+    struct Counts {
+        var answer: UInt16 = 0
+        var authority: UInt16 = 0
+        var additional: UInt16 = 0
+        var truncated = false
+    }
+
+    /// AA and RCODE (low four bits) of the header for a resolution.
+    static func flags(for resolution: Resolution) -> UInt16 {
+        (resolution.authoritative ? 0x0400 : 0) | (resolution.rcode.rawValue & 0xF)
+    }
+
+    /// The writer must already hold the header and question. Returns nil only when the
+    /// resolution references data it cannot write (never for a consistent snapshot).
+    static func encodeSections(_ resolution: Resolution, zoneSet: ZoneSet, writer: inout MessageWriter) -> Counts? {
+        var counts = Counts()
+        for ref in resolution.answer {
+            guard let written = write(ref, resolution: resolution, zoneSet: zoneSet, writer: &writer) else {
+                counts.truncated = true
+                return counts
+            }
+            counts.answer += written
+        }
+        for ref in resolution.authority {
+            guard let written = write(ref, resolution: resolution, zoneSet: zoneSet, writer: &writer) else {
+                counts.truncated = true
+                return counts
+            }
+            counts.authority += written
+        }
+        // Additional data is optional: drop what does not fit, except glue a referral
+        // cannot work without (RFC 9471 section 3).
+        for ref in resolution.additional {
+            guard let written = write(ref, resolution: resolution, zoneSet: zoneSet, writer: &writer) else {
+                if ref.required { counts.truncated = true }
+                break
+            }
+            counts.additional += written
+        }
+        return counts
+    }
+
+    private static func write(_ ref: RecordRef, resolution: Resolution, zoneSet: ZoneSet, writer: inout MessageWriter) -> UInt16? {
+        let zone = zoneSet.zones[Int(ref.zone)]
+        let rrset = ref.negativeSOA ? zone.negativeSOA : zone.nodes[Int(ref.node)].rrsets[Int(ref.rrset)]
+        let written: Int?
+        switch ref.owner {
+        case .own:
+            written = writer.rrset(rrset, owner: nil, ownerAt: nil, ttl: rrset.ttl)
+        case .question:
+            written = writer.rrset(rrset, owner: nil, ownerAt: 12, ttl: rrset.ttl)
+        case .chainTarget(let index):
+            let cname = resolution.answer[index]
+            let target = zoneSet.zones[Int(cname.zone)].nodes[Int(cname.node)].rrsets[Int(cname.rrset)].targets.first
+            written = writer.rrset(rrset, owner: target, ownerAt: nil, ttl: rrset.ttl)
+        }
+        return written.map { UInt16($0) }
+    }
+}

@@ -1,0 +1,107 @@
+/// Turns the records of one zone file into a validated `Zone`, reporting every problem
+/// the zone parser lets through (missing or extra SOA, data outside the origin, CNAME
+/// beside other data) with its line.
+public enum ZoneBuilder {
+    public static func build(origin: DomainName, records: [ResourceRecord], source: String) -> Result<Zone, ZoneProblems> {
+        var problems: [ZoneProblem] = []
+        func problem(_ line: Int, _ message: String) {
+            problems.append(ZoneProblem(file: source, line: line, message: message))
+        }
+
+        var soaRecord: ResourceRecord?
+        var grouped: [DomainName: [RRType: (ttl: UInt32, line: Int, rdatas: [[UInt8]])]] = [:]
+        var order: [DomainName] = []
+        var recordCount = 0
+
+        for record in records {
+            guard record.rrClass == .in else {
+                problem(record.line, "class \(record.rrClass.rawValue) is not served; only IN records are allowed")
+                continue
+            }
+            guard record.owner.isSubdomain(of: origin) else {
+                problem(record.line, "\(record.owner) is outside the zone origin \(origin); move it to its own zone file or fix the name")
+                continue
+            }
+            if record.type.isMetaType {
+                problem(record.line, "\(record.type) is a meta type and cannot be zone data")
+                continue
+            }
+            if record.type == .soa {
+                if let first = soaRecord {
+                    problem(record.line, "second SOA record (the first is on line \(first.line)); a zone has exactly one SOA")
+                    continue
+                }
+                guard record.owner == origin else {
+                    problem(record.line, "SOA owner \(record.owner) is not the zone origin \(origin)")
+                    continue
+                }
+                guard SOAFields(rdata: record.rdata) != nil else {
+                    problem(record.line, "malformed SOA RDATA")
+                    continue
+                }
+                soaRecord = record
+            }
+            if grouped[record.owner] == nil { order.append(record.owner) }
+            var sets = grouped[record.owner, default: [:]]
+            if var existing = sets[record.type] {
+                // RFC 2181 section 5: duplicates are one record; an RRset has one TTL (the lowest wins).
+                if !existing.rdatas.contains(record.rdata) {
+                    existing.rdatas.append(record.rdata)
+                    recordCount += 1
+                }
+                existing.ttl = min(existing.ttl, record.ttl)
+                sets[record.type] = existing
+            } else {
+                sets[record.type] = (record.ttl, record.line, [record.rdata])
+                recordCount += 1
+            }
+            grouped[record.owner] = sets
+        }
+
+        guard let soaRecord else {
+            problem(records.first?.line ?? 1, "no SOA record for \(origin); every zone needs one SOA at its origin")
+            return .failure(ZoneProblems(problems))
+        }
+
+        // RFC 1034 section 3.6.2 / RFC 2181 section 10.1: a CNAME owner has no other data
+        // (DNSSEC's RRSIG and NSEC excepted).
+        for owner in order {
+            guard let sets = grouped[owner], let cname = sets[.cname] else { continue }
+            if cname.rdatas.count > 1 {
+                problem(cname.line, "\(owner) has \(cname.rdatas.count) CNAME records; a name can have only one")
+            }
+            let others = sets.filter { $0.key != .cname && $0.key != .rrsig && $0.key != RRType(rawValue: 47) }
+            if let other = others.min(by: { $0.value.line < $1.value.line }) {
+                problem(max(cname.line, other.value.line), "CNAME at \(owner) beside other data (\(other.key) on line \(other.value.line)); a CNAME must be the only record at its name")
+            }
+        }
+        if grouped[origin]?[.ns] == nil {
+            problem(soaRecord.line, "no NS records at the zone origin \(origin)")
+        }
+        if !problems.isEmpty { return .failure(ZoneProblems(problems.sorted { $0.line < $1.line })) }
+
+        // Nodes for every owner and every empty non-terminal between it and the origin.
+        var table = NameTable(expectedCount: order.count * 2)
+        var nodes: [ZoneNode] = []
+        func ensureNode(_ name: DomainName) -> Int {
+            let index = table.insert(name.key)
+            if index == nodes.count { nodes.append(ZoneNode(name: name, rrsets: [], isDelegation: false)) }
+            return index
+        }
+        for owner in order {
+            let index = ensureNode(owner)
+            let sets = grouped[owner]!.map { type, set in
+                RRSet(owner: owner, type: type, ttl: set.ttl, rdatas: set.rdatas)
+            }.sorted { $0.type.rawValue < $1.type.rawValue }
+            nodes[index].rrsets = sets
+            nodes[index].isDelegation = owner != origin && sets.contains { $0.type == .ns }
+            var ancestor = owner.parent
+            while let name = ancestor, name.isSubdomain(of: origin), name != origin {
+                _ = ensureNode(name)
+                ancestor = name.parent
+            }
+        }
+        let soa = nodes[table.find(origin.key)!].rrset(.soa)!
+        return .success(Zone(origin: origin, soa: soa, nodes: nodes, table: table, recordCount: recordCount, source: source))
+    }
+}

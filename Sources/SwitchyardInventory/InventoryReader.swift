@@ -1,0 +1,84 @@
+import Yams
+
+/// One pass over one inventory document: walks the YAML nodes, builds the model and collects
+/// every problem with its line and dotted field path.
+final class InventoryReader {
+    let path: String
+    let origin: String
+    let zoneOwnerNames: Set<String>
+    private(set) var errors: [InventoryError] = []
+
+    /// Every stable name declared so far, for collision checks at the end.
+    var stableNames: [StableNameUse] = []
+    /// The cluster marked `discovery.local` per discovery type, with its line.
+    var localClusterByType: [String: (cluster: String, line: Int)] = [:]
+
+    struct StableNameUse {
+        var name: String
+        var line: Int
+        var field: String
+        var what: String
+    }
+
+    init(path: String, origin: String, zoneOwnerNames: Set<String>) {
+        self.path = path
+        self.origin = origin
+        self.zoneOwnerNames = Set(zoneOwnerNames.map { InventoryLoader.normalizedOrigin($0) })
+    }
+
+    func report(_ line: Int, _ field: String, _ message: String) {
+        errors.append(InventoryError(path: path, line: line, field: field, message: message))
+    }
+
+    static let topKeys = ["ttl", "clusters", "names"]
+
+    func read(_ text: String) -> Inventory? {
+        guard let composed = compose(text) else { return nil }
+        guard let root = composed else {
+            // An empty file declares no stable names; that is allowed.
+            return Inventory(origin: origin, sourcePath: path, defaultTTL: InventoryLoader.defaultTTL, clusters: [], names: [])
+        }
+        guard let top = entries(root, field: "(document)", ownerLine: 1) else { return nil }
+        checkKeys(top, allowed: Self.topKeys, field: "")
+
+        var defaultTTL = InventoryLoader.defaultTTL
+        if let entry = top["ttl"], let ttl = ttl(entry, field: "ttl") { defaultTTL = ttl }
+
+        var clusters: [Cluster] = []
+        if let entry = top["clusters"], let list = entries(entry.value, field: "clusters", ownerLine: entry.line) {
+            for clusterEntry in list.list {
+                if let cluster = readCluster(clusterEntry, defaultTTL: defaultTTL) { clusters.append(cluster) }
+            }
+        }
+
+        var names: [WeightedName] = []
+        if let entry = top["names"], let list = entries(entry.value, field: "names", ownerLine: entry.line) {
+            for nameEntry in list.list {
+                if let name = readName(nameEntry, defaultTTL: defaultTTL) { names.append(name) }
+            }
+        }
+        checkCollisions()
+
+        return Inventory(
+            origin: origin, sourcePath: path, defaultTTL: defaultTTL,
+            clusters: clusters.sorted { $0.name < $1.name },
+            names: names.sorted { $0.name < $1.name })
+    }
+
+    /// Stable names must be unique and must not also be records of the zone file.
+    private func checkCollisions() {
+        var seen: [String: StableNameUse] = [:]
+        for use in stableNames {
+            if zoneOwnerNames.contains(use.name) {
+                report(use.line, use.field,
+                       "\(use.what) \(use.name) is also an owner name in the zone file: remove those records from the zone or rename the stable name")
+            }
+            if let first = seen[use.name] {
+                report(use.line, use.field,
+                       "\(use.what) \(use.name) is already declared as \(first.what) (\(first.field), line \(first.line)): give it another name")
+            } else {
+                seen[use.name] = use
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Glibc
+
+/// An address to listen on: `127.0.0.1:5353` or `[::1]:5353`.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public enum Family: Sendable, Equatable { case ipv4, ipv6 }
+    public let family: Family
+    public let host: String
+    public let port: UInt16
+
+    public init?(_ text: String) {
+        let hostPart: Substring, portPart: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            portPart = text[text.index(close, offsetBy: 2)...]
+            family = .ipv6
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+            family = .ipv4
+        }
+        guard let port = UInt16(portPart) else { return nil }
+        self.host = String(hostPart)
+        self.port = port
+        var probe = in6_addr()
+        let ok = host.withCString { inet_pton(family == .ipv4 ? AF_INET : AF_INET6, $0, &probe) }
+        guard ok == 1 else { return nil }
+    }
+
+    public var description: String { family == .ipv4 ? "\(host):\(port)" : "[\(host)]:\(port)" }
+
+    /// Calls `body` with this address as a sockaddr.
+    func withSockaddr<R, E: Error>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(E) -> R) throws(E) -> R {
+        switch family {
+        case .ipv4:
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            _ = host.withCString { inet_pton(AF_INET, $0, &address.sin_addr) }
+            return try withUnsafePointer(to: &address) { (pointer) throws(E) -> R in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (raw) throws(E) -> R in
+                    try body(raw, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        case .ipv6:
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = port.bigEndian
+            _ = host.withCString { inet_pton(AF_INET6, $0, &address.sin6_addr) }
+            return try withUnsafePointer(to: &address) { (pointer) throws(E) -> R in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (raw) throws(E) -> R in
+                    try body(raw, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        }
+    }
+
+    /// A bound socket of `type` (SOCK_DGRAM or SOCK_STREAM) with SO_REUSEPORT, so several
+    /// workers can share one address and the kernel spreads queries between them.
+    func bind(type: Int32) throws(SystemError) -> Int32 {
+        let domain = family == .ipv4 ? AF_INET : AF_INET6
+        let fd = try systemCall("socket", description) { socket(domain, type | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        do {
+            var one: Int32 = 1
+            let size = socklen_t(MemoryLayout<Int32>.size)
+            try systemCall("setsockopt(SO_REUSEADDR)", description) { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size) }
+            try systemCall("setsockopt(SO_REUSEPORT)", description) { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, size) }
+            if family == .ipv6 {
+                try systemCall("setsockopt(IPV6_V6ONLY)", description) { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, size) }
+            }
+            try withSockaddr { address, length throws(SystemError) in
+                try systemCall("bind", description) { Glibc.bind(fd, address, length) }
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+}

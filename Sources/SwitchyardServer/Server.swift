@@ -1,0 +1,135 @@
+import CNetShim
+import Glibc
+import Logging
+import SwitchyardCore
+import SwitchyardZones
+
+/// How `switchyard serve` runs.
+public struct ServerConfiguration: Sendable {
+    public var zonesDirectory: String
+    public var listen: [ListenAddress]
+    /// UDP worker threads per listen address.
+    public var threads: Int
+    public var tcpIdleTimeout: Double
+    public var tcpMaxConnections: Int
+    public var maxUDPSize: Int
+
+    public init(zonesDirectory: String, listen: [ListenAddress], threads: Int, tcpIdleTimeout: Double,
+                tcpMaxConnections: Int, maxUDPSize: Int) {
+        self.zonesDirectory = zonesDirectory; self.listen = listen; self.threads = threads
+        self.tcpIdleTimeout = tcpIdleTimeout; self.tcpMaxConnections = tcpMaxConnections; self.maxUDPSize = maxUDPSize
+    }
+
+    /// CPUs this process may run on (respects taskset and cgroup CPU sets).
+    public static var usableCPUs: Int { Int(sy_usable_cpus()) }
+}
+
+/// The DNS server: sockets, worker threads, and the snapshot they answer from.
+public final class Server {
+    private let configuration: ServerConfiguration
+    private let store: SnapshotStore
+    private let logger: Logger
+    private let stopping = StopFlag()
+    private var threads: [WorkerThread] = []
+    private var udpSockets: [Int32] = []
+
+    public init(configuration: ServerConfiguration, snapshot: Snapshot, logger: Logger) {
+        self.configuration = configuration
+        self.store = SnapshotStore(snapshot)
+        self.logger = logger
+    }
+
+    /// Binds every socket first (so a bad address fails before anything serves), then
+    /// starts the UDP workers and the TCP event loop.
+    public func start() throws(SystemError) {
+        var tcpListeners: [Int32: ListenAddress] = [:]
+        var workers: [(UDPWorker, String)] = []
+        do {
+            for address in configuration.listen {
+                for index in 0..<configuration.threads {
+                    let fd = try address.bind(type: Int32(SOCK_DGRAM.rawValue))
+                    udpSockets.append(fd)
+                    // Wake up regularly to notice a stop request.
+                    var timeout = timeval(tv_sec: 0, tv_usec: 250_000)
+                    try systemCall("setsockopt(SO_RCVTIMEO)", address.description) {
+                        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    }
+                    let worker = UDPWorker(fd: fd, address: address, store: store, maxUDPSize: configuration.maxUDPSize,
+                                           stopping: stopping, logger: logger)
+                    workers.append((worker, "udp\(index)"))
+                }
+                tcpListeners[try address.bind(type: Int32(SOCK_STREAM.rawValue))] = address
+            }
+        } catch {
+            for fd in udpSockets { close(fd) }
+            for fd in tcpListeners.keys { close(fd) }
+            udpSockets = []
+            throw error
+        }
+        let tcp = try TCPServer(
+            listeners: tcpListeners, store: store, maxUDPSize: configuration.maxUDPSize,
+            settings: .init(idleTimeout: configuration.tcpIdleTimeout, maxConnections: configuration.tcpMaxConnections),
+            stopping: stopping, logger: logger)
+        for (worker, name) in workers {
+            threads.append(try WorkerThread(name: name) { worker.run() })
+        }
+        threads.append(try WorkerThread(name: "tcp") { tcp.run() })
+        let snapshot = store.snapshot
+        logger.info("serving", metadata: [
+            "listen": "\(configuration.listen.map(\.description).joined(separator: " "))",
+            "zones": "\(snapshot.zones.map(\.origin.description).joined(separator: " "))",
+            "udp_threads_per_address": "\(configuration.threads)",
+            "precompiled_answers": "\(snapshot.precompiledCount)",
+        ])
+    }
+
+    /// Parses and validates every zone; swaps the new snapshot in only when all is well.
+    @discardableResult
+    public func reload() -> Bool {
+        do {
+            let snapshot = try ZoneLoader.loadSnapshot(directory: configuration.zonesDirectory)
+            store.replace(with: snapshot)
+            logger.info("reloaded", metadata: [
+                "zones": "\(snapshot.zones.map { "\($0.origin)(serial \($0.serial))" }.joined(separator: " "))",
+            ])
+            return true
+        } catch {
+            for problem in error.problems {
+                logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(problem)"])
+            }
+            return false
+        }
+    }
+
+    /// Stops the workers after their current batch and closes every socket.
+    public func stop() {
+        stopping.set()
+        for thread in threads { thread.join() }
+        threads = []
+        for fd in udpSockets { close(fd) }
+        udpSockets = []
+        logger.info("stopped")
+    }
+
+    /// Serves until SIGTERM or SIGINT; SIGHUP reloads. Signals are blocked in every thread
+    /// and taken synchronously here, so no handler runs at an arbitrary point.
+    public func runUntilSignalled() throws(SystemError) {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        try start()
+        while true {
+            var received: Int32 = 0
+            guard sigwait(&signals, &received) == 0 else { continue }
+            if received == SIGHUP {
+                logger.info("SIGHUP: reloading zones")
+                reload()
+                continue
+            }
+            logger.info("signal received, stopping", metadata: ["signal": "\(received)"])
+            stop()
+            return
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Synchronization
+import SwitchyardCore
+
+/// The snapshot being served. Workers compare `version` (one atomic load per batch of
+/// queries) and fetch the snapshot under the lock only when it changed, so queries never
+/// take a lock; a reload swaps the whole snapshot at once.
+public final class SnapshotStore: Sendable {
+    private let current: Mutex<Snapshot>
+    private let counter = Atomic<Int>(0)
+
+    public init(_ snapshot: Snapshot) {
+        current = Mutex(snapshot)
+    }
+
+    public var version: Int { counter.load(ordering: .acquiring) }
+
+    public var snapshot: Snapshot { current.withLock { $0 } }
+
+    public func replace(with snapshot: Snapshot) {
+        current.withLock { $0 = snapshot }
+        counter.add(1, ordering: .releasing)
+    }
+}
+
+/// A worker's view of the store: refreshed between batches, read freely within one.
+struct SnapshotCache {
+    let store: SnapshotStore
+    private(set) var snapshot: Snapshot
+    private var version: Int
+
+    init(store: SnapshotStore) {
+        self.store = store
+        self.version = store.version
+        self.snapshot = store.snapshot
+    }
+
+    mutating func refresh() {
+        let latest = store.version
+        if latest != version {
+            version = latest
+            snapshot = store.snapshot
+        }
+    }
+}

@@ -1,0 +1,243 @@
+import CNetShim
+import Glibc
+import Logging
+import SwitchyardCore
+
+/// DNS over TCP (RFC 7766) on one event-loop thread: two-byte length framing, any number
+/// of pipelined queries per connection answered in order, an idle timeout, and a cap on
+/// open connections. Output that the peer does not read pauses reading (back-pressure).
+final class TCPServer: @unchecked Sendable {
+    struct Settings: Sendable {
+        var idleTimeout: Double
+        var maxConnections: Int
+    }
+
+    private final class Connection {
+        let fd: Int32
+        var input: [UInt8] = Array(repeating: 0, count: 1024)
+        var inputCount = 0
+        var output: [UInt8] = []
+        var outputOffset = 0
+        var lastActive: Double
+        var waitingToWrite = false
+        init(fd: Int32, now: Double) { self.fd = fd; self.lastActive = now }
+        var hasPendingOutput: Bool { outputOffset < output.count }
+    }
+
+    /// Largest framed message plus room to read ahead into the next one.
+    private static let maxInput = 2 + 65_535 + 4096
+
+    private let listeners: [Int32: ListenAddress]
+    private let epoll: Int32
+    private let store: SnapshotStore
+    private let responder: Responder
+    private let settings: Settings
+    private let stopping: StopFlag
+    private let logger: Logger
+    private var connections: [Int32: Connection] = [:]
+    private let response = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_535, alignment: 16)
+
+    init(listeners: [Int32: ListenAddress], store: SnapshotStore, maxUDPSize: Int, settings: Settings,
+         stopping: StopFlag, logger: Logger) throws(SystemError) {
+        self.listeners = listeners
+        self.store = store
+        self.responder = Responder(maxUDPSize: maxUDPSize)
+        self.settings = settings
+        self.stopping = stopping
+        self.logger = logger
+        self.epoll = try systemCall("epoll_create", "TCP listeners") { sy_epoll_create() }
+        for (fd, address) in listeners {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            try systemCall("listen", address.description) { listen(fd, 1024) }
+            try systemCall("epoll_ctl", address.description) { sy_epoll_ctl(epoll, EPOLL_CTL_ADD, fd, EPOLLIN.rawValue) }
+        }
+    }
+
+    deinit {
+        response.deallocate()
+        close(epoll)
+    }
+
+    func run() {
+        var cache = SnapshotCache(store: store)
+        let fds = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 128)
+        let events = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: 128)
+        defer { fds.deallocate(); events.deallocate() }
+        var lastSweep = monotonicSeconds()
+        while !stopping.isSet {
+            let count = sy_epoll_wait(epoll, fds.baseAddress, events.baseAddress, 128, 250)
+            let now = monotonicSeconds()
+            if count > 0 { cache.refresh() }
+            for i in 0..<max(0, Int(count)) {
+                let fd = fds[i], event = events[i]
+                if listeners[fd] != nil {
+                    acceptAll(on: fd, now: now)
+                    continue
+                }
+                guard let connection = connections[fd] else { continue }
+                if event & EPOLLERR.rawValue != 0 { drop(connection); continue }
+                if event & EPOLLOUT.rawValue != 0 {
+                    guard flush(connection, now: now) else { continue }
+                }
+                if event & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 && !connection.waitingToWrite {
+                    readAndAnswer(connection, snapshot: cache.snapshot, now: now)
+                }
+            }
+            if now - lastSweep >= 0.25 {
+                lastSweep = now
+                closeIdle(now: now)
+            }
+        }
+        shutdown()
+    }
+
+    private func acceptAll(on listener: Int32, now: Double) {
+        while true {
+            let fd = sy_accept_nonblocking(listener)
+            if fd < 0 {
+                let code = errno
+                if code == EINTR || code == ECONNABORTED { continue }
+                if code != EAGAIN && code != EWOULDBLOCK {
+                    logger.warning("accept failed", metadata: ["listen": "\(listeners[listener]!)", "errno": "\(code)"])
+                }
+                return
+            }
+            guard connections.count < settings.maxConnections else {
+                // Over the cap: close at once so the client fails fast and retries elsewhere.
+                close(fd)
+                logger.debug("TCP connection refused: at the connection cap", metadata: ["cap": "\(settings.maxConnections)"])
+                continue
+            }
+            var one: Int32 = 1
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            guard sy_epoll_ctl(epoll, EPOLL_CTL_ADD, fd, EPOLLIN.rawValue | EPOLLRDHUP.rawValue) == 0 else {
+                close(fd); continue
+            }
+            connections[fd] = Connection(fd: fd, now: now)
+        }
+    }
+
+    private func readAndAnswer(_ connection: Connection, snapshot: Snapshot, now: Double) {
+        var peerClosed = false
+        while true {
+            if connection.inputCount == connection.input.count {
+                guard connection.input.count < TCPServer.maxInput else { break }
+                connection.input.append(contentsOf: repeatElement(0, count: min(connection.input.count, TCPServer.maxInput - connection.input.count)))
+            }
+            let room = connection.input.count - connection.inputCount
+            let result = connection.input.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress! + connection.inputCount, room) }
+            if result > 0 {
+                connection.inputCount += result
+                connection.lastActive = now
+                if result < room { break }
+                continue
+            }
+            if result == 0 { peerClosed = true; break }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { break }
+            drop(connection)
+            return
+        }
+        guard answerFrames(connection, snapshot: snapshot) else { drop(connection); return }
+        guard flush(connection, now: now) else { return }
+        if peerClosed {
+            if connection.hasPendingOutput { connection.waitingToWrite = true } else { drop(connection) }
+        }
+    }
+
+    /// Answers every complete frame in the input buffer. False when the stream is not DNS.
+    private func answerFrames(_ connection: Connection, snapshot: Snapshot) -> Bool {
+        var consumed = 0
+        let ok = connection.input.withUnsafeBytes { input -> Bool in
+            while connection.inputCount - consumed >= 2 {
+                let length = Int(input[consumed]) << 8 | Int(input[consumed + 1])
+                // A zero-length message cannot be a query; the stream is out of sync.
+                if length == 0 { return false }
+                guard connection.inputCount - consumed >= 2 + length else { break }
+                let packet = UnsafeRawBufferPointer(rebasing: input[(consumed + 2)..<(consumed + 2 + length)])
+                let answer = responder.respond(to: packet, transport: .tcp, snapshot: snapshot, into: response)
+                if answer > 0 {
+                    connection.output.append(UInt8(answer >> 8))
+                    connection.output.append(UInt8(answer & 0xFF))
+                    connection.output.append(contentsOf: UnsafeRawBufferPointer(rebasing: response[0..<answer]))
+                }
+                consumed += 2 + length
+            }
+            return true
+        }
+        if consumed > 0 {
+            let remaining = connection.inputCount - consumed
+            if remaining > 0 {
+                connection.input.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: $0.baseAddress! + consumed, byteCount: remaining) }
+            }
+            connection.inputCount = remaining
+        }
+        return ok
+    }
+
+    /// Writes pending output. False when the connection was closed.
+    @discardableResult
+    private func flush(_ connection: Connection, now: Double) -> Bool {
+        while connection.hasPendingOutput {
+            let result = connection.output.withUnsafeBytes {
+                Glibc.send(connection.fd, $0.baseAddress! + connection.outputOffset, connection.output.count - connection.outputOffset, Int32(MSG_NOSIGNAL))
+            }
+            if result > 0 {
+                connection.outputOffset += result
+                connection.lastActive = now
+                continue
+            }
+            let code = errno
+            if result < 0 && code == EINTR { continue }
+            if result < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
+                if !connection.waitingToWrite {
+                    // Stop reading until the peer takes what we have (RFC 7766 section 6.2.3).
+                    connection.waitingToWrite = true
+                    _ = sy_epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, EPOLLOUT.rawValue | EPOLLRDHUP.rawValue)
+                }
+                return true
+            }
+            drop(connection)
+            return false
+        }
+        connection.output.removeAll(keepingCapacity: true)
+        connection.outputOffset = 0
+        if connection.waitingToWrite {
+            connection.waitingToWrite = false
+            _ = sy_epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+        }
+        return true
+    }
+
+    private func closeIdle(now: Double) {
+        for connection in connections.values where now - connection.lastActive > settings.idleTimeout {
+            drop(connection)
+        }
+    }
+
+    private func drop(_ connection: Connection) {
+        _ = sy_epoll_ctl(epoll, EPOLL_CTL_DEL, connection.fd, 0)
+        close(connection.fd)
+        connections[connection.fd] = nil
+    }
+
+    /// Stop accepting, give pending answers a moment to leave, then close everything.
+    private func shutdown() {
+        for fd in listeners.keys { close(fd) }
+        let deadline = monotonicSeconds() + 1
+        for connection in connections.values {
+            _ = fcntl(connection.fd, F_SETFL, fcntl(connection.fd, F_GETFL) & ~O_NONBLOCK)
+            var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+            _ = setsockopt(connection.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            if monotonicSeconds() < deadline { flush(connection, now: 0) }
+            if connections[connection.fd] != nil { drop(connection) }
+        }
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}

@@ -1,0 +1,124 @@
+import CNetShim
+import Glibc
+import Logging
+import Synchronization
+import SwitchyardCore
+
+/// One thread serving one UDP socket: receive a batch with recvmmsg, answer each query
+/// from the current snapshot, send the batch with sendmmsg. Every buffer is allocated
+/// once, when the worker starts.
+final class UDPWorker: @unchecked Sendable {
+    static let batchSize = 32
+    /// Queries larger than this are not DNS queries we can answer; the kernel truncates them.
+    static let receiveSize = 4096
+
+    private let fd: Int32
+    private let address: ListenAddress
+    private let store: SnapshotStore
+    private let responder: Responder
+    private let stopping: StopFlag
+    private let logger: Logger
+
+    private let received: UnsafeMutableBufferPointer<sy_mmsghdr>
+    private let sending: UnsafeMutableBufferPointer<sy_mmsghdr>
+    private let receiveVectors: UnsafeMutableBufferPointer<iovec>
+    private let sendVectors: UnsafeMutableBufferPointer<iovec>
+    private let peers: UnsafeMutableBufferPointer<sockaddr_storage>
+    private let receiveBuffers: UnsafeMutableRawBufferPointer
+    private let sendBuffers: UnsafeMutableRawBufferPointer
+
+    init(fd: Int32, address: ListenAddress, store: SnapshotStore, maxUDPSize: Int, stopping: StopFlag, logger: Logger) {
+        self.fd = fd
+        self.address = address
+        self.store = store
+        self.responder = Responder(maxUDPSize: maxUDPSize)
+        self.stopping = stopping
+        self.logger = logger
+        let batch = UDPWorker.batchSize
+        received = .allocate(capacity: batch)
+        sending = .allocate(capacity: batch)
+        receiveVectors = .allocate(capacity: batch)
+        sendVectors = .allocate(capacity: batch)
+        peers = .allocate(capacity: batch)
+        receiveBuffers = .allocate(byteCount: batch * UDPWorker.receiveSize, alignment: 16)
+        sendBuffers = .allocate(byteCount: batch * responder.maxUDPSize, alignment: 16)
+        for i in 0..<batch {
+            receiveVectors[i] = iovec(iov_base: receiveBuffers.baseAddress! + i * UDPWorker.receiveSize, iov_len: UDPWorker.receiveSize)
+        }
+    }
+
+    deinit {
+        received.deallocate(); sending.deallocate(); receiveVectors.deallocate(); sendVectors.deallocate()
+        peers.deallocate(); receiveBuffers.deallocate(); sendBuffers.deallocate()
+    }
+
+    func run() {
+        var cache = SnapshotCache(store: store)
+        let batch = UDPWorker.batchSize
+        let waitForOne = sy_msg_waitforone()
+        let responseSize = responder.maxUDPSize
+        while !stopping.isSet {
+            for i in 0..<batch {
+                received[i].msg_hdr = msghdr(
+                    msg_name: UnsafeMutableRawPointer(peers.baseAddress! + i),
+                    msg_namelen: socklen_t(MemoryLayout<sockaddr_storage>.size),
+                    msg_iov: receiveVectors.baseAddress! + i, msg_iovlen: 1,
+                    msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                received[i].msg_len = 0
+            }
+            let count = sy_recvmmsg(fd, received.baseAddress, UInt32(batch), waitForOne)
+            if count < 0 {
+                let code = errno
+                // EAGAIN: the receive timeout expired, time to look at the stop flag.
+                if code != EAGAIN && code != EWOULDBLOCK && code != EINTR {
+                    logger.error("recvmmsg failed", metadata: ["listen": "\(address)", "errno": "\(code)"])
+                }
+                continue
+            }
+            cache.refresh()
+            var replies = 0
+            for i in 0..<Int(count) {
+                let message = received[i]
+                // MSG_TRUNC: bigger than any query we answer; drop it.
+                if message.msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0 { continue }
+                let packet = UnsafeRawBufferPointer(start: receiveBuffers.baseAddress! + i * UDPWorker.receiveSize, count: Int(message.msg_len))
+                let out = UnsafeMutableRawBufferPointer(start: sendBuffers.baseAddress! + replies * responseSize, count: responseSize)
+                let length = responder.respond(to: packet, transport: .udp, snapshot: cache.snapshot, into: out)
+                guard length > 0 else { continue }
+                sendVectors[replies] = iovec(iov_base: out.baseAddress, iov_len: length)
+                sending[replies].msg_hdr = msghdr(
+                    msg_name: message.msg_hdr.msg_name, msg_namelen: message.msg_hdr.msg_namelen,
+                    msg_iov: sendVectors.baseAddress! + replies, msg_iovlen: 1,
+                    msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                sending[replies].msg_len = 0
+                replies += 1
+            }
+            send(replies)
+        }
+    }
+
+    private func send(_ total: Int) {
+        var sent = 0
+        while sent < total {
+            let result = sy_sendmmsg(fd, sending.baseAddress! + sent, UInt32(total - sent), 0)
+            if result < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                // A reply that cannot be sent (e.g. unreachable peer) is skipped, not retried.
+                if code != EAGAIN && code != EWOULDBLOCK {
+                    logger.debug("sendmmsg failed", metadata: ["listen": "\(address)", "errno": "\(code)"])
+                }
+                sent += 1
+                continue
+            }
+            sent += Int(result)
+        }
+    }
+}
+
+/// Set once when the server stops; read by every worker between batches.
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+}

@@ -1,0 +1,138 @@
+import CLDNS
+import SwitchyardCore
+
+/// Parses one master file with libldns, entry by entry, into records with their lines.
+/// Directives ($ORIGIN, $TTL) are handled here; $INCLUDE and $GENERATE are refused.
+enum ZoneFileParser {
+    struct Parsed {
+        var records: [ResourceRecord]
+        var problems: [ZoneProblem]
+    }
+
+    static func parse(contents: [UInt8], origin initialOrigin: DomainName, path: String) -> Parsed {
+        var records: [ResourceRecord] = []
+        var problems: [ZoneProblem] = []
+        func problem(_ line: Int, _ message: String) {
+            problems.append(ZoneProblem(file: path, line: line, message: message))
+        }
+
+        let entries: [ZoneFileEntry]
+        switch ZoneFileTokenizer.entries(of: contents) {
+        case .success(let list): entries = list
+        case .failure(let error):
+            problem(error.line, error.message)
+            return Parsed(records: [], problems: problems)
+        }
+
+        var origin = initialOrigin
+        var defaultTTL: UInt32 = 3600
+        var previousOwner: DomainName?
+        let buffer = ldns_buffer_new(4096)
+        defer { ldns_buffer_free(buffer) }
+
+        for entry in entries {
+            if entry.text.hasPrefix("$") && !entry.inheritsOwner {
+                let words = entry.text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                switch words[0].uppercased() {
+                case "$ORIGIN":
+                    guard words.count == 2, let name = DomainName(words[1], origin: origin) else {
+                        problem(entry.line, "$ORIGIN needs one domain name"); continue
+                    }
+                    origin = name
+                case "$TTL":
+                    guard words.count == 2, let ttl = parseTTL(words[1]) else {
+                        problem(entry.line, "$TTL needs one TTL value (e.g. 3600 or 1h)"); continue
+                    }
+                    defaultTTL = ttl
+                case "$INCLUDE":
+                    problem(entry.line, "$INCLUDE is not supported; put the records in this file")
+                default:
+                    problem(entry.line, "unknown directive \(words[0])")
+                }
+                continue
+            }
+            var text = entry.text
+            if entry.inheritsOwner {
+                guard let previousOwner else {
+                    problem(entry.line, "record has no owner name and no previous record to take it from"); continue
+                }
+                text = previousOwner.description + " " + text
+            }
+            switch parseRecord(text, origin: origin, defaultTTL: defaultTTL, buffer: buffer) {
+            case .success(var record):
+                record.line = entry.line
+                previousOwner = record.owner
+                records.append(record)
+            case .failure(let error):
+                problem(entry.line, "\(error.message): \(text)")
+            }
+        }
+        return Parsed(records: records, problems: problems)
+    }
+
+    private static func parseRecord(_ text: String, origin: DomainName, defaultTTL: UInt32,
+                                    buffer: UnsafeMutablePointer<ldns_buffer>?) -> Result<ResourceRecord, ParseError> {
+        guard let originRDF = origin.wire.withUnsafeBufferPointer({ bytes in
+            ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, bytes.count, bytes.baseAddress)
+        }) else { return .failure(ParseError("out of memory")) }
+        defer { ldns_rdf_deep_free(originRDF) }
+
+        var rr: UnsafeMutablePointer<ldns_rr>? = nil
+        let status = ldns_rr_new_frm_str(&rr, text, defaultTTL, originRDF, nil)
+        guard status == LDNS_STATUS_OK, let rr else {
+            if let rr { ldns_rr_free(rr) }
+            let reason = ldns_get_errorstr_by_id(status).map { String(cString: $0) } ?? "status \(status.rawValue)"
+            return .failure(ParseError("cannot parse record (\(reason))"))
+        }
+        defer { ldns_rr_free(rr) }
+
+        guard let ownerRDF = ldns_rr_owner(rr), let ownerData = ldns_rdf_data(ownerRDF) else {
+            return .failure(ParseError("record has no owner"))
+        }
+        let ownerBytes = Array(UnsafeBufferPointer(start: ownerData, count: ldns_rdf_size(ownerRDF)))
+        guard let owner = DomainName(wire: ownerBytes) else { return .failure(ParseError("invalid owner name")) }
+
+        ldns_buffer_clear(buffer)
+        guard ldns_rr_rdata2buffer_wire(buffer, rr) == LDNS_STATUS_OK else {
+            return .failure(ParseError("cannot encode the record's data"))
+        }
+        let rdata = Array(UnsafeBufferPointer(start: ldns_buffer_begin(buffer), count: ldns_buffer_position(buffer)))
+        return .success(ResourceRecord(
+            owner: owner,
+            type: RRType(rawValue: UInt16(ldns_rr_get_type(rr).rawValue)),
+            rrClass: RRClass(rawValue: UInt16(ldns_rr_get_class(rr).rawValue)),
+            ttl: ldns_rr_ttl(rr),
+            rdata: rdata))
+    }
+
+    struct ParseError: Error {
+        var message: String
+        init(_ message: String) { self.message = message }
+    }
+
+    /// `3600`, or BIND-style units: `1h30m`, `2d`, `1w`.
+    static func parseTTL(_ text: String) -> UInt32? {
+        if let plain = UInt32(text) { return plain }
+        var total: UInt64 = 0, number: UInt64 = 0, sawDigit = false
+        for character in text.lowercased() {
+            if let digit = character.wholeNumberValue {
+                number = number * 10 + UInt64(digit); sawDigit = true
+                guard number < UInt64(UInt32.max) else { return nil }
+                continue
+            }
+            guard sawDigit else { return nil }
+            let unit: UInt64
+            switch character {
+            case "s": unit = 1
+            case "m": unit = 60
+            case "h": unit = 3600
+            case "d": unit = 86400
+            case "w": unit = 604_800
+            default: return nil
+            }
+            total += number * unit; number = 0; sawDigit = false
+        }
+        guard !sawDigit else { return nil }
+        return total <= UInt64(Int32.max) ? UInt32(total) : nil
+    }
+}
