@@ -42,7 +42,7 @@ private let badCases: [BadCase] = [
     BadCase(label: "broker id zero", yaml: orders + "      0: { vm: 10.0.1.12 }\n",
             line: 7, field: "clusters.orders.brokers.0", says: "positive integer"),
     BadCase(label: "broker id repeated as 01", yaml: orders + "      01: { vm: 10.0.1.12 }\n",
-            line: 7, field: "clusters.orders.brokers.01", says: "positive integer"),
+            line: 7, field: "clusters.orders.brokers.01", says: "broker id 1 is already defined at line 6"),
     BadCase(label: "repeated broker key", yaml: orders + "      1: { vm: 10.0.1.12 }\n",
             line: 7, field: "clusters.orders.brokers.1", says: "already defined at line 6"),
     BadCase(label: "broker pool not in pools", yaml: orders + "      2: { vm: 10.0.1.12, k8s: 10.8.1.12 }\n",
