@@ -21,6 +21,9 @@ struct PrecompiledAnswers: Sendable {
 
     var count: Int { entries.count }
 
+    /// An empty table.
+    init() {}
+
     init(zoneSet: ZoneSet) {
         let scratch = LookupScratch()
         var resolution = Resolution()
@@ -57,6 +60,7 @@ struct PrecompiledAnswers: Sendable {
         _ = writer.bytes(name.key)
         _ = writer.u16(type.rawValue); _ = writer.u16(RRClass.in.rawValue)
         let questionEnd = writer.count
+        writer.registerName(at: 12)
         guard let encoded = ResponseEncoder.encodeSections(resolution, zoneSet: zoneSet, writer: &writer), !encoded.truncated else { return }
         let index = table.insert(key)
         precondition(index == entries.count)

@@ -1,0 +1,67 @@
+# Switchyard: `make serve` builds and serves zones/; `make test` runs every test.
+# Both install what is missing first (Debian packages, a Python venv for the tests).
+
+SWIFT      ?= swift
+PORT       ?= 5353
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VENV       := .venv
+PYTHON     := $(VENV)/bin/python
+# Build: libldns. Tests: real DNS clients, and python3-venv for the test tools.
+APT_BUILD  := libldns-dev pkg-config
+APT_TEST   := dnsutils knot-dnsutils ldnsutils python3-venv
+APT_BENCH  := nsd knot dnsperf time util-linux iproute2
+
+.PHONY: all deps test-deps build release serve check test unit-test integration-test bench clean
+
+all: build
+
+# Installs only what is missing, with one `apt-get update` before the first install.
+define apt_install
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(APT_BUILD))
+
+test-deps:
+	$(call apt_install,$(APT_BUILD) $(APT_TEST))
+	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
+	@$(PYTHON) -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+serve: release
+	.build/release/switchyard serve --zones zones --listen 127.0.0.1:$(PORT) --listen [::1]:$(PORT)
+
+check: build
+	.build/debug/switchyard check --zones zones
+
+unit-test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+integration-test: test-deps build
+	SWITCHYARD_BIN=$(CURDIR)/.build/debug/switchyard $(PYTHON) -m pytest -q tests/integration
+
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	SWITCHYARD_BIN=$(CURDIR)/.build/debug/switchyard $(PYTHON) -m pytest -q tests/integration
+
+# Side-by-side benchmark against NSD and Knot (see bench/README.md).
+bench: release
+	$(call apt_install,$(APT_BENCH))
+	bench/run.sh
+
+clean:
+	rm -rf .build $(VENV)

@@ -1,0 +1,129 @@
+import Testing
+@testable import SwitchyardCore
+
+struct LookupCase: CustomStringConvertible, Sendable {
+    var qname: String
+    var qtype: RRType
+    var rcode: UInt16
+    var aa: Bool
+    /// Owners and types of the answer section, in order.
+    var answer: [String]
+    var authority: [String]
+    var additional: [String] = []
+    var description: String { "\(qname) \(qtype)" }
+}
+
+private let soa = "example.test./SOA"
+
+@Suite("Authoritative lookup")
+struct LookupTests {
+    static let cases: [LookupCase] = [
+        .init(qname: "www.example.test.", qtype: .a, rcode: 0, aa: true, answer: ["www.example.test./A"], authority: []),
+        .init(qname: "WwW.ExAmPlE.tEsT.", qtype: .aaaa, rcode: 0, aa: true, answer: ["WwW.ExAmPlE.tEsT./AAAA"], authority: []),
+        .init(qname: "www.example.test.", qtype: .mx, rcode: 0, aa: true, answer: [], authority: [soa]),
+        .init(qname: "nope.example.test.", qtype: .a, rcode: 3, aa: true, answer: [], authority: [soa]),
+        .init(qname: "example.test.", qtype: .mx, rcode: 0, aa: true, answer: ["example.test./MX"], authority: [],
+              additional: ["mail.example.test./A"]),
+        .init(qname: "example.test.", qtype: .ns, rcode: 0, aa: true, answer: ["example.test./NS"], authority: [],
+              additional: ["ns1.example.test./A"]),
+        // Empty non-terminals exist: NODATA, not NXDOMAIN.
+        .init(qname: "b.c.example.test.", qtype: .a, rcode: 0, aa: true, answer: [], authority: [soa]),
+        .init(qname: "c.example.test.", qtype: .a, rcode: 0, aa: true, answer: [], authority: [soa]),
+        // CNAME chains, into nothing, out of the served zones, and loops.
+        .init(qname: "alias2.example.test.", qtype: .a, rcode: 0, aa: true,
+              answer: ["alias2.example.test./CNAME", "alias.example.test./CNAME", "www.example.test./A"], authority: []),
+        .init(qname: "alias.example.test.", qtype: .cname, rcode: 0, aa: true, answer: ["alias.example.test./CNAME"], authority: []),
+        .init(qname: "alias.example.test.", qtype: .txt, rcode: 0, aa: true,
+              answer: ["alias.example.test./CNAME"], authority: [soa]),
+        .init(qname: "outside.example.test.", qtype: .a, rcode: 0, aa: true, answer: ["outside.example.test./CNAME"], authority: []),
+        .init(qname: "loop1.example.test.", qtype: .a, rcode: 0, aa: true,
+              answer: ["loop1.example.test./CNAME", "loop2.example.test./CNAME"], authority: []),
+        // Wildcards (RFC 4592).
+        .init(qname: "x.wild.example.test.", qtype: .a, rcode: 0, aa: true, answer: ["x.wild.example.test./A"], authority: []),
+        .init(qname: "a.b.wild.example.test.", qtype: .a, rcode: 0, aa: true, answer: ["a.b.wild.example.test./A"], authority: []),
+        .init(qname: "x.wild.example.test.", qtype: .mx, rcode: 0, aa: true, answer: [], authority: [soa]),
+        .init(qname: "host.wild.example.test.", qtype: .a, rcode: 0, aa: true, answer: [], authority: [soa]),
+        .init(qname: "y.wild.example.test.", qtype: .a, rcode: 0, aa: true, answer: [], authority: [soa]),
+        .init(qname: "z.y.wild.example.test.", qtype: .a, rcode: 3, aa: true, answer: [], authority: [soa]),
+        // Delegation: referral without AA, glue for the in-bailiwick server only.
+        .init(qname: "host.child.example.test.", qtype: .a, rcode: 0, aa: false, answer: [],
+              authority: ["child.example.test./NS", "child.example.test./NS"], additional: ["ns1.child.example.test./A"]),
+        .init(qname: "child.example.test.", qtype: .a, rcode: 0, aa: false, answer: [],
+              authority: ["child.example.test./NS", "child.example.test./NS"], additional: ["ns1.child.example.test./A"]),
+        .init(qname: "child.example.test.", qtype: .ds, rcode: 0, aa: true, answer: [], authority: [soa]),
+        // Outside every served zone.
+        .init(qname: "example.com.", qtype: .a, rcode: 5, aa: false, answer: [], authority: []),
+        .init(qname: "test.", qtype: .a, rcode: 5, aa: false, answer: [], authority: []),
+        // RFC 3597: a type nobody registered.
+        .init(qname: "unknown.example.test.", qtype: RRType(rawValue: 65000), rcode: 0, aa: true,
+              answer: ["unknown.example.test./TYPE65000"], authority: []),
+    ]
+
+    @Test(arguments: cases)
+    func lookup(_ expected: LookupCase) throws {
+        let response = try #require(Fixture.respond(Fixture.query(expected.qname, expected.qtype)))
+        #expect(response.rcode == expected.rcode)
+        #expect(response.aa == expected.aa)
+        #expect(response.flags & 0x8000 != 0)
+        #expect(response.flags & 0x0100 != 0, "RD is copied")
+        #expect(response.flags & 0x0080 == 0, "RA is never set")
+        #expect(response.questionName == expected.qname)
+        func describe(_ records: [Response.Record]) -> [String] {
+            records.map { "\($0.owner)/\(RRType(rawValue: $0.type))" }
+        }
+        #expect(describe(response.answer) == expected.answer)
+        #expect(describe(response.authority) == expected.authority)
+        #expect(describe(response.additional) == expected.additional)
+    }
+
+    @Test func negativeTTLIsMinimumOfSOATTLAndMinimumField() throws {
+        // SOA TTL 3600, MINIMUM 60 (RFC 2308 section 3).
+        let response = try #require(Fixture.respond(Fixture.query("nope.example.test.", .a)))
+        #expect(response.authority.first?.ttl == 60)
+        let records = Fixture.exampleRecords.map { record -> ResourceRecord in
+            var copy = record
+            if copy.type == .soa { copy.ttl = 30; copy.rdata = Fixture.soaRData(minimum: 600) }
+            return copy
+        }
+        let low = try #require(Fixture.respond(Fixture.query("nope.example.test.", .a), snapshot: Fixture.snapshot(records)))
+        #expect(low.authority.first?.ttl == 30)
+    }
+
+    @Test func wildcardOwnerIsTheQueryName() throws {
+        let response = try #require(Fixture.respond(Fixture.query("Some.Wild.example.test.", .a)))
+        #expect(response.answer.first?.owner == "Some.Wild.example.test.")
+        #expect(response.answer.first?.rdata == [192, 0, 2, 42])
+    }
+
+    @Test func anyOverUDPIsOneRRsetAndOverTCPIsAll() throws {
+        let udp = try #require(Fixture.respond(Fixture.query("www.example.test.", .any)))
+        #expect(udp.rcode == 0 && udp.answer.count == 1)
+        let tcp = try #require(Fixture.respond(Fixture.query("www.example.test.", .any), transport: .tcp))
+        #expect(Set(tcp.answer.map(\.type)) == [1, 28])
+        let missing = try #require(Fixture.respond(Fixture.query("nope.example.test.", .any)))
+        #expect(missing.rcode == 3)
+    }
+
+    /// Every precompiled answer must equal what the general path computes.
+    @Test func precompiledAnswersMatchTheGeneralPath() throws {
+        let snapshot = Fixture.shared
+        #expect(snapshot.precompiledCount > 20)
+        for zone in snapshot.zones {
+            for node in zone.nodes {
+                for type in node.rrsets.map(\.type) + [.a, .aaaa] {
+                    let packet = Fixture.query(node.name.description, type)
+                    let fast = try #require(Fixture.respond(packet, snapshot: snapshot))
+                    let general = try #require(Fixture.respond(packet, snapshot: SnapshotWithoutPrecompiled.make(snapshot)))
+                    #expect(fast.bytes == general.bytes, "\(node.name) \(type)")
+                }
+            }
+        }
+    }
+}
+
+/// The same zones with an empty precompiled table, to exercise the general path.
+enum SnapshotWithoutPrecompiled {
+    static func make(_ snapshot: Snapshot) -> Snapshot {
+        try! Snapshot(zones: snapshot.zones, precompile: false)
+    }
+}
