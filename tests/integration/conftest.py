@@ -105,6 +105,8 @@ def _main_zone_text() -> str:
         "dschild IN NS ns1.dschild",
         f"dschild IN DS 12345 8 2 {DS_DIGEST}",
         "ns1.dschild IN A 192.0.2.211",
+        "*.wc IN CNAME www",
+        "caf\\195\\169 IN A 192.0.2.66",
         "unk IN TYPE65000 \\# 4 0a0b0c0d",
         'hinfo IN HINFO "PC-Intel" "Linux"',
         'caa IN CAA 0 issue "ca.example.net"',

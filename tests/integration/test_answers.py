@@ -356,3 +356,39 @@ def test_txt_answer_wire_counts(server):
     qd, an, ns, ar = header_counts(reply)
     assert qd == 1 and an == 1
     assert struct.unpack("!H", reply[:2])[0] == q.id
+
+
+# --- wildcard CNAME and byte-exact case folding ------------------------------------------------
+
+def test_wildcard_cname_is_synthesised_and_chased(server):
+    r = server.query("anything.wc.example.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    cname = answer_rrset(r, "anything.wc.example.test", "CNAME")
+    assert rdatas(cname) == {"www.example.test."}
+    assert rdatas(answer_rrset(r, "www.example.test", "A")) == {"192.0.2.10"}
+    assert rr_total(r, r.answer) == 2
+
+
+def test_non_ascii_label_matches_exactly(server):
+    # caf\195\169 (UTF-8 "café") exists; ASCII case folding applies to its ASCII bytes only.
+    r = server.query("CAF\\195\\169.example.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert rdatas(r.answer[0]) == {"192.0.2.66"}
+    assert r.question[0].name.to_text() == "CAF\\195\\169.example.test."
+
+
+def test_non_ascii_bytes_are_not_case_folded(server):
+    # RFC 4343 §3: only A-Z/a-z fold. \137 (0x89) differs from \169 (0xA9) by 0x20 only,
+    # so a server that folds with `| 0x20` on every byte would wrongly match.
+    r = server.query("caf\\195\\137.example.test", "A")
+    assert_rcode(r, dns.rcode.NXDOMAIN)
+    r = server.query("caf\\227\\169.example.test", "A")   # 0xE3 vs 0xC3
+    assert_rcode(r, dns.rcode.NXDOMAIN)
+
+
+def test_label_with_dot_byte_is_distinct(server):
+    # "a.b" as ONE label (an escaped dot) under c.example.test is not a.b.c.example.test.
+    r = server.query("a\\.b.c.example.test", "A")
+    assert_rcode(r, dns.rcode.NXDOMAIN)
+    assert r.question[0].name.labels[0] == b"a.b"

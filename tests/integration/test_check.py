@@ -59,6 +59,7 @@ def assert_error(proc, path: Path, lines: set[int] | None, keyword: str | None):
 
 def test_check_good(tmp_path):
     d = write(tmp_path, DEFAULT_ZONES)
+    (d / "notes.txt").write_text("not a zone file: only *.zone files are zones\n")
     proc = run_check(d)
     assert proc.returncode == 0, f"stderr:\n{proc.stderr}"
     lines = [line for line in proc.stdout.splitlines() if line.strip()]

@@ -141,3 +141,44 @@ def test_clean_shutdown(server_factory, sig):
     # The ports are released.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((V4, srv.port))
+
+
+def test_no_failed_query_during_reloads(server_factory):
+    """Zero downtime: while zones are reloaded again and again, every query is answered."""
+    import threading
+
+    srv = server_factory(zones={"example.test.zone": zone_text(1, []),
+                                "other.test.zone": OTHER_ZONE})
+    path = srv.zone_dir / "example.test.zone"
+    stop = threading.Event()
+    failures: list[str] = []
+    count = [0]
+
+    def hammer():
+        from conftest import make_query, udp_exchange
+        import dns.message
+        while not stop.is_set() and count[0] < 20000:
+            q = make_query("www.example.test", "A")
+            w = udp_exchange(V4, srv.port, q.to_wire(), timeout=1.0)
+            count[0] += 1
+            if w is None:
+                failures.append("timeout")
+                continue
+            r = dns.message.from_wire(w)
+            if r.rcode() != dns.rcode.NOERROR or not r.answer:
+                failures.append(f"{dns.rcode.to_text(r.rcode())} {r.answer}")
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        for i in range(15):
+            path.write_text(zone_text(10 + i, [f"n{i} IN A 192.0.2.{i + 1}"]))
+            srv.signal(signal.SIGHUP)
+            time.sleep(0.15)
+    finally:
+        stop.set()
+        t.join(timeout=10)
+    assert not t.is_alive()
+    assert wait_for(lambda: serial_of(srv) == 24)
+    assert not failures, f"{len(failures)} of {count[0]} queries failed during reloads: {failures[:5]}"
+    assert count[0] > 50

@@ -223,3 +223,33 @@ def test_length_prefix_matches_message(server):
         r = dns.message.from_wire(body)  # would fail on a wrong length
         assert r.id == q.id
         assert len(body) > 1232
+
+
+def test_slow_reader_does_not_block_others(server):
+    """A client that pipelines many big queries and never reads must not stall other clients."""
+    q = make_query("big.example.test", "TXT")
+    burst = frame(q.to_wire()) * 2000  # ~6 MB of answers that nobody reads
+    hog = tcp_connect(V4, server.port, timeout=2.0)
+    try:
+        hog.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 3.0
+        while sent < len(burst) and time.monotonic() < deadline:
+            try:
+                sent += hog.send(burst[sent:sent + 65536])
+            except BlockingIOError:
+                time.sleep(0.01)
+            except OSError:
+                break
+        # Others are still served promptly over TCP and UDP.
+        start = time.monotonic()
+        q2 = make_query("mail.example.test", "A")
+        with tcp_connect(V4, server.port, timeout=3.0) as s:
+            s.sendall(frame(q2.to_wire()))
+            expect_answer(s, q2, "192.0.2.25")
+        assert time.monotonic() - start < 2.0
+        assert server.query("www.example.test", "A", timeout=2.0).rcode() == dns.rcode.NOERROR
+    finally:
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        hog.close()
+    assert server.alive()
