@@ -206,6 +206,7 @@ GLUE_AAAA = {"ns1.child.example.test": {"2001:db8::201"}}
     ("child.example.test", "A"),
     ("child.example.test", "NS"),
     ("ns1.child.example.test", "A"),   # glue is not authoritative data
+    ("deep.host.child.example.test", "DS"),  # DS below the cut belongs to the child
 ])
 def test_referral(server, qname, qtype, tcp):
     r = server.query(qname, qtype, tcp=tcp, edns=0)

@@ -73,6 +73,17 @@ def test_do_bit_query_answered(server):
     assert {x.to_text() for x in answer_rrset(r, "www.example.test", "A")} == {"192.0.2.10"}
 
 
+def test_do_bit_copied(server):
+    # RFC 3225 §3: "the DO bit of the query MUST be copied in the response".
+    q = make_query("www.example.test", "A", edns=0)
+    q.want_dnssec(True)
+    r = server.ask(q)
+    assert r.ednsflags & dns.flags.DO, "DO set in the query must be copied to the response"
+    q2 = make_query("www.example.test", "A", edns=0)
+    r2 = server.ask(q2)
+    assert not r2.ednsflags & dns.flags.DO
+
+
 # --- truncation --------------------------------------------------------------------------------
 
 def udp_reply(server, qname, edns, payload=OUR_UDP_SIZE, v6=False):

@@ -73,6 +73,8 @@ def test_nodata_matrix(server, via):
     ("example.test", "AAAA"),
     ("ns1.example.test", "AAAA"),
     ("host.other.test", "AAAA"),
+    ("example.test", "DS"),           # no parent zone is served: plain NODATA at the apex
+    ("www.example.test", "CNAME"),
 ])
 def test_nodata(server, qname, qtype):
     r = server.query(qname, qtype)
@@ -194,3 +196,16 @@ def test_chaos_class(server, qname, qtype):
     assert r.rcode() in (dns.rcode.REFUSED, dns.rcode.NOTIMP), f"CH query answered:\n{r}"
     assert len(r.answer) == 0
     assert not flag(r, dns.flags.AA)
+
+
+def test_longest_name_nxdomain(server):
+    # A 255-octet name (the RFC 1035 §2.3.4 maximum) below the zone is an ordinary NXDOMAIN.
+    lab = "a" * 63
+    tail = "example.test."
+    filler = "b" * (255 - 3 * 64 - 1 - len(b"\x07example\x04test\x00"))  # 48 octets
+    name = dns.name.from_text(".".join([lab, lab, lab, filler]) + "." + tail)
+    assert len(name.to_wire()) == 255
+    q = make_query(name, "A")
+    r = server.ask(q)
+    assert_nxdomain(r)
+    assert r.question[0].name == name

@@ -253,3 +253,32 @@ def test_slow_reader_does_not_block_others(server):
         hog.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         hog.close()
     assert server.alive()
+
+
+def test_many_concurrent_connections(server):
+    """Well under the default limit of 256: 100 clients at once are all served."""
+    socks = []
+    try:
+        for _ in range(100):
+            socks.append(tcp_connect(V4 if len(socks) % 2 else V6, server.port, timeout=3.0))
+        queries = []
+        for i, s in enumerate(socks):
+            q = make_query("www.example.test", "A")
+            q.id = i
+            s.sendall(frame(q.to_wire()))
+            queries.append(q)
+        for s, q in zip(socks, queries):
+            expect_answer(s, q, "192.0.2.10")
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_answer_after_client_half_close(server):
+    """A client may send its query and shut down its sending side; the query is still valid
+    and must be answered (RFC 8906: never ignore a valid query)."""
+    q = make_query("www.example.test", "A")
+    with tcp_connect(V4, server.port, timeout=3.0) as s:
+        s.sendall(frame(q.to_wire()))
+        s.shutdown(socket.SHUT_WR)
+        expect_answer(s, q, "192.0.2.10")
