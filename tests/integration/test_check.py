@@ -141,3 +141,10 @@ def test_serve_origin_from_file_name(server_factory):
     r = srv.query("broker-1.kafka.example", "A")
     assert r.rcode() == dns.rcode.NOERROR
     assert {x.to_text() for x in r.answer[0]} == {"10.0.1.11"}
+
+
+def test_check_missing_directory(tmp_path):
+    missing = tmp_path / "no-such-dir"
+    proc = run_check(missing)
+    assert proc.returncode != 0, "checking a directory that does not exist must fail"
+    assert str(missing) in proc.stderr, f"the error should name the directory:\n{proc.stderr}"

@@ -157,3 +157,30 @@ def test_big_answer_complete_over_tcp(server, v6, edns):
     rrset = answer_rrset(r, "big.example.test", "TXT")
     assert len(rrset) == BIG_TXT_COUNT
     assert {x.strings[0].decode() for x in rrset} == {txt_string(i) for i in range(BIG_TXT_COUNT)}
+
+
+def test_client_cookie_option_does_not_break_answer(server):
+    # RFC 7873: a server without cookie support ignores the option; one with it echoes the
+    # client cookie. Either way the query is answered normally.
+    cookie = dns.edns.GenericOption(10, bytes.fromhex("0102030405060708"))
+    r = server.query("www.example.test", "A", edns=0, options=[cookie])
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert {x.to_text() for x in answer_rrset(r, "www.example.test", "A")} == {"192.0.2.10"}
+    for o in r.options:
+        if o.otype == 10:
+            assert o.to_wire()[:8] == bytes.fromhex("0102030405060708")
+
+
+def test_max_udp_size_option(server_factory):
+    srv = server_factory(extra_args=["--max-udp-size", "700"])
+    r = srv.query("www.example.test", "A", edns=0, payload=4096)
+    assert r.payload == 700, "the EDNS size we advertise follows --max-udp-size"
+    q = make_query("medium.example.test", "TXT", edns=0, payload=4096)
+    wire = srv.raw(q.to_wire())
+    assert wire is not None
+    r = dns.message.from_wire(wire)
+    assert flag(r, dns.flags.TC) and len(wire) <= 700, (
+        f"{len(wire)}-byte reply with TC={flag(r, dns.flags.TC)} under --max-udp-size 700")
+    q = make_query("txt.example.test", "TXT", edns=0, payload=4096)
+    r = srv.ask(q)
+    assert not flag(r, dns.flags.TC) and len(r.answer) == 1

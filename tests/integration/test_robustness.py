@@ -246,6 +246,42 @@ def test_tcp_garbage(victim):
     assert_healthy(victim)
 
 
+def test_tcp_fuzz(victim):
+    """Mutated queries, properly framed, over TCP: every reply is well-formed; the server may
+    close a connection on a bad message, in which case we reconnect."""
+    rng = random.Random(SEED + 3)
+    base = seeds()
+    replies = 0
+    s = None
+    try:
+        for i in range(400):
+            if s is None:
+                s = tcp_connect(V4 if i % 2 else V6, victim.port, timeout=2.0)
+                s.settimeout(0.25)
+            pkt = mutate(rng, base)
+            try:
+                s.sendall(frame(pkt))
+                wire = tcp_read_message(s)
+            except (socket.timeout, OSError):
+                wire = None  # silence or a reset are both allowed for junk
+            if wire is None:
+                s.close()  # start clean so a late reply cannot be mistaken for the next one
+                s = None
+                continue
+            replies += 1
+            if len(wire) >= 4 and (wire[2] >> 3) & 0xF == 5:
+                wire = wire[:2] + bytes([wire[2] & 0x87]) + wire[3:]
+            m = dns.message.from_wire(wire)
+            assert m.flags & dns.flags.QR
+            if len(pkt) >= 2:
+                assert m.id == struct.unpack("!H", pkt[:2])[0]
+    finally:
+        if s is not None:
+            s.close()
+    assert replies > 80, f"only {replies} replies to 400 framed queries"
+    assert_healthy(victim)
+
+
 def test_half_framed_connection_does_not_block_others(victim):
     with tcp_connect(V4, victim.port) as stuck, tcp_connect(V6, victim.port) as stuck6:
         stuck.sendall(b"\xff\xff" + b"\x00" * 10)  # promises 65535 bytes, sends 10
