@@ -63,6 +63,7 @@ def txt_string(i: int, length: int = 60) -> str:
 
 BIG_TXT_COUNT = 40       # 40 RRs of ~73 wire bytes each: about 2.9 KB, above our 1232 cap
 MEDIUM_TXT_COUNT = 9     # about 700 bytes: above 512, below 1232
+WIDE_NS_COUNT = 13
 
 
 def _main_zone_text() -> str:
@@ -111,6 +112,11 @@ def _main_zone_text() -> str:
         'hinfo IN HINFO "PC-Intel" "Linux"',
         'caa IN CAA 0 issue "ca.example.net"',
     ]
+    # A wide delegation: 13 in-domain name servers with A and AAAA glue (~860 bytes as a
+    # referral), too big for 512 bytes without EDNS.
+    for i in range(WIDE_NS_COUNT):
+        lines += [f"wide IN NS ns{i}.wide", f"ns{i}.wide IN A 192.0.2.{100 + i}",
+                  f"ns{i}.wide IN AAAA 2001:db8::1:{i}"]
     lines += [f'big IN TXT "{txt_string(i)}"' for i in range(BIG_TXT_COUNT)]
     lines += [f'medium IN TXT "{txt_string(i)}"' for i in range(MEDIUM_TXT_COUNT)]
     return "\n".join(lines) + "\n"

@@ -393,3 +393,80 @@ def test_label_with_dot_byte_is_distinct(server):
     r = server.query("a\\.b.c.example.test", "A")
     assert_rcode(r, dns.rcode.NXDOMAIN)
     assert r.question[0].name.labels[0] == b"a.b"
+
+
+# --- glue that does not fit (RFC 9471 §3.1) ----------------------------------------------------
+
+def test_wide_referral_with_edns_has_all_glue(server):
+    from conftest import WIDE_NS_COUNT
+    q = make_query("host.wide.example.test", "A", edns=0)
+    wire = server.raw(q.to_wire())
+    r = dns.message.from_wire(wire)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert not flag(r, dns.flags.AA) and not flag(r, dns.flags.TC)
+    assert len(r.authority) == 1 and len(r.authority[0]) == WIDE_NS_COUNT
+    glue = {(x.name.to_text(), x.rdtype) for x in r.additional}
+    assert len(glue) == 2 * WIDE_NS_COUNT, f"want A and AAAA glue for every server:\n{r}"
+
+
+def test_wide_referral_without_edns(server):
+    """512 bytes cannot hold 13 NS plus 26 glue records. RFC 9471 §3.1: if all glue for the
+    in-domain name servers cannot be included, TC must be set."""
+    from conftest import WIDE_NS_COUNT
+    q = make_query("host.wide.example.test", "A")
+    wire = server.raw(q.to_wire())
+    assert wire is not None and len(wire) <= 512
+    r = dns.message.from_wire(wire)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert not flag(r, dns.flags.AA)
+    glue = {(x.name.to_text(), x.rdtype) for x in r.additional}
+    if len(glue) < 2 * WIDE_NS_COUNT:
+        assert flag(r, dns.flags.TC), f"glue was dropped ({len(glue)} kept) without TC:\n{r}"
+
+
+# --- several zones -----------------------------------------------------------------------------
+
+SUB_ZONE = """$TTL 100
+@ IN SOA ns.sub.example.test. h.sub.example.test. 5 3600 600 86400 50
+@ IN NS ns.sub.example.test.
+ns IN A 203.0.113.53
+www IN A 203.0.113.7
+"""
+
+THIRD_ZONE = """third.test. 300 IN SOA ns.third.test. h.third.test. 9 3600 600 86400 60
+third.test. 300 IN NS ns.third.test.
+www.third.test. 300 IN A 203.0.113.9
+"""
+
+
+def test_deepest_zone_wins(server_factory):
+    # RFC 1034 §4.3.2 step 2: answer from the served zone that is the nearest ancestor.
+    # The parent also (wrongly, but legally) holds www.sub: it must not be used.
+    from conftest import MAIN_ZONE, OTHER_ZONE
+    parent = MAIN_ZONE + "www.sub IN A 192.0.2.250\n"
+    srv = server_factory(zones={"example.test.zone": parent, "other.test.zone": OTHER_ZONE,
+                                "sub.example.test.zone": SUB_ZONE})
+    r = srv.query("www.sub.example.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert rdatas(r.answer[0]) == {"203.0.113.7"} and r.answer[0].ttl == 100
+    r = srv.query("nope.sub.example.test", "A")
+    assert_rcode(r, dns.rcode.NXDOMAIN)
+    assert_negative_soa(r, "sub.example.test", 50)
+    r = srv.query("sub.example.test", "SOA")
+    assert r.answer[0][0].serial == 5
+    r = srv.query("www.example.test", "A")
+    assert rdatas(r.answer[0]) == {"192.0.2.10"}
+
+
+def test_origin_from_soa_owner(server_factory):
+    # The file name says nothing useful; the absolute SOA owner gives the origin.
+    from conftest import MAIN_ZONE
+    srv = server_factory(zones={"example.test.zone": MAIN_ZONE, "zone-a.zone": THIRD_ZONE})
+    r = srv.query("www.third.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert rdatas(r.answer[0]) == {"203.0.113.9"}
+    r = srv.query("nope.third.test", "A")
+    assert_rcode(r, dns.rcode.NXDOMAIN)
+    assert_negative_soa(r, "third.test", 60)
