@@ -26,7 +26,7 @@ let package = Package(
         // Zone files (via libldns) to validated, immutable snapshots.
         .target(
             name: "SwitchyardZones",
-            dependencies: ["SwitchyardCore", "CLDNS"]
+            dependencies: ["SwitchyardCore", "SwitchyardInventory", "CLDNS"]
         ),
         // Sockets, worker threads, snapshot swapping, signals.
         .target(
@@ -56,7 +56,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
-        .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore"]),
+        .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore", "SwitchyardInventory"]),
         .testTarget(name: "SwitchyardInventoryTests", dependencies: ["SwitchyardInventory"]),
         .testTarget(
             name: "SwitchyardDiscoveryTests",

@@ -6,7 +6,7 @@ extension ZoneSet {
 
     /// Resolves the name loaded in `scratch` (lowercase) for `qtype`.
     /// `fullAny` answers ANY with every RRset (TCP) instead of one (RFC 8482, UDP).
-    func resolve(qtype: RRType, fullAny: Bool, scratch: LookupScratch, into result: inout Resolution) {
+    func resolve(qtype: RRType, fullAny: Bool, draw: Draw, scratch: LookupScratch, into result: inout Resolution) {
         guard var zone = findZone(scratch) else {
             result.rcode = .refused
             return
@@ -14,7 +14,7 @@ extension ZoneSet {
         result.authoritative = true
         var owner = OwnerSource.question
         for _ in 0..<ZoneSet.maxChain {
-            guard let target = step(zone: zone, qtype: qtype, fullAny: fullAny, owner: owner, scratch: scratch, into: &result) else {
+            guard let target = step(zone: zone, qtype: qtype, fullAny: fullAny, owner: owner, draw: draw, scratch: scratch, into: &result) else {
                 return
             }
             // Follow the CNAME when its target lies in a served zone.
@@ -36,7 +36,7 @@ extension ZoneSet {
     private struct ChaseTarget { var name: DomainName; var answerIndex: Int }
 
     /// One name within one zone. Returns a CNAME target to chase, or nil when done.
-    private func step(zone zoneIndex: Int, qtype: RRType, fullAny: Bool, owner: OwnerSource,
+    private func step(zone zoneIndex: Int, qtype: RRType, fullAny: Bool, owner: OwnerSource, draw: Draw,
                       scratch: LookupScratch, into result: inout Resolution) -> ChaseTarget? {
         let zone = zones[zoneIndex]
         let z = Int32(zoneIndex)
@@ -83,6 +83,9 @@ extension ZoneSet {
         // A wildcard answer's owner is the name asked for, never `*.` (RFC 4592 section 3.3.1).
         let ownerForAnswer: OwnerSource = synthesized ? owner : (owner == .question ? .question : .own)
 
+        if node.stable >= 0 {
+            return stableStep(node: nodeIndex, zone: zoneIndex, qtype: qtype, owner: ownerForAnswer, draw: draw, into: &result)
+        }
         if qtype == .any {
             if node.rrsets.isEmpty { return noData(zone: z, into: &result) }
             for index in node.rrsets.indices {
@@ -104,6 +107,42 @@ extension ZoneSet {
             return ChaseTarget(name: target, answerIndex: result.answer.count - 1)
         }
         return noData(zone: z, into: &result)
+    }
+
+    /// A stable name: pick a pool (or take the forced one when precompiling) and answer
+    /// with its prepared RRset, its CNAME, or NODATA for a type it does not have.
+    private func stableStep(node nodeIndex: Int, zone zoneIndex: Int, qtype: RRType, owner: OwnerSource, draw: Draw,
+                            into result: inout Resolution) -> ChaseTarget? {
+        let z = Int32(zoneIndex), n = Int32(nodeIndex)
+        let set = stable.sets[Int(zones[zoneIndex].nodes[nodeIndex].stable)]
+        // Only the first stable name of a chain may take the forced choice.
+        let forced = result.draws == 0 ? draw.forced : nil
+        result.draws += 1
+        guard let choice = forced ?? set.choose(random: draw.random, clientHash: draw.clientHash) else {
+            // on_all_down: closed, and nothing is healthy.
+            result.rcode = .servFail
+            result.authoritative = false
+            return nil
+        }
+        let pool = set.pools[choice.pool]
+        func answer(_ index: Int32) {
+            result.answer.append(RecordRef(zone: z, node: n, rrset: index, owner: owner, stable: true))
+        }
+        if let cname = pool.cname {
+            if qtype == .cname || qtype == .any { answer(cname); return nil }
+            if result.answer.contains(where: { $0.zone == z && $0.node == n }) { return nil }
+            answer(cname)
+            guard let target = stable.rrsets[Int(cname)].targets.first else { return nil }
+            return ChaseTarget(name: target, answerIndex: result.answer.count - 1)
+        }
+        switch qtype {
+        case .a where !pool.a.isEmpty: answer(pool.a[choice.variant])
+        case .aaaa where !pool.aaaa.isEmpty: answer(pool.aaaa[choice.variant])
+        case .any where !pool.a.isEmpty: answer(pool.a[choice.variant])
+        case .any where !pool.aaaa.isEmpty: answer(pool.aaaa[choice.variant])
+        default: return noData(zone: z, into: &result)
+        }
+        return nil
     }
 
     private func noData(zone: Int32, into result: inout Resolution) -> ChaseTarget? {

@@ -1,78 +1,148 @@
-/// Answers computed when a snapshot is built, for every (name, type) that exists in a
-/// zone plus A and AAAA at every name. A query that hits this table costs a hash lookup
-/// and three copies: header, the client's own question bytes, and the prepared sections.
+/// Answers computed when a snapshot is built. A query that hits these tables costs a hash
+/// lookup and three copies: header, the client's own question bytes, and prepared sections.
 ///
 /// The prepared bytes were encoded after a question of the same length at offset 12, so
 /// their compression pointers stay valid under any question with the same name (any case).
-struct PrecompiledAnswers: Sendable {
-    struct Entry: Sendable {
-        /// AA and RCODE bits of the header.
-        var flags: UInt16
-        var answerCount: UInt16
-        var authorityCount: UInt16
-        var additionalCount: UInt16
-        var bodyStart: Int32
-        var bodyLength: Int32
-    }
+struct PreparedAnswer: Sendable {
+    /// AA and RCODE bits of the header.
+    var flags: UInt16
+    var answerCount: UInt16
+    var authorityCount: UInt16
+    var additionalCount: UInt16
+    var bodyStart: Int32
+    var bodyLength: Int32
+}
 
-    private var table = NameTable()
-    private(set) var entries: [Entry] = []
+/// Where prepared answers are encoded and stored.
+struct PreparedStore: Sendable {
+    private(set) var entries: [PreparedAnswer] = []
     private(set) var body: [UInt8] = []
 
-    var count: Int { entries.count }
-
-    /// An empty table.
-    init() {}
-
-    init(zoneSet: ZoneSet) {
-        let scratch = LookupScratch()
-        var resolution = Resolution()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_535, alignment: 8)
-        let compression = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: 256)
-        defer { buffer.deallocate(); compression.deallocate() }
-
-        table = NameTable(expectedCount: zoneSet.zones.reduce(0) { $0 + $1.nodes.count * 3 })
-        for zone in zoneSet.zones {
-            for node in zone.nodes {
-                var types = node.rrsets.map(\.type)
-                if !types.contains(.a) { types.append(.a) }
-                if !types.contains(.aaaa) { types.append(.aaaa) }
-                for type in types {
-                    add(name: node.name, type: type, zoneSet: zoneSet, scratch: scratch, resolution: &resolution,
-                        buffer: buffer, compression: compression)
-                }
-            }
-        }
-    }
-
-    private mutating func add(name: DomainName, type: RRType, zoneSet: ZoneSet, scratch: LookupScratch,
-                              resolution: inout Resolution, buffer: UnsafeMutableRawBufferPointer,
-                              compression: UnsafeMutableBufferPointer<UInt16>) {
-        var key = name.key
-        key.append(UInt8(type.rawValue >> 8)); key.append(UInt8(type.rawValue & 0xFF))
-        if table.find(key) != nil { return }  // a name can belong to two zones (cut and apex)
-        scratch.load(key: name.key)
-        resolution.reset()
-        zoneSet.resolve(qtype: type, fullAny: false, scratch: scratch, into: &resolution)
-        // Encode after a lowercase stand-in for the question.
-        var writer = MessageWriter(buffer: buffer, limit: 65_535, compression: compression)
+    /// Resolves (name, type) and stores its encoding; nil when the answer cannot be
+    /// prepared (it depends on a per-query draw, or is too large).
+    mutating func prepare(name: DomainName, type: RRType, draw: Draw, zoneSet: ZoneSet, workspace: Workspace) -> Int? {
+        workspace.scratch.load(key: name.key)
+        workspace.resolution.reset()
+        zoneSet.resolve(qtype: type, fullAny: false, draw: draw, scratch: workspace.scratch, into: &workspace.resolution)
+        if workspace.resolution.draws > (draw.forced == nil ? 0 : 1) { return nil }
+        var writer = MessageWriter(buffer: workspace.buffer, limit: 65_535, compression: workspace.compression)
         _ = writer.bytes([UInt8](repeating: 0, count: 12))
         _ = writer.bytes(name.key)
         _ = writer.u16(type.rawValue); _ = writer.u16(RRClass.in.rawValue)
         let questionEnd = writer.count
         writer.registerName(at: 12)
-        guard let encoded = ResponseEncoder.encodeSections(resolution, zoneSet: zoneSet, writer: &writer), !encoded.truncated else { return }
-        let index = table.insert(key)
-        precondition(index == entries.count)
-        entries.append(Entry(
-            flags: ResponseEncoder.flags(for: resolution),
-            answerCount: encoded.answer, authorityCount: encoded.authority, additionalCount: encoded.additional,
+        guard let counts = ResponseEncoder.encodeSections(workspace.resolution, zoneSet: zoneSet, writer: &writer),
+              !counts.truncated else { return nil }
+        entries.append(PreparedAnswer(
+            flags: ResponseEncoder.flags(for: workspace.resolution),
+            answerCount: counts.answer, authorityCount: counts.authority, additionalCount: counts.additional,
             bodyStart: Int32(body.count), bodyLength: Int32(writer.count - questionEnd)))
-        body.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[questionEnd..<writer.count]))
+        body.append(contentsOf: UnsafeRawBufferPointer(rebasing: workspace.buffer[questionEnd..<writer.count]))
+        return entries.count - 1
     }
 
-    /// The entry for the key in `scratch.name` (lowercase name followed by the type).
-    func find(_ key: UnsafeRawBufferPointer) -> Entry? {
-        table.find(key).map { entries[$0] }
+    /// Scratch space for preparing answers.
+    final class Workspace {
+        let scratch = LookupScratch()
+        var resolution = Resolution()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_535, alignment: 8)
+        let compression = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: 256)
+        deinit { buffer.deallocate(); compression.deallocate() }
+    }
+
+    static func key(_ name: DomainName, _ type: RRType) -> [UInt8] {
+        name.key + [UInt8(type.rawValue >> 8), UInt8(type.rawValue & 0xFF)]
+    }
+}
+
+/// Zone data: every (name, type) that exists plus A and AAAA at every name, except what
+/// leads to a stable name (those answers change per query).
+struct PrecompiledAnswers: Sendable {
+    private var table = NameTable()
+    private(set) var store = PreparedStore()
+
+    var count: Int { store.entries.count }
+
+    /// An empty table.
+    init() {}
+
+    init(zoneSet: ZoneSet) {
+        let workspace = PreparedStore.Workspace()
+        table = NameTable(expectedCount: zoneSet.zones.reduce(0) { $0 + $1.nodes.count * 3 })
+        for zone in zoneSet.zones {
+            for node in zone.nodes where node.stable < 0 {
+                var types = node.rrsets.map(\.type)
+                if !types.contains(.a) { types.append(.a) }
+                if !types.contains(.aaaa) { types.append(.aaaa) }
+                for type in types {
+                    let key = PreparedStore.key(node.name, type)
+                    // A name can belong to two zones (cut and apex): the first, the lookup's choice, wins.
+                    guard table.find(key) == nil,
+                          let entry = store.prepare(name: node.name, type: type, draw: Draw(), zoneSet: zoneSet, workspace: workspace)
+                    else { continue }
+                    let index = table.insert(key)
+                    precondition(index == entry)
+                }
+            }
+        }
+    }
+
+    /// The answer for a lowercase name followed by the type.
+    @inline(__always)
+    func find(_ key: UnsafeRawBufferPointer) -> PreparedAnswer? {
+        table.find(key).map { store.entries[$0] }
+    }
+}
+
+/// Stable names: for A and AAAA, one prepared answer per pool and rotation; the query's
+/// draw picks which one.
+struct PrecompiledStableAnswers: Sendable {
+    private struct Group: Sendable {
+        var set: Int32
+        var base: Int32
+    }
+    private var table = NameTable()
+    private var groups: [Group] = []
+    private(set) var store = PreparedStore()
+
+    var count: Int { store.entries.count }
+
+    init() {}
+
+    init(zoneSet: ZoneSet) {
+        let workspace = PreparedStore.Workspace()
+        for zone in zoneSet.zones {
+            for node in zone.nodes where node.stable >= 0 {
+                let set = zoneSet.stable.sets[Int(node.stable)]
+                for type in [RRType.a, .aaaa] {
+                    let base = store.entries.count
+                    var complete = true
+                    for (poolIndex, pool) in set.pools.enumerated() {
+                        for variant in 0..<pool.variants {
+                            let draw = Draw(forced: (poolIndex, variant))
+                            if store.prepare(name: node.name, type: type, draw: draw, zoneSet: zoneSet, workspace: workspace) == nil {
+                                complete = false
+                            }
+                        }
+                    }
+                    // Leave names with an unpreparable variant to the general path.
+                    guard complete else { continue }
+                    let index = table.insert(PreparedStore.key(node.name, type))
+                    precondition(index == groups.count)
+                    groups.append(Group(set: node.stable, base: Int32(base)))
+                }
+            }
+        }
+    }
+
+    /// The prepared answer for this query's draw; nil when the name is not here or the
+    /// draw leads to SERVFAIL (left to the general path).
+    @inline(__always)
+    func find(_ key: UnsafeRawBufferPointer, stable: StableAnswers, random: UInt64, clientHash: UInt64) -> PreparedAnswer? {
+        guard let index = table.find(key) else { return nil }
+        let group = groups[index]
+        let set = stable.sets[Int(group.set)]
+        guard let choice = set.choose(random: random, clientHash: clientHash) else { return nil }
+        return store.entries[Int(group.base) + set.variantOffsets[choice.pool] + choice.variant]
     }
 }

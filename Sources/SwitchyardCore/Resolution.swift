@@ -19,6 +19,16 @@ struct RecordRef {
     var negativeSOA: Bool = false
     /// Glue that a referral needs: when it does not fit, the reply is truncated (RFC 9471).
     var required: Bool = false
+    /// `rrset` indexes the stable answers' RRsets, not a zone node's.
+    var stable: Bool = false
+}
+
+/// The per-query inputs of weighted selection.
+struct Draw {
+    var random: UInt64 = 0
+    var clientHash: UInt64 = 0
+    /// Precompiling: the pool and rotation to use for the first stable name met.
+    var forced: (pool: Int, variant: Int)? = nil
 }
 
 /// The outcome of a lookup: response code, AA, and the RRsets of each section, collected
@@ -29,6 +39,8 @@ struct Resolution {
     var answer: [RecordRef] = []
     var authority: [RecordRef] = []
     var additional: [RecordRef] = []
+    /// Stable names resolved with a draw: such a result is only cacheable per forced draw.
+    var draws = 0
 
     init() {
         answer.reserveCapacity(16); authority.reserveCapacity(4); additional.reserveCapacity(16)
@@ -37,6 +49,7 @@ struct Resolution {
     mutating func reset() {
         rcode = .noError
         authoritative = false
+        draws = 0
         answer.removeAll(keepingCapacity: true)
         authority.removeAll(keepingCapacity: true)
         additional.removeAll(keepingCapacity: true)

@@ -13,12 +13,17 @@ public final class Responder {
     private let scratch = LookupScratch()
     private var resolution = Resolution()
     private let compression = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: 256)
+    private var random: SplitMix
+    /// The EDNS Client Subnet of the current query: family, prefix length, masked address.
+    private let clientSubnet = UnsafeMutableRawBufferPointer.allocate(byteCount: 20, alignment: 8)
 
-    public init(maxUDPSize: Int = 1232) {
+    /// `seed` fixes the weighted-selection draws (tests); by default they are random.
+    public init(maxUDPSize: Int = 1232, seed: UInt64? = nil) {
         self.maxUDPSize = max(512, min(maxUDPSize, 65_535))
+        self.random = SplitMix(seed: seed ?? UInt64.random(in: .min ... .max))
     }
 
-    deinit { compression.deallocate() }
+    deinit { compression.deallocate(); clientSubnet.deallocate() }
 
     /// What the query parser learned from the packet.
     struct Query {
@@ -32,11 +37,15 @@ public final class Responder {
         var hasEDNS = false
         var ednsVersion: UInt8 = 0
         var udpSize = 512
+        /// Bytes of `clientSubnet` in use; 0 without an ECS option.
+        var clientSubnetLength = 0
     }
 
     /// Answers `packet` into `response`. Returns the response length, or 0 when the packet
-    /// gets no answer at all (too short to be a query, or a response itself).
+    /// gets no answer at all (too short to be a query, or a response itself). `client` is
+    /// the sender's address bytes (4 or 16), which hashed selection uses.
     public func respond(to packet: UnsafeRawBufferPointer, transport: Transport, snapshot: Snapshot,
+                        client: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                         into response: UnsafeMutableRawBufferPointer) -> Int {
         guard packet.count >= 12 else { return 0 }
         let flags = be16(packet, 2)
@@ -73,11 +82,16 @@ public final class Responder {
         }
 
         let limit = sizeLimit(query, transport)
-        if query.qtype != .any, let length = precompiled(query, packet: packet, snapshot: snapshot, limit: limit, into: response) {
+        let draw = Draw(random: random.next(),
+                        clientHash: query.clientSubnetLength > 0
+                            ? stableHash(UnsafeRawBufferPointer(rebasing: clientSubnet[0..<query.clientSubnetLength]))
+                            : stableHash(client))
+        if query.qtype != .any,
+           let length = precompiled(query, packet: packet, snapshot: snapshot, draw: draw, limit: limit, into: response) {
             return length
         }
         resolution.reset()
-        snapshot.zoneSet.resolve(qtype: query.qtype, fullAny: transport == .tcp, scratch: scratch, into: &resolution)
+        snapshot.zoneSet.resolve(qtype: query.qtype, fullAny: transport == .tcp, draw: draw, scratch: scratch, into: &resolution)
         return encode(query, packet: packet, zoneSet: snapshot.zoneSet, limit: limit, into: response)
     }
 
@@ -131,12 +145,34 @@ public final class Responder {
                 var option = rdataStart
                 while option < rdataStart + rdlength {
                     guard option + 4 <= rdataStart + rdlength else { return false }
-                    option += 4 + Int(be16(packet, option + 2))
+                    let length = Int(be16(packet, option + 2))
+                    guard option + 4 + length <= rdataStart + rdlength else { return false }
+                    if be16(packet, option) == 8 {
+                        guard readClientSubnet(UnsafeRawBufferPointer(rebasing: packet[(option + 4)..<(option + 4 + length)]), into: &query) else { return false }
+                    }
+                    option += 4 + length
                 }
                 guard option == rdataStart + rdlength else { return false }
             }
             position = rdataStart + rdlength
         }
+        return true
+    }
+
+    /// EDNS Client Subnet (RFC 7871 section 6): family, source prefix, scope 0, and the
+    /// address cut to the prefix. Kept masked so that stray bits never change the hash.
+    private func readClientSubnet(_ option: UnsafeRawBufferPointer, into query: inout Query) -> Bool {
+        guard option.count >= 4 else { return false }
+        let family = be16(option, 0)
+        let prefix = Int(option[2])
+        let maxPrefix = family == 1 ? 32 : family == 2 ? 128 : -1
+        guard maxPrefix > 0, prefix <= maxPrefix, option[3] == 0, option.count - 4 == (prefix + 7) / 8 else { return false }
+        clientSubnet[0] = option[0]; clientSubnet[1] = option[1]; clientSubnet[2] = UInt8(prefix)
+        for i in 0..<(prefix + 7) / 8 {
+            let keep = min(8, prefix - i * 8)
+            clientSubnet[3 + i] = option[4 + i] & UInt8(truncatingIfNeeded: 0xFF << (8 - keep))
+        }
+        query.clientSubnetLength = 3 + (prefix + 7) / 8
         return true
     }
 
@@ -161,12 +197,21 @@ public final class Responder {
 
     // MARK: Answering
 
-    private func precompiled(_ query: Query, packet: UnsafeRawBufferPointer, snapshot: Snapshot, limit: Int,
+    private func precompiled(_ query: Query, packet: UnsafeRawBufferPointer, snapshot: Snapshot, draw: Draw, limit: Int,
                              into response: UnsafeMutableRawBufferPointer) -> Int? {
         let keyLength = scratch.nameLength + 2
         scratch.name[scratch.nameLength] = UInt8(query.qtype.rawValue >> 8)
         scratch.name[scratch.nameLength + 1] = UInt8(query.qtype.rawValue & 0xFF)
-        guard let entry = snapshot.precompiled.find(UnsafeRawBufferPointer(rebasing: scratch.name[0..<keyLength])) else {
+        let key = UnsafeRawBufferPointer(rebasing: scratch.name[0..<keyLength])
+        let entry: PreparedAnswer, body: [UInt8]
+        if let found = snapshot.precompiled.find(key) {
+            entry = found
+            body = snapshot.precompiled.store.body
+        } else if let found = snapshot.precompiledStable.find(key, stable: snapshot.zoneSet.stable,
+                                                             random: draw.random, clientHash: draw.clientHash) {
+            entry = found
+            body = snapshot.precompiledStable.store.body
+        } else {
             return nil
         }
         let optLength = query.hasEDNS ? 11 : 0
@@ -180,7 +225,7 @@ public final class Responder {
         out.storeBytes(of: entry.authorityCount.bigEndian, toByteOffset: 8, as: UInt16.self)
         out.storeBytes(of: (entry.additionalCount + (query.hasEDNS ? 1 : 0)).bigEndian, toByteOffset: 10, as: UInt16.self)
         (out + 12).copyMemory(from: packet.baseAddress! + 12, byteCount: query.questionEnd - 12)
-        snapshot.precompiled.body.withUnsafeBytes { body in
+        body.withUnsafeBytes { body in
             (out + query.questionEnd).copyMemory(from: body.baseAddress! + Int(entry.bodyStart), byteCount: Int(entry.bodyLength))
         }
         if query.hasEDNS { writeOPT(at: query.questionEnd + Int(entry.bodyLength), extendedRCode: 0, into: out) }
@@ -251,4 +296,32 @@ public final class Responder {
 @inline(__always)
 func be16(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {
     UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+}
+
+/// SplitMix64: a fast generator for per-query draws (not for secrets).
+struct SplitMix {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    @inline(__always)
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        return mix(state)
+    }
+}
+
+@inline(__always)
+func mix(_ value: UInt64) -> UInt64 {
+    var z = value
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
+/// A well-mixed 64-bit hash of a client address or subnet: the same client always maps to
+/// the same point, and nearby addresses land far apart.
+@inline(__always)
+func stableHash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    return mix(hash)
 }

@@ -44,8 +44,7 @@ enum ResponseEncoder {
     }
 
     private static func write(_ ref: RecordRef, resolution: Resolution, zoneSet: ZoneSet, writer: inout MessageWriter) -> UInt16? {
-        let zone = zoneSet.zones[Int(ref.zone)]
-        let rrset = ref.negativeSOA ? zone.negativeSOA : zone.nodes[Int(ref.node)].rrsets[Int(ref.rrset)]
+        let rrset = zoneSet.rrset(ref)
         let written: Int?
         switch ref.owner {
         case .own:
@@ -53,8 +52,7 @@ enum ResponseEncoder {
         case .question:
             written = writer.rrset(rrset, owner: nil, ownerAt: 12, ttl: rrset.ttl)
         case .chainTarget(let index):
-            let cname = resolution.answer[index]
-            let target = zoneSet.zones[Int(cname.zone)].nodes[Int(cname.node)].rrsets[Int(cname.rrset)].targets.first
+            let target = zoneSet.rrset(resolution.answer[index]).targets.first
             written = writer.rrset(rrset, owner: target, ownerAt: nil, ttl: rrset.ttl)
         }
         return written.map { UInt16($0) }

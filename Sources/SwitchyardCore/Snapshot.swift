@@ -2,6 +2,7 @@
 struct ZoneSet: Sendable {
     let zones: [Zone]
     let apexes: NameTable
+    var stable = StableAnswers()
 
     init(zones: [Zone]) {
         self.zones = zones
@@ -9,18 +10,33 @@ struct ZoneSet: Sendable {
         for zone in zones { apexes.insert(zone.origin.key) }
         self.apexes = apexes
     }
+
+    /// The RRset a reference points at.
+    @inline(__always)
+    func rrset(_ ref: RecordRef) -> RRSet {
+        if ref.stable { return stable.rrsets[Int(ref.rrset)] }
+        let zone = zones[Int(ref.zone)]
+        return ref.negativeSOA ? zone.negativeSOA : zone.nodes[Int(ref.node)].rrsets[Int(ref.rrset)]
+    }
 }
 
-/// Everything one query needs, immutable once built: the zones and the answers
-/// precompiled from them. The server swaps whole snapshots; queries never lock.
+/// Everything one query needs, immutable once built: the zones, the stable names with
+/// their current weights and health, and the answers precompiled from them. The server
+/// swaps whole snapshots; queries never lock.
 public final class Snapshot: Sendable {
     public let zones: [Zone]
+    /// Stable names in snapshot order (a zone node's `stable` indexes this).
+    public let stableNames: [StableNameSpec]
+    /// Endpoints that health checks consider down.
+    public let down: Set<HealthKey>
     let zoneSet: ZoneSet
     let precompiled: PrecompiledAnswers
+    let precompiledStable: PrecompiledStableAnswers
 
-    /// Fails when two zones have the same origin. `precompile: false` leaves every query
-    /// to the general path (for tests that compare the two).
-    public init(zones: [Zone], precompile: Bool = true) throws(ZoneProblem) {
+    /// Fails when two zones have the same origin or a stable name has no node.
+    /// `precompile: false` leaves every query to the general path (for tests).
+    public init(zones: [Zone], stableNames: [StableNameSpec] = [], down: Set<HealthKey> = [],
+                precompile: Bool = true) throws(ZoneProblem) {
         var seen: [DomainName: Zone] = [:]
         for zone in zones {
             if let other = seen[zone.origin] {
@@ -28,10 +44,42 @@ public final class Snapshot: Sendable {
             }
             seen[zone.origin] = zone
         }
+        var marked = Set<Int32>()
+        for zone in zones { for node in zone.nodes where node.stable >= 0 { marked.insert(node.stable) } }
+        guard marked.count == stableNames.count, marked.allSatisfy({ Int($0) < stableNames.count }) else {
+            throw ZoneProblem(file: "", line: 0, message: "stable names and zone nodes disagree")
+        }
         self.zones = zones
-        self.zoneSet = ZoneSet(zones: zones)
+        self.stableNames = stableNames
+        self.down = down
+        var zoneSet = ZoneSet(zones: zones)
+        zoneSet.stable = StableAnswers(specs: stableNames, down: down, zones: zoneSet)
+        self.zoneSet = zoneSet
         self.precompiled = precompile ? PrecompiledAnswers(zoneSet: zoneSet) : PrecompiledAnswers()
+        self.precompiledStable = precompile ? PrecompiledStableAnswers(zoneSet: zoneSet) : PrecompiledStableAnswers()
     }
 
-    public var precompiledCount: Int { precompiled.count }
+    private init(base: Snapshot, stableNames: [StableNameSpec], down: Set<HealthKey>) {
+        zones = base.zones
+        self.stableNames = stableNames
+        self.down = down
+        var zoneSet = base.zoneSet
+        zoneSet.stable = StableAnswers(specs: stableNames, down: down, zones: zoneSet)
+        self.zoneSet = zoneSet
+        // Zone answers never depend on stable names (those were left out), so they carry over.
+        precompiled = base.precompiled
+        precompiledStable = base.precompiled.count > 0 ? PrecompiledStableAnswers(zoneSet: zoneSet) : PrecompiledStableAnswers()
+    }
+
+    /// The same zones with new weights, targets or health: the cheap swap behind every
+    /// shift and health change. The names themselves must stay the same, in the same order.
+    public func updating(stableNames: [StableNameSpec]? = nil, down: Set<HealthKey>? = nil) throws(ZoneProblem) -> Snapshot {
+        let names = stableNames ?? self.stableNames
+        guard names.map(\.name) == self.stableNames.map(\.name) else {
+            throw ZoneProblem(file: "", line: 0, message: "updating a snapshot cannot add or remove stable names; reload instead")
+        }
+        return Snapshot(base: self, stableNames: names, down: down ?? self.down)
+    }
+
+    public var precompiledCount: Int { precompiled.count + precompiledStable.count }
 }

@@ -52,6 +52,8 @@ public struct ZoneNode: Sendable {
     public internal(set) var rrsets: [RRSet]
     /// Below the apex with an NS RRset: a zone cut (RFC 1034 section 4.2.1).
     public internal(set) var isDelegation: Bool
+    /// Index of the stable name answered here, or -1 for ordinary zone data.
+    public internal(set) var stable: Int32 = -1
 
     public func rrset(_ type: RRType) -> RRSet? {
         for rrset in rrsets where rrset.type == type { return rrset }

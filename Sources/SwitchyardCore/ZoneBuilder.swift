@@ -2,7 +2,10 @@
 /// the zone parser lets through (missing or extra SOA, data outside the origin, CNAME
 /// beside other data) with its line.
 public enum ZoneBuilder {
-    public static func build(origin: DomainName, records: [ResourceRecord], source: String) -> Result<Zone, ZoneProblems> {
+    /// `stableNames` are the names (with their snapshot-wide index) whose answers come from
+    /// pools; they become nodes of the zone so that lookup finds them like any other name.
+    public static func build(origin: DomainName, records: [ResourceRecord], source: String,
+                             stableNames: [(name: DomainName, index: Int)] = []) -> Result<Zone, ZoneProblems> {
         var problems: [ZoneProblem] = []
         func problem(_ line: Int, _ message: String) {
             problems.append(ZoneProblem(file: source, line: line, message: message))
@@ -78,6 +81,13 @@ public enum ZoneBuilder {
         if grouped[origin]?[.ns] == nil {
             problem(soaRecord.line, "no NS records at the zone origin \(origin)")
         }
+        for stable in stableNames {
+            if !stable.name.isSubdomain(of: origin) || stable.name == origin {
+                problem(0, "stable name \(stable.name) is not below the zone origin \(origin)")
+            } else if grouped[stable.name] != nil {
+                problem(grouped[stable.name]!.values.map(\.line).min() ?? 0, "\(stable.name) is a stable name of the inventory and also has records in the zone file; remove one of them")
+            }
+        }
         if !problems.isEmpty { return .failure(ZoneProblems(problems.sorted { $0.line < $1.line })) }
 
         // Nodes for every owner and every empty non-terminal between it and the origin.
@@ -101,6 +111,26 @@ public enum ZoneBuilder {
                 ancestor = name.parent
             }
         }
+        for stable in stableNames {
+            let index = ensureNode(stable.name)
+            nodes[index].stable = Int32(stable.index)
+            var ancestor = stable.name.parent
+            while let name = ancestor, name.isSubdomain(of: origin), name != origin {
+                _ = ensureNode(name)
+                ancestor = name.parent
+            }
+        }
+        // Data below a zone cut is glue, and a stable name there would never be answered.
+        for node in nodes where node.stable >= 0 {
+            var ancestor = node.name.parent
+            while let name = ancestor, name != origin, name.isSubdomain(of: origin) {
+                if let cut = table.find(name.key), nodes[cut].isDelegation {
+                    problems.append(ZoneProblem(file: source, line: 0, message: "stable name \(node.name) lies below the delegation \(name)"))
+                }
+                ancestor = name.parent
+            }
+        }
+        if !problems.isEmpty { return .failure(ZoneProblems(problems)) }
         let soa = nodes[table.find(origin.key)!].rrset(.soa)!
         return .success(Zone(origin: origin, soa: soa, nodes: nodes, table: table, recordCount: recordCount, source: source))
     }

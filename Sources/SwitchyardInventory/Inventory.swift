@@ -172,7 +172,7 @@ public struct HealthSettings: Sendable, Equatable {
     public enum OnAllDown: String, Sendable, Equatable, CaseIterable {
         /// Answer with every target anyway (a possibly-down answer beats no answer).
         case open
-        /// Answer with the last healthy targets only.
+        /// Answer SERVFAIL: clients fail fast instead of connecting to dead targets.
         case closed
     }
 

@@ -32,11 +32,26 @@ public final class Server {
     private let stopping = StopFlag()
     private var threads: [WorkerThread] = []
     private var udpSockets: [Int32] = []
+    private var health: HealthMonitor?
 
-    public init(configuration: ServerConfiguration, snapshot: Snapshot, logger: Logger) {
+    public init(configuration: ServerConfiguration, loaded: ZoneLoader.Configuration, logger: Logger) {
         self.configuration = configuration
-        self.store = SnapshotStore(snapshot)
+        self.store = SnapshotStore(loaded.snapshot)
         self.logger = logger
+        self.health = makeHealthMonitor(loaded.healthChecks, initiallyDown: [])
+    }
+
+    private func makeHealthMonitor(_ checks: [HealthKey: HealthCheck], initiallyDown: Set<HealthKey>) -> HealthMonitor? {
+        guard !checks.isEmpty else { return nil }
+        let store = self.store
+        let logger = self.logger
+        return HealthMonitor(checks: checks, initiallyDown: initiallyDown, logger: logger) { down in
+            do {
+                try store.update { (snapshot) throws(ZoneProblem) in try snapshot.updating(down: down) }
+            } catch {
+                logger.error("health change not applied", metadata: ["problem": "\(error)"])
+            }
+        }
     }
 
     /// Binds every socket first (so a bad address fails before anything serves), then
@@ -74,12 +89,14 @@ public final class Server {
             threads.append(try WorkerThread(name: name) { worker.run() })
         }
         threads.append(try WorkerThread(name: "tcp") { tcp.run() })
+        try health?.start()
         let snapshot = store.snapshot
         logger.info("serving", metadata: [
             "listen": "\(configuration.listen.map(\.description).joined(separator: " "))",
             "zones": "\(snapshot.zones.map(\.origin.description).joined(separator: " "))",
             "udp_threads_per_address": "\(configuration.threads)",
             "precompiled_answers": "\(snapshot.precompiledCount)",
+            "stable_names": "\(snapshot.stableNames.count)",
         ])
     }
 
@@ -87,16 +104,29 @@ public final class Server {
     @discardableResult
     public func reload() -> Bool {
         do {
-            let snapshot = try ZoneLoader.loadSnapshot(directory: configuration.zonesDirectory)
+            let loaded = try ZoneLoader.load(directory: configuration.zonesDirectory)
+            // Health carries over for endpoints that are still checked.
+            let down = health?.down ?? []
+            health?.stop()
+            health = makeHealthMonitor(loaded.healthChecks, initiallyDown: down)
+            let snapshot = try loaded.snapshot.updating(down: down.intersection(loaded.healthChecks.keys))
             store.replace(with: snapshot)
+            do { try health?.start() } catch { logger.error("health checks not started", metadata: ["error": "\(error)"]) }
             logger.info("reloaded", metadata: [
                 "zones": "\(snapshot.zones.map { "\($0.origin)(serial \($0.serial))" }.joined(separator: " "))",
+                "stable_names": "\(snapshot.stableNames.count)",
             ])
             return true
-        } catch {
+        } catch let error as ZoneProblem {
+            logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(error)"])
+            return false
+        } catch let error as ZoneProblems {
             for problem in error.problems {
                 logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(problem)"])
             }
+            return false
+        } catch {
+            logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(error)"])
             return false
         }
     }
@@ -104,6 +134,7 @@ public final class Server {
     /// Stops the workers after their current batch and closes every socket.
     public func stop() {
         stopping.set()
+        health?.stop()
         for thread in threads { thread.join() }
         threads = []
         for fd in udpSockets { close(fd) }

@@ -20,6 +20,13 @@ public final class SnapshotStore: Sendable {
         current.withLock { $0 = snapshot }
         counter.add(1, ordering: .releasing)
     }
+
+    /// Replaces the snapshot with one derived from it, atomically with respect to other
+    /// updates (a reload and a health change never lose each other's work).
+    public func update<E: Error>(_ transform: (Snapshot) throws(E) -> Snapshot) throws(E) {
+        try current.withLock { (snapshot: inout Snapshot) throws(E) in snapshot = try transform(snapshot) }
+        counter.add(1, ordering: .releasing)
+    }
 }
 
 /// A worker's view of the store: refreshed between batches, read freely within one.

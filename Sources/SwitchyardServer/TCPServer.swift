@@ -14,6 +14,8 @@ final class TCPServer: @unchecked Sendable {
 
     private final class Connection {
         let fd: Int32
+        /// The peer's address bytes, for hashed selection.
+        var peer: [UInt8] = []
         var input: [UInt8] = Array(repeating: 0, count: 1024)
         var inputCount = 0
         var output: [UInt8] = []
@@ -113,7 +115,13 @@ final class TCPServer: @unchecked Sendable {
             guard sy_epoll_ctl(epoll, EPOLL_CTL_ADD, fd, EPOLLIN.rawValue | EPOLLRDHUP.rawValue) == 0 else {
                 close(fd); continue
             }
-            connections[fd] = Connection(fd: fd, now: now)
+            let connection = Connection(fd: fd, now: now)
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            if withUnsafeMutablePointer(to: &address, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) } }) == 0 {
+                connection.peer = withUnsafePointer(to: &address) { Array(clientAddress($0)) }
+            }
+            connections[fd] = connection
         }
     }
 
@@ -156,7 +164,9 @@ final class TCPServer: @unchecked Sendable {
                 if length == 0 { return false }
                 guard connection.inputCount - consumed >= 2 + length else { break }
                 let packet = UnsafeRawBufferPointer(rebasing: input[(consumed + 2)..<(consumed + 2 + length)])
-                let answer = responder.respond(to: packet, transport: .tcp, snapshot: snapshot, into: response)
+                let answer = connection.peer.withUnsafeBytes { peer in
+                    responder.respond(to: packet, transport: .tcp, snapshot: snapshot, client: peer, into: response)
+                }
                 if answer > 0 {
                     connection.output.append(UInt8(answer >> 8))
                     connection.output.append(UInt8(answer & 0xFF))

@@ -83,7 +83,8 @@ final class UDPWorker: @unchecked Sendable {
                 if message.msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0 { continue }
                 let packet = UnsafeRawBufferPointer(start: receiveBuffers.baseAddress! + i * UDPWorker.receiveSize, count: Int(message.msg_len))
                 let out = UnsafeMutableRawBufferPointer(start: sendBuffers.baseAddress! + replies * responseSize, count: responseSize)
-                let length = responder.respond(to: packet, transport: .udp, snapshot: cache.snapshot, into: out)
+                let length = responder.respond(to: packet, transport: .udp, snapshot: cache.snapshot,
+                                               client: clientAddress(peers.baseAddress! + i), into: out)
                 guard length > 0 else { continue }
                 sendVectors[replies] = iovec(iov_base: out.baseAddress, iov_len: length)
                 sending[replies].msg_hdr = msghdr(
@@ -121,4 +122,14 @@ final class StopFlag: Sendable {
     private let flag = Atomic<Bool>(false)
     var isSet: Bool { flag.load(ordering: .relaxed) }
     func set() { flag.store(true, ordering: .relaxed) }
+}
+
+/// The address bytes of a peer (4 for IPv4, 16 for IPv6), for hashed selection.
+func clientAddress(_ peer: UnsafePointer<sockaddr_storage>) -> UnsafeRawBufferPointer {
+    let raw = UnsafeRawPointer(peer)
+    switch Int32(peer.pointee.ss_family) {
+    case AF_INET: return UnsafeRawBufferPointer(start: raw + MemoryLayout<sockaddr_in>.offset(of: \.sin_addr)!, count: 4)
+    case AF_INET6: return UnsafeRawBufferPointer(start: raw + MemoryLayout<sockaddr_in6>.offset(of: \.sin6_addr)!, count: 16)
+    default: return UnsafeRawBufferPointer(start: nil, count: 0)
+    }
 }

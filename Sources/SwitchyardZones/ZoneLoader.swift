@@ -1,5 +1,6 @@
 import Foundation
 import SwitchyardCore
+import SwitchyardInventory
 
 /// Loads every `*.zone` file of a directory into validated zones. Nothing is returned
 /// unless every file is valid, so a caller can keep serving its last good snapshot.
@@ -26,8 +27,30 @@ public enum ZoneLoader {
         return files.map { (directory as NSString).appendingPathComponent($0) }
     }
 
-    /// Reads and validates one zone file.
+    /// Everything a zones directory configures: the snapshot to serve, the inventories
+    /// behind its stable names, and the endpoints to health-check.
+    public struct Configuration: Sendable {
+        public var snapshot: Snapshot
+        public var inventories: [Inventory]
+        public var healthChecks: [HealthKey: HealthCheck]
+    }
+
+    /// Reads and validates one zone file (without its inventory).
     public static func loadZone(path: String) -> Result<Zone, ZoneProblems> {
+        switch readZoneFile(path: path) {
+        case .failure(let problems): return .failure(problems)
+        case .success(let file):
+            return ZoneBuilder.build(origin: file.origin, records: file.records, source: path)
+        }
+    }
+
+    private struct ZoneFile {
+        var path: String
+        var origin: DomainName
+        var records: [ResourceRecord]
+    }
+
+    private static func readZoneFile(path: String) -> Result<ZoneFile, ZoneProblems> {
         let fileName = (path as NSString).lastPathComponent
         guard let fileOrigin = origin(forFileName: fileName) else {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot derive a zone origin from the file name; name it <origin>zone, e.g. example.com.zone")]))
@@ -36,34 +59,59 @@ public enum ZoneLoader {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot read the file")]))
         }
         let parsed = ZoneFileParser.parse(contents: Array(data), origin: fileOrigin, path: path)
+        guard parsed.problems.isEmpty else { return .failure(ZoneProblems(parsed.problems)) }
         // The apex is the SOA's owner when there is one; otherwise the file name's origin.
         let origin = parsed.records.first(where: { $0.type == .soa })?.owner ?? fileOrigin
-        let built = ZoneBuilder.build(origin: origin, records: parsed.records, source: path)
-        switch built {
-        case .success(let zone):
-            return parsed.problems.isEmpty ? .success(zone) : .failure(ZoneProblems(parsed.problems))
-        case .failure(let problems):
-            let all = (parsed.problems + problems.problems).sorted { $0.line < $1.line }
-            return .failure(ZoneProblems(all))
-        }
+        return .success(ZoneFile(path: path, origin: origin, records: parsed.records))
     }
 
-    /// Loads every zone of `directory` and builds a snapshot, or reports every problem.
-    public static func loadSnapshot(directory: String) throws(ZoneProblems) -> Snapshot {
+    /// Loads every zone of `directory` with the inventory beside it (`<origin>yaml`) and
+    /// builds a snapshot, or reports every problem of every file.
+    public static func load(directory: String) throws(ZoneProblems) -> Configuration {
         let files = try zoneFiles(in: directory)
-        var zones: [Zone] = []
         var problems: [ZoneProblem] = []
-        for file in files {
-            switch loadZone(path: file) {
+        var zoneFiles: [ZoneFile] = []
+        var inventories: [Inventory] = []
+        for path in files {
+            switch readZoneFile(path: path) {
+            case .failure(let found): problems += found.problems
+            case .success(let file):
+                zoneFiles.append(file)
+                let inventoryPath = String(path.dropLast("zone".count)) + "yaml"
+                guard FileManager.default.fileExists(atPath: inventoryPath) else { continue }
+                let owners = Set(file.records.map { $0.owner.description.lowercased() })
+                switch InventoryLoader.load(path: inventoryPath, origin: file.origin.description.lowercased(), zoneOwnerNames: owners) {
+                case .success(let inventory): inventories.append(inventory)
+                case .failure(let errors):
+                    problems += errors.errors.map { ZoneProblem(file: $0.path, line: $0.line, message: "\($0.field): \($0.message)") }
+                }
+            }
+        }
+        guard problems.isEmpty else { throw ZoneProblems(problems) }
+
+        let specs = inventories.flatMap(\.stableNames).sorted { $0.name.description < $1.name.description }
+        var zones: [Zone] = []
+        for file in zoneFiles {
+            let stable = specs.enumerated()
+                .filter { $0.element.name.isSubdomain(of: file.origin) }
+                .map { (name: $0.element.name, index: $0.offset) }
+            switch ZoneBuilder.build(origin: file.origin, records: file.records, source: file.path, stableNames: stable) {
             case .success(let zone): zones.append(zone)
             case .failure(let found): problems += found.problems
             }
         }
         guard problems.isEmpty else { throw ZoneProblems(problems) }
-        do {
-            return try Snapshot(zones: zones)
+        var checks: [HealthKey: HealthCheck] = [:]
+        for inventory in inventories { checks.merge(inventory.healthChecks) { first, _ in first } }
+        do throws(ZoneProblem) {
+            return Configuration(snapshot: try Snapshot(zones: zones, stableNames: specs), inventories: inventories, healthChecks: checks)
         } catch {
             throw ZoneProblems([error])
         }
+    }
+
+    /// Loads and builds the snapshot of `directory` (see `load(directory:)`).
+    public static func loadSnapshot(directory: String) throws(ZoneProblems) -> Snapshot {
+        try load(directory: directory).snapshot
     }
 }

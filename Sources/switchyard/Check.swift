@@ -4,41 +4,26 @@ import SwitchyardZones
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Validate zone files; print file:line for every problem.")
+        abstract: "Validate zone files and inventories; print file:line for every problem.")
 
-    @Option(help: "Directory of <origin>zone files.")
+    @Option(help: "Directory of <origin>zone files and their <origin>yaml inventories.")
     var zones = "zones"
 
     func run() throws {
-        let files: [String]
+        let loaded: ZoneLoader.Configuration
         do {
-            files = try ZoneLoader.zoneFiles(in: zones)
+            loaded = try ZoneLoader.load(directory: zones)
         } catch {
             for problem in error.problems { printError(problem.description) }
             throw ExitCode(1)
         }
-        var failed = false
-        var loaded: [Zone] = []
-        for file in files {
-            switch ZoneLoader.loadZone(path: file) {
-            case .success(let zone):
-                loaded.append(zone)
-            case .failure(let problems):
-                failed = true
-                for problem in problems.problems { printError(problem.description) }
-            }
+        let snapshot = loaded.snapshot
+        for zone in snapshot.zones {
+            let stable = zone.nodes.filter { $0.stable >= 0 }.count
+            print("\(zone.origin): ok, serial \(zone.serial), \(zone.recordCount) records, \(zone.nodes.count - stable) names, \(stable) stable names (\(zone.source))")
         }
-        if !failed {
-            do {
-                _ = try Snapshot(zones: loaded)
-            } catch {
-                printError(error.description)
-                failed = true
-            }
-        }
-        guard !failed else { throw ExitCode(1) }
-        for zone in loaded {
-            print("\(zone.origin): ok, serial \(zone.serial), \(zone.recordCount) records, \(zone.nodes.count) names (\(zone.source))")
+        for inventory in loaded.inventories {
+            print("\(inventory.sourcePath): ok, \(inventory.clusters.count) clusters, \(inventory.clusters.reduce(0) { $0 + $1.brokers.count }) brokers, \(inventory.names.count) weighted names")
         }
     }
 }

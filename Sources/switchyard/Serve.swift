@@ -49,9 +49,9 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchyard")
-        let snapshot: Snapshot
+        let loaded: ZoneLoader.Configuration
         do {
-            snapshot = try ZoneLoader.loadSnapshot(directory: zones)
+            loaded = try ZoneLoader.load(directory: zones)
         } catch {
             for problem in error.problems { printError(problem.description) }
             throw ExitCode(1)
@@ -59,7 +59,7 @@ struct Serve: ParsableCommand {
         let configuration = ServerConfiguration(
             zonesDirectory: zones, listen: listen.compactMap(ListenAddress.init), threads: threads ?? ServerConfiguration.usableCPUs,
             tcpIdleTimeout: tcpIdleTimeout, tcpMaxConnections: tcpMaxConnections, maxUDPSize: maxUDPSize)
-        let server = Server(configuration: configuration, snapshot: snapshot, logger: logger)
+        let server = Server(configuration: configuration, loaded: loaded, logger: logger)
         do {
             try server.runUntilSignalled()
         } catch {

@@ -10,7 +10,7 @@ struct Switchyard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "Stable DNS names for Kafka clusters on the move.",
-        subcommands: [Serve.self, Check.self])
+        subcommands: [Serve.self, Check.self, DiscoveryCommand.self])
 }
 
 /// Writes a line to standard error.

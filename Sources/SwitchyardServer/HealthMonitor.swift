@@ -1,0 +1,179 @@
+import Glibc
+import Logging
+import Synchronization
+import SwitchyardCore
+import SwitchyardZones
+
+/// Probes health-checked endpoints with TCP connects on its own thread and reports the
+/// set of endpoints that are down whenever it changes. Probes never touch the answer
+/// path: the server turns a change into a new snapshot.
+final class HealthMonitor: @unchecked Sendable {
+    private struct State {
+        var check: HealthCheck
+        var up = true
+        var failures = 0
+        var successes = 0
+        var nextProbe = 0.0
+    }
+
+    private var states: [HealthKey: State]
+    private let logger: Logger
+    private let onChange: @Sendable (Set<HealthKey>) -> Void
+    private let stopping = StopFlag()
+    private var thread: WorkerThread?
+    private let downSet = Mutex<Set<HealthKey>>([])
+
+    /// Endpoints in `initiallyDown` start down (carried over a reload); others start up,
+    /// so a restart never drains a healthy fleet before the first probe.
+    init(checks: [HealthKey: HealthCheck], initiallyDown: Set<HealthKey>, logger: Logger,
+         onChange: @escaping @Sendable (Set<HealthKey>) -> Void) {
+        var states: [HealthKey: State] = [:]
+        for (key, check) in checks {
+            var state = State(check: check)
+            state.up = !initiallyDown.contains(key)
+            states[key] = state
+        }
+        self.states = states
+        self.logger = logger
+        self.onChange = onChange
+        downSet.withLock { $0 = initiallyDown.intersection(checks.keys) }
+    }
+
+    var down: Set<HealthKey> { downSet.withLock { $0 } }
+
+    func start() throws(SystemError) {
+        guard !states.isEmpty else { return }
+        thread = try WorkerThread(name: "health") { [self] in run() }
+    }
+
+    func stop() {
+        stopping.set()
+        thread?.join()
+        thread = nil
+    }
+
+    private func run() {
+        while !stopping.isSet {
+            let now = monotonicSeconds()
+            let due = states.filter { $0.value.nextProbe <= now }.map(\.key)
+            if !due.isEmpty {
+                let results = probe(due)
+                record(results, at: now)
+            }
+            let next = states.values.map(\.nextProbe).min() ?? now + 1
+            // Sleep in short steps so a stop request is noticed quickly.
+            let wait = min(max(next - monotonicSeconds(), 0.01), 0.1)
+            usleep(UInt32(wait * 1_000_000))
+        }
+    }
+
+    private func record(_ results: [HealthKey: Bool], at now: Double) {
+        var changed = false
+        for (key, ok) in results {
+            guard var state = states[key] else { continue }
+            if ok {
+                state.successes += 1; state.failures = 0
+                if !state.up && state.successes >= state.check.successes {
+                    state.up = true; changed = true
+                    logger.notice("target up", metadata: ["target": "\(key)"])
+                }
+            } else {
+                state.failures += 1; state.successes = 0
+                if state.up && state.failures >= state.check.failures {
+                    state.up = false; changed = true
+                    logger.warning("target down", metadata: ["target": "\(key)"])
+                }
+            }
+            state.nextProbe = now + state.check.interval.seconds
+            states[key] = state
+        }
+        if changed {
+            let down = Set(states.filter { !$0.value.up }.map(\.key))
+            downSet.withLock { $0 = down }
+            onChange(down)
+        }
+    }
+
+    /// Connects to every endpoint at once (non-blocking) and waits for each up to its timeout.
+    private func probe(_ keys: [HealthKey]) -> [HealthKey: Bool] {
+        var results: [HealthKey: Bool] = [:]
+        var pending: [(key: HealthKey, fd: Int32, deadline: Double)] = []
+        let start = monotonicSeconds()
+        for key in keys {
+            switch connectNonBlocking(key) {
+            case .connected(let fd): close(fd); results[key] = true
+            case .failed: results[key] = false
+            case .inProgress(let fd): pending.append((key, fd, start + states[key]!.check.timeout.seconds))
+            }
+        }
+        while !pending.isEmpty {
+            let now = monotonicSeconds()
+            var fds = pending.map { pollfd(fd: $0.fd, events: Int16(POLLOUT), revents: 0) }
+            let wait = max(0, (pending.map(\.deadline).min() ?? now) - now)
+            _ = poll(&fds, nfds_t(fds.count), Int32(wait * 1000) + 1)
+            let after = monotonicSeconds()
+            var still: [(key: HealthKey, fd: Int32, deadline: Double)] = []
+            for (index, entry) in pending.enumerated() {
+                if fds[index].revents != 0 {
+                    var error: Int32 = 0
+                    var length = socklen_t(MemoryLayout<Int32>.size)
+                    let ok = getsockopt(entry.fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0
+                    results[entry.key] = ok
+                    close(entry.fd)
+                } else if after >= entry.deadline {
+                    results[entry.key] = false
+                    close(entry.fd)
+                } else {
+                    still.append(entry)
+                }
+            }
+            pending = still
+        }
+        return results
+    }
+
+    private enum Attempt { case connected(Int32), inProgress(Int32), failed }
+
+    private func connectNonBlocking(_ key: HealthKey) -> Attempt {
+        let family: Int32
+        switch key.target {
+        case .ipv4: family = AF_INET
+        case .ipv6: family = AF_INET6
+        case .hostname: return .failed
+        }
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .failed }
+        let result: Int32
+        switch key.target {
+        case .ipv4(let bytes):
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = key.port.bigEndian
+            withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: bytes) }
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        case .ipv6(let bytes):
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = key.port.bigEndian
+            withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: bytes) }
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        case .hostname:
+            result = -1
+        }
+        if result == 0 { return .connected(fd) }
+        if errno == EINPROGRESS { return .inProgress(fd) }
+        close(fd)
+        return .failed
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}
