@@ -209,3 +209,22 @@ def test_longest_name_nxdomain(server):
     r = server.ask(q)
     assert_nxdomain(r)
     assert r.question[0].name == name
+
+
+# --- ANY at names without data (RFC 8482 §4: ordinary negative answers) ------------------------
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_any_nxdomain(server, tcp):
+    assert_nxdomain(server.query("nope.example.test", "ANY", tcp=tcp))
+
+
+def test_any_at_empty_non_terminal(server):
+    assert_nodata(server.query("b.c.example.test", "ANY"))
+
+
+def test_any_below_cut_is_referral(server):
+    r = server.query("host.child.example.test", "ANY", edns=0)
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert not flag(r, dns.flags.AA)
+    assert not r.answer
+    assert [x.rdtype for x in r.authority] == [dns.rdatatype.NS]

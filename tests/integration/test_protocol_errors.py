@@ -84,10 +84,11 @@ def test_qdcount_two(server, tcp):
     assert_still_serving(server)
 
 
-def test_ancount_in_query(server):
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_ancount_in_query(server, tcp):
     answer_rr = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 1])
     wire = header(an=1) + question() + answer_rr
-    assert_formerr(server.raw(wire))
+    assert_formerr(server.raw(wire, tcp=tcp))
     assert_still_serving(server)
 
 

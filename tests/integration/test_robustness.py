@@ -295,3 +295,34 @@ def test_half_framed_connection_does_not_block_others(victim):
         assert r.id == q.id and {x.to_text() for x in r.answer[0]} == {"192.0.2.25"}
         assert victim.query("www.example.test", "A").rcode() == dns.rcode.NOERROR
     assert_healthy(victim)
+
+
+def test_concurrent_clients(victim):
+    """Several clients at once over both families and transports each get their own answers."""
+    import threading
+
+    cases = [("www.example.test", "A", "192.0.2.10"), ("mail.example.test", "A", "192.0.2.25"),
+             ("host.other.test", "A", "198.51.100.5"), ("x.wild.example.test", "A", "192.0.2.99"),
+             ("www.example.test", "AAAA", "2001:db8::10")]
+    errors: list[str] = []
+
+    def client(n: int):
+        tcp, v6 = n % 2 == 1, n % 4 >= 2
+        for i in range(150 if not tcp else 40):
+            name, qtype, want = cases[(n + i) % len(cases)]
+            try:
+                r = victim.query(name, qtype, tcp=tcp, v6=v6, timeout=3.0)
+            except BaseException as e:  # pytest.fail raises an exception subclass of BaseException
+                errors.append(f"client {n}: {e!r}"[:200])
+                return
+            got = {x.to_text() for x in r.answer[0]} if r.answer else set()
+            if got != {want}:
+                errors.append(f"client {n}: {name} {qtype} -> {got}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert not errors, errors[:5]
