@@ -15,7 +15,6 @@ struct InventoryModelTests {
             "kafka.example.", "ns1.kafka.example.", "ns2.kafka.example.", "www.kafka.example.",
         ]).get()
 
-        let health = HealthSettings(tcp: true, port: nil, interval: .seconds(5), timeout: .seconds(1), failures: 3, successes: 2, onAllDown: .open)
         let orders = Cluster(
             name: "orders", origin: "kafka.example.", port: 9092, ttl: 30, pools: ["vm", "pod"],
             brokers: [
@@ -28,7 +27,7 @@ struct InventoryModelTests {
                 WeightedPool(name: "pod", weight: 0, targets: nil),
             ]),
             discovery: DiscoverySettings(type: "standard", zookeeper: "zk-1.example:2181,zk-2.example:2181/kafka-orders", brokerList: nil, local: true),
-            health: health)
+            health: nil)
         let podV6 = try #require(Target.parseIPv6("fd00:8:3::22"))
         let payments = Cluster(
             name: "payments", origin: "kafka.example.", port: 9093, ttl: 60, pools: ["vm", "pod"],
@@ -42,7 +41,7 @@ struct InventoryModelTests {
                 WeightedPool(name: "pod", weight: 0, targets: [.ipv4([10, 8, 3, 100])]),
             ]),
             discovery: DiscoverySettings(type: "standard", zookeeper: "zk-1.example:2181,zk-2.example:2181/kafka-payments", brokerList: nil, local: false),
-            health: health)
+            health: nil)
         let registryV6 = try #require(Target.parseIPv6("fd00:8:2::5"))
         let registry = WeightedName(
             name: "schema-registry.kafka.example.",
@@ -50,7 +49,7 @@ struct InventoryModelTests {
                 WeightedPool(name: "vm", weight: 100, targets: [.ipv4([10, 0, 2, 5]), .ipv4([10, 0, 2, 6])]),
                 WeightedPool(name: "pod", weight: 0, targets: [.ipv4([10, 8, 2, 5]), .ipv6(registryV6)]),
             ]),
-            health: HealthSettings(tcp: true, port: 8081))
+            health: nil)
 
         #expect(inventory == Inventory(origin: "kafka.example.", sourcePath: path, defaultTTL: 60, clusters: [orders, payments], names: [registry]))
         #expect(orders.brokerName(2) == "broker-2.orders.kafka.example.")
