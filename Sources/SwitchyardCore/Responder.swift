@@ -37,6 +37,8 @@ public final class Responder {
         var hasEDNS = false
         var ednsVersion: UInt8 = 0
         var udpSize = 512
+        /// The DO bit, copied into our OPT (RFC 3225 section 3).
+        var dnssecOK = false
         /// Bytes of `clientSubnet` in use; 0 without an ECS option.
         var clientSubnetLength = 0
     }
@@ -60,7 +62,8 @@ public final class Responder {
             // RFC 1035 section 4.1.1 / RFC 8906 section 3.1.5: unknown opcodes get NOTIMP.
             return error(.notImp, query: query, withQuestion: questionOK, packet: packet, transport: transport, into: response)
         }
-        guard questionOK, be16(packet, 6) == 0, be16(packet, 8) == 0 else {
+        // An IXFR query carries the client's SOA in authority (RFC 1995 section 3).
+        guard questionOK, be16(packet, 6) == 0, be16(packet, 8) == 0 || query.qtype == .ixfr else {
             return error(.formErr, query: query, withQuestion: questionOK, packet: packet, transport: transport, into: response)
         }
         guard parseAdditional(packet, count: Int(be16(packet, 10)), into: &query) else {
@@ -141,6 +144,7 @@ public final class Responder {
                 query.hasEDNS = true
                 query.udpSize = max(512, Int(be16(packet, position + 2)))
                 query.ednsVersion = packet[position + 5]
+                query.dnssecOK = packet[position + 6] & 0x80 != 0
                 // Options must be well-formed; their contents are ignored (RFC 6891 6.1.2).
                 var option = rdataStart
                 while option < rdataStart + rdlength {
@@ -228,7 +232,7 @@ public final class Responder {
         body.withUnsafeBytes { body in
             (out + query.questionEnd).copyMemory(from: body.baseAddress! + Int(entry.bodyStart), byteCount: Int(entry.bodyLength))
         }
-        if query.hasEDNS { writeOPT(at: query.questionEnd + Int(entry.bodyLength), extendedRCode: 0, into: out) }
+        if query.hasEDNS { writeOPT(at: query.questionEnd + Int(entry.bodyLength), extendedRCode: 0, dnssecOK: query.dnssecOK, into: out) }
         return total
     }
 
@@ -246,7 +250,7 @@ public final class Responder {
         writer.patch16(counts.additional + (query.hasEDNS ? 1 : 0), at: 10)
         var length = writer.count
         if query.hasEDNS {
-            writeOPT(at: length, extendedRCode: 0, into: response.baseAddress!)
+            writeOPT(at: length, extendedRCode: 0, dnssecOK: query.dnssecOK, into: response.baseAddress!)
             length += 11
         }
         return length
@@ -277,18 +281,19 @@ public final class Responder {
         out.storeBytes(of: UInt32(0), toByteOffset: 6, as: UInt32.self)
         out.storeBytes(of: UInt16(query.hasEDNS ? 1 : 0).bigEndian, toByteOffset: 10, as: UInt16.self)
         if query.hasEDNS {
-            writeOPT(at: length, extendedRCode: UInt8(rcode.rawValue >> 4), into: out)
+            writeOPT(at: length, extendedRCode: UInt8(rcode.rawValue >> 4), dnssecOK: query.dnssecOK, into: out)
             length += 11
         }
         return length
     }
 
-    /// Our OPT record: root owner, our UDP size, version 0, no options.
-    private func writeOPT(at offset: Int, extendedRCode: UInt8, into out: UnsafeMutableRawPointer) {
+    /// Our OPT record: root owner, our UDP size, version 0, the query's DO bit, no options.
+    private func writeOPT(at offset: Int, extendedRCode: UInt8, dnssecOK: Bool, into out: UnsafeMutableRawPointer) {
         out.storeBytes(of: UInt8(0), toByteOffset: offset, as: UInt8.self)
         out.storeBytes(of: RRType.opt.rawValue.bigEndian, toByteOffset: offset + 1, as: UInt16.self)
         out.storeBytes(of: UInt16(maxUDPSize).bigEndian, toByteOffset: offset + 3, as: UInt16.self)
-        out.storeBytes(of: (UInt32(extendedRCode) << 24).bigEndian, toByteOffset: offset + 5, as: UInt32.self)
+        let flags: UInt32 = dnssecOK ? 0x8000 : 0
+        out.storeBytes(of: (UInt32(extendedRCode) << 24 | flags).bigEndian, toByteOffset: offset + 5, as: UInt32.self)
         out.storeBytes(of: UInt16(0), toByteOffset: offset + 9, as: UInt16.self)
     }
 }
