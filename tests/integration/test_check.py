@@ -148,3 +148,68 @@ def test_check_missing_directory(tmp_path):
     proc = run_check(missing)
     assert proc.returncode != 0, "checking a directory that does not exist must fail"
     assert str(missing) in proc.stderr, f"the error should name the directory:\n{proc.stderr}"
+
+
+def test_check_line_numbers_after_multiline_records(tmp_path):
+    text = "\n".join([
+        "; comment line 1",                                   # 1
+        "$ORIGIN example.test.",                              # 2
+        "$TTL 300",                                           # 3
+        "@ IN SOA ns1 hostmaster (",                          # 4
+        "        2024010101 ; serial",                        # 5
+        "        3600       ; refresh",                       # 6
+        "        600        ; retry",                         # 7
+        "        86400      ; expire",                        # 8
+        "        300 )      ; minimum",                       # 9
+        "",                                                   # 10
+        "@ IN NS ns1",                                        # 11
+        'txt IN TXT "a ( b" "c ; d"',                         # 12: parens/semicolon in strings
+        "ns1 IN A 192.0.2.53",                                # 13
+        "; another comment",                                  # 14
+        "www IN A 300.1.1.1",                                 # 15
+    ]) + "\n"
+    d = write(tmp_path, {"example.test.zone": text})
+    proc = run_check(d)
+    assert_error(proc, d / "example.test.zone", {15}, None)
+    assert all(n == 15 for n, _ in error_lines(proc, d / "example.test.zone")), proc.stderr
+
+
+def test_serve_with_bad_zone_at_startup_reports_file_line(tmp_path):
+    """Not specified whether serve refuses to start or serves the good zones; either way the
+    error must name file:line and the process must not hang silently."""
+    import time
+    from conftest import OTHER_ZONE, free_port, udp_exchange, make_query, V4
+    d = write(tmp_path, {"other.test.zone": OTHER_ZONE,
+                         "example.test.zone": "\n".join(HEAD + ["www IN A 300.1.1.1"]) + "\n"})
+    port = free_port()
+    err_path = tmp_path / "stderr"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([str(switchyard_bin()), "serve", "--zones", str(d),
+                                 "--listen", f"127.0.0.1:{port}", "--threads", "2"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 10
+        served = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            w = udp_exchange(V4, port, make_query("other.test", "SOA").to_wire(), timeout=0.2)
+            if w is not None:
+                served = True
+                break
+        stderr = err_path.read_text(errors="replace")
+        assert served or proc.poll() is not None, "neither serving nor exited after 10 s"
+        if not served:
+            assert proc.returncode != 0, "a failed start must exit non-zero"
+        pattern = rf"example\.test\.zone:6\b"
+        deadline = time.monotonic() + 3
+        while not re.search(pattern, stderr) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            stderr = err_path.read_text(errors="replace")
+        assert re.search(pattern, stderr), f"stderr must name example.test.zone:6:\n{stderr}"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)

@@ -182,3 +182,14 @@ def test_no_failed_query_during_reloads(server_factory):
     assert wait_for(lambda: serial_of(srv) == 24)
     assert not failures, f"{len(failures)} of {count[0]} queries failed during reloads: {failures[:5]}"
     assert count[0] > 50
+
+
+def test_sighup_then_sigterm_exits_cleanly(server_factory):
+    srv = server_factory()
+    srv.signal(signal.SIGHUP)
+    srv.signal(signal.SIGTERM)
+    try:
+        code = srv.proc.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running 5 s after SIGHUP+SIGTERM: {srv.describe()}")
+    assert code == 0, srv.describe()
