@@ -2,7 +2,12 @@
 # Benchmarks switchyard side by side with NSD and Knot DNS in one run, using the shared
 # harness (../shared/bench/run_peers.sh): same zone, same query file, same machine,
 # servers interleaved, dnsperf on CPU 1 and the server on CPU 0.
-# Usage: bench/run.sh [extra run_peers.sh options, e.g. --repeats 3 --extra 100000]
+#
+#   bench/run.sh [run_peers.sh options]          plain zone records, vs NSD and Knot
+#   bench/run.sh --stable [run_peers.sh options] broker and bootstrap names served as
+#                                                stable names from an inventory
+#   bench/run.sh --compare [--rounds N]          plain and stable switchyard alternated
+#                                                with NSD, N rounds (default 3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 harness=${SWITCHYARD_BENCH_HARNESS:-$here/../shared/bench/run_peers.sh}
@@ -11,6 +16,22 @@ bin=$here/.build/release/switchyard
 [ -x "$bin" ] || { echo "bench: build first (make release)" >&2; exit 1; }
 out=${BENCH_OUT:-$here/bench/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
-exec "$harness" --servers nsd,knot --server-name switchyard \
-  --server-cmd "$bin serve --zones {DIR} --listen 127.0.0.1:{PORT} --threads 1 --log-level warning" \
-  --out "$out" "$@"
+plain_cmd="$bin serve --zones {DIR} --listen 127.0.0.1:{PORT} --threads 1 --log-level warning"
+stable_cmd="$here/bench/stable_server.sh $bin {PORT} {ZONE} {DIR}"
+
+case "${1:-}" in
+  --stable)
+    shift
+    exec "$harness" --servers nsd,knot --server-name switchyard-stable --server-cmd "$stable_cmd" --out "$out" "$@" ;;
+  --compare)
+    shift
+    rounds=3
+    [ "${1:-}" = --rounds ] && { rounds=$2; shift 2; }
+    for round in $(seq 1 "$rounds"); do
+      "$harness" --servers nsd --server-name switchyard --server-cmd "$plain_cmd" --repeats 1 --out "$out/plain" "$@"
+      "$harness" --servers none --server-name switchyard-stable --server-cmd "$stable_cmd" --repeats 1 --out "$out/stable" "$@"
+    done
+    echo "results in $out/plain and $out/stable" ;;
+  *)
+    exec "$harness" --servers nsd,knot --server-name switchyard --server-cmd "$plain_cmd" --out "$out" "$@" ;;
+esac
