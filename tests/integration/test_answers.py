@@ -470,3 +470,90 @@ def test_origin_from_soa_owner(server_factory):
     r = srv.query("nope.third.test", "A")
     assert_rcode(r, dns.rcode.NXDOMAIN)
     assert_negative_soa(r, "third.test", 60)
+
+
+# --- the worked examples of RFC 4592 §2.2.1, in a zone of their own ----------------------------
+
+RFC4592_ZONE = """$ORIGIN rfc4592.test.
+$TTL 3600
+@ IN SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 120
+@ NS ns.example.com.
+@ NS ns.example.net.
+*.rfc4592.test. TXT "this is a wildcard"
+*.rfc4592.test. MX 10 host1.rfc4592.test.
+sub.*.rfc4592.test. TXT "this is not a wildcard"
+host1 A 192.0.2.1
+_ssh._tcp.host1 SRV 0 0 22 host1.rfc4592.test.
+_ssh._tcp.host2 SRV 0 0 22 host2.rfc4592.test.
+subdel NS ns.example.com.
+subdel NS ns.example.net.
+"""
+
+
+@pytest.fixture(scope="module")
+def rfc4592(tmp_path_factory):
+    from conftest import start_server
+    s = start_server(tmp_path_factory.mktemp("rfc4592"), {"rfc4592.test.zone": RFC4592_ZONE})
+    yield s
+    s.stop()
+
+
+def _nodata_4592(r):
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert flag(r, dns.flags.AA)
+    assert not r.answer, f"want NODATA:\n{r}"
+    assert_negative_soa(r, "rfc4592.test", 120)
+
+
+def test_rfc4592_synthesised_mx(rfc4592):
+    r = rfc4592.query("host3.rfc4592.test", "MX")
+    assert_rcode(r, dns.rcode.NOERROR)
+    rrset = answer_rrset(r, "host3.rfc4592.test", "MX")
+    assert rdatas(rrset) == {"10 host1.rfc4592.test."}
+
+
+def test_rfc4592_synthesised_nodata(rfc4592):
+    _nodata_4592(rfc4592.query("host3.rfc4592.test", "A"))
+
+
+def test_rfc4592_synthesised_two_labels(rfc4592):
+    r = rfc4592.query("foo.bar.rfc4592.test", "TXT")
+    assert rdatas(answer_rrset(r, "foo.bar.rfc4592.test", "TXT")) == {'"this is a wildcard"'}
+
+
+def test_rfc4592_existing_name_no_synthesis(rfc4592):
+    _nodata_4592(rfc4592.query("host1.rfc4592.test", "MX"))
+
+
+def test_rfc4592_asterisk_inside_name_is_not_wildcard(rfc4592):
+    _nodata_4592(rfc4592.query("sub.*.rfc4592.test", "MX"))
+    r = rfc4592.query("sub.*.rfc4592.test", "TXT")
+    assert rdatas(answer_rrset(r, "sub.*.rfc4592.test", "TXT")) == {'"this is not a wildcard"'}
+
+
+def test_rfc4592_ent_closest_encloser_nxdomain(rfc4592):
+    r = rfc4592.query("_telnet._tcp.host1.rfc4592.test", "SRV")
+    assert_rcode(r, dns.rcode.NXDOMAIN)
+    assert_negative_soa(r, "rfc4592.test", 120)
+
+
+def test_rfc4592_referral_not_wildcard(rfc4592):
+    r = rfc4592.query("host.subdel.rfc4592.test", "A")
+    assert_rcode(r, dns.rcode.NOERROR)
+    assert not flag(r, dns.flags.AA)
+    assert not r.answer
+    assert [x.rdtype for x in r.authority] == [dns.rdatatype.NS]
+
+
+def test_rfc4592_wildcard_below_wildcard_nxdomain(rfc4592):
+    r = rfc4592.query("ghost.*.rfc4592.test", "MX")
+    assert_rcode(r, dns.rcode.NXDOMAIN)
+    assert_negative_soa(r, "rfc4592.test", 120)
+
+
+def test_rfc4592_existing_srv_and_ent(rfc4592):
+    r = rfc4592.query("_ssh._tcp.host2.rfc4592.test", "SRV")
+    assert rdatas(answer_rrset(r, "_ssh._tcp.host2.rfc4592.test", "SRV")) == {
+        "0 0 22 host2.rfc4592.test."}
+    # host2 exists only as an empty non-terminal: NODATA, and no wildcard match.
+    _nodata_4592(rfc4592.query("host2.rfc4592.test", "TXT"))
