@@ -132,6 +132,12 @@ def test_idle_connection_closed(server_factory):
         closed, waited = closed_by_peer(used, 3.5)
         assert closed, "an idle connection must be closed after its last answer"
         assert waited <= 3.0
+    # A connection that sent half a message and stalled.
+    with tcp_connect(V4, srv.port) as stalled:
+        stalled.sendall(b"\x00\x20\x12\x34")
+        closed, waited = closed_by_peer(stalled, 3.5)
+        assert closed, "a stalled half-sent message must not keep the connection forever"
+        assert waited <= 3.0
     assert srv.alive()
 
 
