@@ -6,7 +6,6 @@ import dns.flags
 import dns.name
 import dns.opcode
 import dns.rcode
-import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pytest

@@ -3,7 +3,6 @@
 import dns.flags
 import dns.name
 import dns.rcode
-import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import pytest

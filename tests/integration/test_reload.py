@@ -6,7 +6,6 @@ import socket
 import subprocess
 import time
 
-import dns.flags
 import dns.rcode
 import dns.rdatatype
 import pytest
