@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+
+/// Why the journal could not be opened, read or written. Every case names the database file
+/// and says what to do, because the operator reading it is usually in the middle of a cutover.
+public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file or its directory cannot be opened (missing permission, a directory in the way,
+    /// no space to create it).
+    case cannotOpen(path: String, detail: String)
+    /// The file exists but is not an SQLite database (or its header is damaged).
+    case notADatabase(path: String, detail: String)
+    /// SQLite reports damage inside the database.
+    case corrupt(path: String, detail: String)
+    /// Another process (or connection) holds the write lock longer than the busy timeout.
+    case locked(path: String)
+    /// The file or its directory is read-only.
+    case readOnly(path: String, detail: String)
+    /// The database was migrated by a newer Switchyard: it knows schema steps this one does not.
+    case newerSchema(path: String, unknownMigrations: [String])
+    /// A stored row does not decode (hand-edited, or written by an incompatible version).
+    case undecodableRow(path: String, table: String, id: Int64, detail: String)
+    /// `updateRun` for an id that was never created.
+    case unknownRun(path: String, id: Int64)
+    /// A cluster may have one running or paused cutover at a time.
+    case runAlreadyActive(path: String, cluster: String, activeID: Int64)
+    /// A hook run names a generation that is not in the journal.
+    case unknownGeneration(path: String, number: UInt64)
+    /// Any other SQLite failure.
+    case storage(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, detail):
+            return "\(path): cannot open the journal (\(detail)); check that the directory exists and this user may read and write it, or pass another --state directory"
+        case let .notADatabase(path, detail):
+            return "\(path): not a Switchyard journal (\(detail)); move the file aside and restore it from a backup, or start with an empty state directory"
+        case let .corrupt(path, detail):
+            return "\(path): the journal is damaged (\(detail)); stop Switchyard, run `sqlite3 \(path) 'PRAGMA integrity_check'`, and restore from a backup"
+        case let .locked(path):
+            return "\(path): the journal is locked by another process; stop the other `switchyard` using this state directory, or wait for it to finish"
+        case let .readOnly(path, detail):
+            return "\(path): the journal is read-only (\(detail)); give this user write permission on the file and its directory"
+        case let .newerSchema(path, unknown):
+            return "\(path): the journal was written by a newer Switchyard (unknown schema steps: \(unknown.joined(separator: ", "))); upgrade this switchyard binary, do not downgrade the state"
+        case let .undecodableRow(path, table, id, detail):
+            return "\(path): row \(id) of table \(table) does not decode (\(detail)); the file was edited by hand or written by an incompatible version"
+        case let .unknownRun(path, id):
+            return "\(path): no cutover run with id \(id); list runs with `switchyard status`"
+        case let .runAlreadyActive(path, cluster, activeID):
+            return "\(path): cluster \(cluster) already has an active cutover (run \(activeID)); resume or finish it before starting another"
+        case let .unknownGeneration(path, number):
+            return "\(path): no generation \(number) in the journal; hook runs must belong to a journaled generation"
+        case let .storage(path, detail):
+            return "\(path): journal storage error (\(detail))"
+        }
+    }
+}
+
+extension JournalError: LocalizedError {
+    public var errorDescription: String? { description }
+}
+
+extension JournalError {
+    /// Translates an SQLite error into what it means for the journal at `path`.
+    static func from(_ error: DatabaseError, path: String) -> JournalError {
+        let detail = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return .locked(path: path)
+        case .SQLITE_NOTADB:
+            return .notADatabase(path: path, detail: detail)
+        case .SQLITE_CORRUPT:
+            return .corrupt(path: path, detail: detail)
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+            return .cannotOpen(path: path, detail: detail)
+        case .SQLITE_READONLY:
+            return .readOnly(path: path, detail: detail)
+        default:
+            return .storage(path: path, detail: detail)
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import GRDB
+import SwitchyardControl
+
+/// The journal as seen from inside one transaction (``Journal/write(_:)`` or
+/// ``Journal/read(_:)``). Valid only inside that closure; everything done through it commits
+/// or rolls back together.
+public struct JournalTransaction {
+    let db: Database
+    let path: String
+
+    init(db: Database, path: String) {
+        self.db = db
+        self.path = path
+    }
+
+    // MARK: Generations
+
+    /// The newest generation, or `nil` for an empty journal.
+    public func latest() throws -> Generation? {
+        try fetchGenerations(sql: "SELECT * FROM generation ORDER BY number DESC LIMIT 1").first
+    }
+
+    /// The generation numbered `number`, if it exists.
+    public func generation(_ number: UInt64) throws -> Generation? {
+        guard let key = Int64(exactly: number) else { return nil }
+        return try fetchGenerations(sql: "SELECT * FROM generation WHERE number = ?", arguments: [key]).first
+    }
+
+    /// Appends the next generation: number = latest + 1 (1 for the first), `changes` computed
+    /// against the latest generation's state, or against the empty state when there is none.
+    @discardableResult
+    public func append(state: ServingState, actor: String, reason: String, serials: [String: UInt32], at date: Date) throws -> Generation {
+        try append(state: state, actor: actor, reason: reason, serials: serials, at: date, baseWhenEmpty: ServingState())
+    }
+
+    /// Appends the next generation; when the journal is empty, `changes` are computed against
+    /// `baseWhenEmpty` (typically the inventory's initial state, so generation 1 records only
+    /// what differs from the files).
+    @discardableResult
+    public func append(state: ServingState, actor: String, reason: String, serials: [String: UInt32], at date: Date,
+                       baseWhenEmpty: ServingState) throws -> Generation {
+        let previous = try latest()
+        let generation = Generation(
+            number: (previous?.number ?? 0) + 1,
+            createdAt: date,
+            actor: actor,
+            reason: reason,
+            state: state,
+            changes: Generation.changes(from: previous?.state ?? baseWhenEmpty, to: state),
+            serials: serials)
+        try db.execute(
+            sql: """
+                INSERT INTO generation (number, created_at, actor, reason, state, changes, serials)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                Int64(generation.number), date.timeIntervalSince1970, actor, reason,
+                try JournalJSON.encode(state), try JournalJSON.encode(generation.changes), try JournalJSON.encode(serials),
+            ])
+        return generation
+    }
+
+    /// Generations newest first, at most `limit`, keeping those with at least one change that
+    /// `matching` accepts (all of them when `matching` is `nil`).
+    public func history(limit: Int, matching: ((NameChange) -> Bool)? = nil) throws -> [Generation] {
+        guard limit > 0 else { return [] }
+        guard let matching else {
+            return try fetchGenerations(sql: "SELECT * FROM generation ORDER BY number DESC LIMIT ?", arguments: [limit])
+        }
+        var result: [Generation] = []
+        let rows = try Row.fetchCursor(db, sql: "SELECT * FROM generation ORDER BY number DESC")
+        while result.count < limit, let row = try rows.next() {
+            let generation = try decodeGeneration(row)
+            if generation.changes.contains(where: matching) { result.append(generation) }
+        }
+        return result
+    }
+
+    /// Generations newest first, at most `limit`, that changed a name at or under `suffix`
+    /// (`.orders.kafka.example.` or `orders.kafka.example`: matched on label boundaries,
+    /// case-insensitively).
+    public func history(limit: Int, nameSuffix suffix: String) throws -> [Generation] {
+        let matches = NameSuffix(suffix)
+        return try history(limit: limit, matching: { matches.contains($0.name) })
+    }
+
+    /// The SOA serial the latest generation gives the zone `origin`.
+    public func servedSerial(origin: String) throws -> UInt32? {
+        try latest()?.serials[origin]
+    }
+
+    // MARK: Rows
+
+    private func fetchGenerations(sql: String, arguments: StatementArguments = StatementArguments()) throws -> [Generation] {
+        try Row.fetchAll(db, sql: sql, arguments: arguments).map(decodeGeneration)
+    }
+
+    private func decodeGeneration(_ row: Row) throws -> Generation {
+        let number: Int64 = row["number"]
+        do {
+            return Generation(
+                number: UInt64(number),
+                createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                actor: row["actor"],
+                reason: row["reason"],
+                state: try JournalJSON.decode(ServingState.self, from: row["state"]),
+                changes: try JournalJSON.decode([NameChange].self, from: row["changes"]),
+                serials: try JournalJSON.decode([String: UInt32].self, from: row["serials"]))
+        } catch let error as DecodingError {
+            throw JournalError.undecodableRow(path: path, table: "generation", id: number, detail: JournalJSON.describe(error))
+        }
+    }
+}
+
+/// A name suffix matched on label boundaries: `orders.kafka.example.` matches itself and
+/// `broker-1.orders.kafka.example.`, not `xorders.kafka.example.`.
+struct NameSuffix {
+    let apex: String
+
+    init(_ suffix: String) {
+        var name = suffix.lowercased()
+        while name.hasPrefix(".") { name.removeFirst() }
+        if !name.hasSuffix(".") { name += "." }
+        apex = name
+    }
+
+    func contains(_ name: String) -> Bool {
+        let name = name.lowercased()
+        return apex == "." || name == apex || name.hasSuffix("." + apex)
+    }
+}
+
+/// The JSON form of stored values: sorted keys so equal values are equal text.
+enum JournalJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case let .typeMismatch(_, context), let .valueNotFound(_, context),
+             let .keyNotFound(_, context), let .dataCorrupted(context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
