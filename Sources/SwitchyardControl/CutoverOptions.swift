@@ -1,0 +1,68 @@
+/// What `switchyard cutover plan|apply <cluster> --to <pool> ...` asks for.
+public struct CutoverOptions: Codable, Sendable, Equatable {
+    public var cluster: String
+    /// The pool brokers move to and bootstrap weight is given to.
+    public var toPool: String
+    /// Node ids to move; `nil` means every broker not already living in ``toPool``.
+    public var brokers: [Int]?
+    /// Percentages of bootstrap weight given to ``toPool``, one weight step each: strictly
+    /// increasing, 1–100, ending at 100.
+    public var ramp: [UInt8]
+    /// Brokers moved per step (≥ 1).
+    public var batch: Int
+    /// The TTL affected names are lowered to for the duration of the cutover.
+    public var cutoverTTL: UInt32
+    /// How long a JVM keeps a resolved address (`networkaddress.cache.ttl`, 30 s by default
+    /// when a security manager is not installed).
+    public var jvmCacheSeconds: UInt32
+    /// The smallest TTL some resolver in front of the clients honours (0: none known).
+    public var resolverFloorSeconds: UInt32
+    /// Seconds to stay on each step after it is verified, before going on.
+    public var dwellSeconds: UInt32
+    /// Extra gate commands run before a broker moves; placeholders {broker} {target} {port} {cluster}.
+    public var gateCommands: [String]
+    /// Run for each moved broker's old target after the step; placeholders {broker}
+    /// {old_target} {new_target} {cluster}.
+    public var drainCommand: String?
+    /// Cache-invalidation hooks, listed in the plan; the server runs them after each step.
+    public var invalidationHooks: [String]
+    /// How long verification may take per step before the step is rolled back.
+    public var verifyTimeoutSeconds: UInt32
+
+    public init(
+        cluster: String, toPool: String, brokers: [Int]? = nil, ramp: [UInt8] = [100], batch: Int = 1,
+        cutoverTTL: UInt32 = 5, jvmCacheSeconds: UInt32 = 30, resolverFloorSeconds: UInt32 = 0,
+        dwellSeconds: UInt32 = 0, gateCommands: [String] = [], drainCommand: String? = nil,
+        invalidationHooks: [String] = [], verifyTimeoutSeconds: UInt32 = 30
+    ) {
+        self.cluster = cluster; self.toPool = toPool; self.brokers = brokers; self.ramp = ramp; self.batch = batch
+        self.cutoverTTL = cutoverTTL; self.jvmCacheSeconds = jvmCacheSeconds
+        self.resolverFloorSeconds = resolverFloorSeconds; self.dwellSeconds = dwellSeconds
+        self.gateCommands = gateCommands; self.drainCommand = drainCommand
+        self.invalidationHooks = invalidationHooks; self.verifyTimeoutSeconds = verifyTimeoutSeconds
+    }
+
+    /// Parses `10,50,100` (the `--ramp` option); range and order are checked by the planner.
+    public static func parseRamp(_ text: String) throws(ControlError) -> [UInt8] {
+        var ramp: [UInt8] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let value = UInt8(item.trimmingWhitespace) else {
+                throw ControlError("'\(item)' in --ramp \(text) is not a percentage", remedy: "write increasing percentages ending at 100, like 10,50,100")
+            }
+            ramp.append(value)
+        }
+        return ramp
+    }
+
+    /// Parses `1,3` (the `--brokers` option).
+    public static func parseBrokers(_ text: String) throws(ControlError) -> [Int] {
+        var ids: [Int] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let id = Int(item.trimmingWhitespace), id > 0 else {
+                throw ControlError("'\(item)' in --brokers \(text) is not a broker id", remedy: "list node ids like 1,3")
+            }
+            ids.append(id)
+        }
+        return ids
+    }
+}

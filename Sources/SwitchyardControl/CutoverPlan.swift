@@ -1,0 +1,173 @@
+/// A staged change of one cluster's stable names: what `cutover plan` prints, what the journal
+/// stores and what ``CutoverRunner`` executes. Made only by ``Planner``; pure data.
+public struct CutoverPlan: Codable, Sendable, Equatable {
+    public enum Purpose: String, Codable, Sendable {
+        case cutover
+        case rollback
+    }
+
+    public var purpose: Purpose
+    public var cluster: String
+    public var origin: String
+    /// The destination pool of a cutover; `nil` for a rollback (brokers go back to several).
+    public var toPool: String?
+    public var options: CutoverOptions
+    /// The stable names the plan manages (the cluster's broker names and bootstrap), sorted.
+    /// Only these are compared when deciding whether a step was committed.
+    public var names: [String]
+    /// The state the plan starts from; a failure in the first step goes back to it.
+    public var startState: ServingState
+    /// What the names answer in ``startState``.
+    public var startVerify: [AnswerExpectation]
+    public var steps: [PlanStep]
+    /// Cache-invalidation hooks run after every committed step (by the server).
+    public var hooks: [String]
+
+    public init(purpose: Purpose, cluster: String, origin: String, toPool: String?, options: CutoverOptions,
+                names: [String], startState: ServingState, startVerify: [AnswerExpectation], steps: [PlanStep], hooks: [String]) {
+        self.purpose = purpose; self.cluster = cluster; self.origin = origin; self.toPool = toPool
+        self.options = options; self.names = names; self.startState = startState; self.startVerify = startVerify
+        self.steps = steps; self.hooks = hooks
+    }
+
+    /// The state after the last step.
+    public var finalState: ServingState { steps.last?.state ?? startState }
+
+    /// Seconds spent waiting and dwelling if nothing fails.
+    public var totalWaitSeconds: UInt64 {
+        steps.reduce(0) { $0 + UInt64($1.waitBefore) + UInt64($1.dwellSeconds) }
+    }
+
+    /// The state committed before step `index` (the start state for the first step).
+    public func state(before index: Int) -> ServingState {
+        index == 0 ? startState : steps[index - 1].state
+    }
+
+    /// What the names answer before step `index`.
+    public func verify(before index: Int) -> [AnswerExpectation] {
+        index == 0 ? startVerify : steps[index - 1].verify
+    }
+}
+
+/// One step: wait, gate, commit ``state`` as a generation, verify, invalidate, drain, dwell.
+public struct PlanStep: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        /// Lower the TTLs of every affected name, so later steps are picked up quickly.
+        case lowerTTL
+        /// Flip a batch of broker names to their new pool.
+        case moveBrokers
+        /// Change the weights of the bootstrap name.
+        case setBootstrapWeights
+        /// Remove the cutover's TTL overrides.
+        case restoreTTL
+    }
+
+    /// Position in the plan, from 0.
+    public var index: Int
+    public var kind: Kind
+    public var title: String
+    /// Seconds to wait before this step, so caches let go of what the previous step replaced.
+    public var waitBefore: UInt32
+    /// Why ``waitBefore`` is that long; the longest reason first.
+    public var waitReasons: [String]
+    /// The whole state once this step is committed.
+    public var state: ServingState
+    /// The names this step changes, before and after.
+    public var changes: [NameChange]
+    /// Checked before the commit; any failure stops the step before it changes anything.
+    public var gates: [GateCheck]
+    /// What every serving instance must answer once the step is committed.
+    public var verify: [AnswerExpectation]
+    /// Run after the step is verified and caches are invalidated.
+    public var drains: [DrainAction]
+    /// Seconds to stay on this step after it is done.
+    public var dwellSeconds: UInt32
+
+    public init(index: Int, kind: Kind, title: String, waitBefore: UInt32, waitReasons: [String], state: ServingState,
+                changes: [NameChange], gates: [GateCheck], verify: [AnswerExpectation], drains: [DrainAction], dwellSeconds: UInt32) {
+        self.index = index; self.kind = kind; self.title = title; self.waitBefore = waitBefore; self.waitReasons = waitReasons
+        self.state = state; self.changes = changes; self.gates = gates; self.verify = verify; self.drains = drains
+        self.dwellSeconds = dwellSeconds
+    }
+}
+
+/// A check that must pass before a step is committed.
+public struct GateCheck: Codable, Sendable, Equatable, CustomStringConvertible {
+    public enum Check: Codable, Sendable, Equatable {
+        /// A TCP connection to `target` (address or hostname) on `port` is accepted.
+        case tcpConnect(target: String, port: Int)
+        /// A shell command, placeholders already filled in, exits 0.
+        case command(String)
+    }
+
+    public var check: Check
+    /// The stable name the gate protects (`broker-2.orders.kafka.example.`).
+    public var name: String
+    /// The broker being moved, when the gate is about one.
+    public var broker: Int?
+
+    public init(check: Check, name: String, broker: Int?) {
+        self.check = check; self.name = name; self.broker = broker
+    }
+
+    public var description: String {
+        let whom = broker.map { "broker \($0)" } ?? name
+        switch check {
+        case .tcpConnect(let target, let port):
+            return "\(whom): TCP connect to \(target.contains(":") ? "[\(target)]" : target):\(port)"
+        case .command(let command):
+            return "\(whom): command `\(command)`"
+        }
+    }
+}
+
+/// What a name must answer after a step, on every serving instance.
+public struct AnswerExpectation: Codable, Sendable, Equatable, CustomStringConvertible {
+    public enum RecordType: String, Codable, Sendable {
+        case a = "A"
+        case aaaa = "AAAA"
+        case cname = "CNAME"
+    }
+
+    public enum Rule: String, Codable, Sendable {
+        /// The answer is exactly ``AnswerExpectation/allowed`` (a broker name's one target).
+        case exactly
+        /// Every record of the answer is in ``AnswerExpectation/allowed`` and the answer is not
+        /// empty (a weighted name answers a subset of one answering pool's targets).
+        case subset
+    }
+
+    public var name: String
+    /// The record type asked for; `.cname` for a broker whose target is a hostname.
+    public var type: RecordType
+    /// Addresses (A/AAAA text) or absolute hostnames. For a weighted name a hostname also
+    /// stands for the addresses it resolves to: a pool of several targets is answered flattened.
+    public var allowed: [String]
+    public var rule: Rule
+
+    public init(name: String, type: RecordType, allowed: [String], rule: Rule) {
+        self.name = name; self.type = type; self.allowed = allowed; self.rule = rule
+    }
+
+    public var description: String {
+        switch rule {
+        case .exactly: return "\(name) \(type.rawValue) = \(allowed.joined(separator: " "))"
+        case .subset: return "\(name) \(type.rawValue) ⊆ {\(allowed.joined(separator: ", "))}"
+        }
+    }
+}
+
+/// The optional drain command for one moved broker's old target.
+public struct DrainAction: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var broker: Int
+    public var oldTarget: String
+    public var newTarget: String
+    /// The command with its placeholders filled in.
+    public var command: String
+
+    public init(broker: Int, oldTarget: String, newTarget: String, command: String) {
+        self.broker = broker; self.oldTarget = oldTarget; self.newTarget = newTarget; self.command = command
+    }
+
+    public var description: String { "broker \(broker) (old target \(oldTarget)): `\(command)`" }
+}

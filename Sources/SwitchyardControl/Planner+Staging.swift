@@ -1,0 +1,212 @@
+import Foundation
+import SwitchyardInventory
+
+extension Planner {
+    /// Builds the steps from `start` to `goal` (which differ only in the cluster's names).
+    static func stage(purpose: CutoverPlan.Purpose, cluster: Cluster, options: CutoverOptions,
+                      start: ServingState, goal: ServingState) -> CutoverPlan {
+        var stager = Stager(cluster: cluster, options: options, state: start)
+        let moves = cluster.brokers.compactMap { broker -> Move? in
+            let name = cluster.brokerName(broker.id)
+            guard let from = start.brokerPools[name], let to = goal.brokerPools[name], from != to else { return nil }
+            return Move(broker: broker, name: name, from: from, to: to)
+        }
+        let bootstrap = cluster.bootstrapName
+        let weightsChange = start.weights[bootstrap] != goal.weights[bootstrap]
+        var affected = moves.map(\.name)
+        if !moves.isEmpty || weightsChange { affected.append(bootstrap) }
+        affected.sort()
+        stager.verifiedNames = affected.isEmpty ? managedNames(cluster) : affected
+
+        // 1. Lower TTLs, then wait out the highest old one.
+        var lowered = start
+        for name in affected { lowered.ttls[name] = min(stager.effectiveTTL(name, in: start), options.cutoverTTL) }
+        if lowered != start {
+            stager.add(.lowerTTL, title: "lower the TTLs of \(affected.count) name\(affected.count == 1 ? "" : "s") to \(options.cutoverTTL) s", state: lowered)
+            let oldest = affected.max { stager.effectiveTTL($0, in: start) < stager.effectiveTTL($1, in: start) }!
+            stager.pendingWait = wait([
+                (stager.effectiveTTL(oldest, in: start), "old TTL of \(oldest) is \(stager.effectiveTTL(oldest, in: start)) s"),
+                (options.resolverFloorSeconds, "resolver floor \(options.resolverFloorSeconds) s (resolvers keep answers at least this long)"),
+            ])
+        }
+
+        // 2. Move brokers in batches.
+        for batchStart in stride(from: 0, to: moves.count, by: options.batch) {
+            let batch = Array(moves[batchStart..<min(moves.count, batchStart + options.batch)])
+            var next = stager.state
+            for move in batch { next.brokerPools[move.name] = move.to }
+            let destinations = Dictionary(grouping: batch, by: \.to).sorted { $0.key < $1.key }
+                .map { "\($0.value.map { "broker-\($0.broker.id)" }.joined(separator: ", ")) to \($0.key)" }
+            stager.add(.moveBrokers, title: "move \(destinations.joined(separator: "; "))", state: next,
+                       gates: batch.flatMap { stager.gates(for: $0) }, drains: batch.compactMap { stager.drain(for: $0) })
+        }
+
+        // 3. Ramp bootstrap weights.
+        if weightsChange, let from = start.weights[bootstrap], let to = goal.weights[bootstrap] {
+            for percent in options.ramp {
+                var next = stager.state
+                next.weights[bootstrap] = interpolate(from: from, to: to, percent: percent)
+                let direction = purpose == .rollback ? " back" : ""
+                stager.add(.setBootstrapWeights,
+                           title: "bootstrap weights \(Shifts.render(next.weights[bootstrap]!)) (ramp \(percent)%\(direction))",
+                           state: next, gates: stager.weightGates(from: stager.state, to: next))
+            }
+        }
+
+        // 4. Restore TTLs to the goal's.
+        var restored = stager.state
+        for name in managedNames(cluster) { restored.ttls[name] = goal.ttls[name] }
+        let restoredCount = Generation.changes(from: stager.state, to: restored).count
+        stager.add(.restoreTTL, title: "restore the TTLs of \(restoredCount) name\(restoredCount == 1 ? "" : "s")", state: restored)
+
+        return CutoverPlan(purpose: purpose, cluster: cluster.name, origin: cluster.origin, toPool: options.toPool, options: options,
+                           names: managedNames(cluster), startState: start, startVerify: stager.expectations(for: start),
+                           steps: stager.steps, hooks: options.invalidationHooks)
+    }
+
+    struct Move {
+        var broker: Broker
+        var name: String
+        var from: String
+        var to: String
+    }
+
+    /// Accumulates steps, carrying the state and the wait owed before the next step.
+    struct Stager {
+        let cluster: Cluster
+        let options: CutoverOptions
+        var state: ServingState
+        var steps: [PlanStep] = []
+        var pendingWait: (seconds: UInt32, reasons: [String]) = (0, [])
+        /// The names each step verifies.
+        var verifiedNames: [String] = []
+
+        init(cluster: Cluster, options: CutoverOptions, state: ServingState) {
+            self.cluster = cluster; self.options = options; self.state = state
+        }
+
+        func effectiveTTL(_ name: String, in state: ServingState) -> UInt32 {
+            if let ttl = state.ttls[name] { return ttl }
+            return name == cluster.bootstrapName ? cluster.bootstrap.ttl : cluster.ttl
+        }
+
+        /// Appends a step unless it changes nothing.
+        mutating func add(_ kind: PlanStep.Kind, title: String, state next: ServingState,
+                          gates: [GateCheck] = [], drains: [DrainAction] = []) {
+            let changes = Generation.changes(from: state, to: next)
+            guard !changes.isEmpty else { return }
+            steps.append(PlanStep(
+                index: steps.count, kind: kind, title: title, waitBefore: pendingWait.seconds, waitReasons: pendingWait.reasons,
+                state: next, changes: changes, gates: gates, verify: expectations(for: next), drains: drains,
+                dwellSeconds: options.dwellSeconds))
+            // Answers this step replaced were cached with the TTLs in force before it.
+            let ttlName = verifiedNames.max { effectiveTTL($0, in: state) < effectiveTTL($1, in: state) }
+            let ttl = ttlName.map { effectiveTTL($0, in: state) } ?? 0
+            pendingWait = Planner.wait([
+                (ttl, "TTL during the cutover is \(ttl) s (\(ttlName ?? "-"))"),
+                (options.jvmCacheSeconds, "JVM caches resolved addresses for \(options.jvmCacheSeconds) s (networkaddress.cache.ttl)"),
+                (options.resolverFloorSeconds, "resolver floor \(options.resolverFloorSeconds) s (resolvers keep answers at least this long)"),
+            ])
+            state = next
+        }
+
+        /// TCP to the broker's new target on the cluster port, then each gate command.
+        func gates(for move: Move) -> [GateCheck] {
+            guard let target = move.broker.targets[move.to] else { return [] }
+            var gates = [GateCheck(check: .tcpConnect(target: target.description, port: cluster.port), name: move.name, broker: move.broker.id)]
+            for command in options.gateCommands {
+                let filled = fill(command, ["broker": String(move.broker.id), "target": target.description,
+                                            "port": String(cluster.port), "cluster": cluster.name])
+                gates.append(GateCheck(check: .command(filled), name: move.name, broker: move.broker.id))
+            }
+            return gates
+        }
+
+        func drain(for move: Move) -> DrainAction? {
+            guard let command = options.drainCommand, let old = move.broker.targets[move.from],
+                  let new = move.broker.targets[move.to] else { return nil }
+            let filled = fill(command, ["broker": String(move.broker.id), "old_target": old.description,
+                                        "new_target": new.description, "cluster": cluster.name])
+            return DrainAction(broker: move.broker.id, oldTarget: old.description, newTarget: new.description, command: filled)
+        }
+
+        /// TCP to every target of the bootstrap pools whose weight grows.
+        func weightGates(from before: ServingState, to after: ServingState) -> [GateCheck] {
+            let old = before.weights[cluster.bootstrapName] ?? [:], new = after.weights[cluster.bootstrapName] ?? [:]
+            var gates: [GateCheck] = []
+            for pool in cluster.bootstrap.pools where (new[pool.name] ?? 0) > (old[pool.name] ?? 0) {
+                for member in members(of: pool, in: after) {
+                    let gate = GateCheck(check: .tcpConnect(target: member.target.description, port: cluster.port),
+                                         name: cluster.bootstrapName, broker: member.broker)
+                    if !gates.contains(gate) { gates.append(gate) }
+                }
+            }
+            return gates
+        }
+
+        /// A bootstrap pool's explicit targets, or the brokers living in it in `state`.
+        func members(of pool: WeightedPool, in state: ServingState) -> [(broker: Int?, target: Target)] {
+            if let targets = pool.targets { return targets.map { (nil, $0) } }
+            return cluster.brokers.compactMap { broker in
+                guard state.brokerPools[cluster.brokerName(broker.id)] == pool.name, let target = broker.targets[pool.name] else { return nil }
+                return (broker.id, target)
+            }
+        }
+
+        /// What the verified names answer in `state`: a broker name exactly its live target; the
+        /// bootstrap a subset of the targets of the pools that can answer (weight > 0 and not
+        /// empty; if none, the non-empty zero-weight pools, SPEC "Two kinds of stable names").
+        /// Health is not modelled: a down pool's answers move elsewhere and verify says so.
+        func expectations(for state: ServingState) -> [AnswerExpectation] {
+            var result: [AnswerExpectation] = []
+            for name in verifiedNames {
+                if name == cluster.bootstrapName {
+                    result += bootstrapExpectations(in: state)
+                    continue
+                }
+                guard let broker = cluster.brokers.first(where: { cluster.brokerName($0.id) == name }),
+                      let pool = state.brokerPools[name], let target = broker.targets[pool] else { continue }
+                let type: AnswerExpectation.RecordType
+                switch target {
+                case .ipv4: type = .a
+                case .ipv6: type = .aaaa
+                case .hostname: type = .cname
+                }
+                result.append(AnswerExpectation(name: name, type: type, allowed: [target.description], rule: .exactly))
+            }
+            return result
+        }
+
+        func bootstrapExpectations(in state: ServingState) -> [AnswerExpectation] {
+            let weights = state.weights[cluster.bootstrapName] ?? [:]
+            let allZero = cluster.bootstrap.pools.allSatisfy { (weights[$0.name] ?? 0) == 0 }
+            let populated = cluster.bootstrap.pools.map { ($0, members(of: $0, in: state).map(\.target)) }.filter { !$0.1.isEmpty }
+            var answering = populated.filter { allZero || (weights[$0.0.name] ?? 0) > 0 }
+            if answering.isEmpty { answering = populated }
+            var v4: [String] = [], v6: [String] = [], hosts: [String] = []
+            for target in answering.flatMap(\.1) {
+                switch target {
+                case .ipv4: if !v4.contains(target.description) { v4.append(target.description) }
+                case .ipv6: if !v6.contains(target.description) { v6.append(target.description) }
+                case .hostname: if !hosts.contains(target.description) { hosts.append(target.description) }
+                }
+            }
+            var result: [AnswerExpectation] = []
+            if !v4.isEmpty || !hosts.isEmpty {
+                result.append(AnswerExpectation(name: cluster.bootstrapName, type: .a, allowed: v4.sorted() + hosts.sorted(), rule: .subset))
+            }
+            if !v6.isEmpty {
+                result.append(AnswerExpectation(name: cluster.bootstrapName, type: .aaaa, allowed: v6.sorted() + hosts.sorted(), rule: .subset))
+            }
+            return result
+        }
+    }
+
+    /// Replaces `{key}` placeholders. Values are addresses, hostnames, numbers and cluster
+    /// labels, none of which need shell quoting.
+    static func fill(_ template: String, _ values: [String: String]) -> String {
+        var result = template
+        for (key, value) in values { result = result.replacingOccurrences(of: "{\(key)}", with: value) }
+        return result
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import SwitchyardInventory
+
+/// What a generation fixes about the stable names: where each broker lives, the weights
+/// of each weighted name, and TTL overrides. Names are absolute and lowercase
+/// (`broker-1.orders.kafka.example.`). The inventory gives the starting point; the journal
+/// records every change as a new generation holding the whole state.
+public struct ServingState: Codable, Equatable, Sendable {
+    /// Broker name → the pool it lives in.
+    public var brokerPools: [String: String]
+    /// Weighted name (bootstrap or `names:` entry) → pool → weight 0–255.
+    public var weights: [String: [String: UInt8]]
+    /// Name → TTL override (a cutover lowers TTLs first and restores them at the end).
+    public var ttls: [String: UInt32]
+
+    public init(brokerPools: [String: String] = [:], weights: [String: [String: UInt8]] = [:], ttls: [String: UInt32] = [:]) {
+        self.brokerPools = brokerPools
+        self.weights = weights
+        self.ttls = ttls
+    }
+
+    /// The state the inventories declare (no TTL overrides).
+    public static func initial(_ inventories: [Inventory]) -> ServingState {
+        var state = ServingState()
+        for inventory in inventories {
+            for cluster in inventory.clusters {
+                for broker in cluster.brokers { state.brokerPools[cluster.brokerName(broker.id)] = broker.livePool }
+                state.weights[cluster.bootstrapName] = Dictionary(uniqueKeysWithValues: cluster.bootstrap.pools.map { ($0.name, $0.weight) })
+            }
+            for name in inventory.names {
+                state.weights[name.name] = Dictionary(uniqueKeysWithValues: name.set.pools.map { ($0.name, $0.weight) })
+            }
+        }
+        return state
+    }
+
+    /// This state fitted to (possibly edited) inventories: entries for names, pools or
+    /// targets that no longer exist are dropped, new names take their inventory defaults.
+    /// `notes` says what was dropped or defaulted, for the log.
+    public func reconciled(with inventories: [Inventory]) -> (state: ServingState, notes: [String]) {
+        let defaults = ServingState.initial(inventories)
+        var result = defaults
+        var notes: [String] = []
+        var brokerTargets: [String: Set<String>] = [:]
+        for inventory in inventories {
+            for cluster in inventory.clusters {
+                for broker in cluster.brokers { brokerTargets[cluster.brokerName(broker.id)] = Set(broker.targets.keys) }
+            }
+        }
+        for (name, pool) in brokerPools.sorted(by: { $0.key < $1.key }) {
+            guard let pools = brokerTargets[name] else { notes.append("\(name): no longer in the inventory"); continue }
+            guard pools.contains(pool) else { notes.append("\(name): has no target in pool \(pool) any more; back to \(defaults.brokerPools[name] ?? "?")"); continue }
+            result.brokerPools[name] = pool
+        }
+        for (name, weights) in self.weights.sorted(by: { $0.key < $1.key }) {
+            guard let known = defaults.weights[name] else { notes.append("\(name): no longer in the inventory"); continue }
+            var merged = known
+            for (pool, weight) in weights where known[pool] != nil { merged[pool] = weight }
+            result.weights[name] = merged
+        }
+        for (name, ttl) in ttls where defaults.brokerPools[name] != nil || defaults.weights[name] != nil {
+            result.ttls[name] = ttl
+        }
+        return (result, notes)
+    }
+
+    /// What this state says about one name.
+    public func setting(of name: String) -> NameSetting {
+        NameSetting(livePool: brokerPools[name], weights: weights[name], ttl: ttls[name])
+    }
+}
+
+/// One name's part of a state; `nil` fields do not apply to the name.
+public struct NameSetting: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var livePool: String?
+    public var weights: [String: UInt8]?
+    public var ttl: UInt32?
+
+    public init(livePool: String? = nil, weights: [String: UInt8]? = nil, ttl: UInt32? = nil) {
+        self.livePool = livePool; self.weights = weights; self.ttl = ttl
+    }
+
+    public var description: String {
+        var parts: [String] = []
+        if let livePool { parts.append("live=\(livePool)") }
+        if let weights { parts.append(weights.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")) }
+        if let ttl { parts.append("ttl=\(ttl)") }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// A name a generation changed, before and after.
+public struct NameChange: Codable, Equatable, Sendable {
+    public var name: String
+    public var before: NameSetting
+    public var after: NameSetting
+    public init(name: String, before: NameSetting, after: NameSetting) {
+        self.name = name; self.before = before; self.after = after
+    }
+}
+
+/// A journaled, numbered state of all weights and TTLs (SPEC "Concepts").
+public struct Generation: Codable, Equatable, Sendable {
+    public var number: UInt64
+    public var createdAt: Date
+    /// Who asked for it (`cli:alice`, `cutover:7`, `rollback`), and why.
+    public var actor: String
+    public var reason: String
+    public var state: ServingState
+    /// The names whose setting differs from the previous generation.
+    public var changes: [NameChange]
+    /// The SOA serial each zone serves with this generation (origin → serial).
+    public var serials: [String: UInt32]
+
+    public init(number: UInt64, createdAt: Date, actor: String, reason: String, state: ServingState,
+                changes: [NameChange], serials: [String: UInt32]) {
+        self.number = number; self.createdAt = createdAt; self.actor = actor; self.reason = reason
+        self.state = state; self.changes = changes; self.serials = serials
+    }
+
+    /// The changes between two states, sorted by name.
+    public static func changes(from before: ServingState, to after: ServingState) -> [NameChange] {
+        let names = Set(before.brokerPools.keys).union(after.brokerPools.keys).union(before.weights.keys)
+            .union(after.weights.keys).union(before.ttls.keys).union(after.ttls.keys)
+        return names.sorted().compactMap { name in
+            let old = before.setting(of: name), new = after.setting(of: name)
+            return old == new ? nil : NameChange(name: name, before: old, after: new)
+        }
+    }
+}
+
+/// RFC 1982 serial number arithmetic, so serials move forward across wrap-around.
+public enum SerialNumber {
+    /// `a` is later than `b`.
+    public static func isAfter(_ a: UInt32, _ b: UInt32) -> Bool {
+        a != b && (a &- b) < 0x8000_0000
+    }
+
+    /// The next serial after `current` that is also after `floor` (e.g. the zone file's).
+    public static func next(after current: UInt32, atLeast floor: UInt32) -> UInt32 {
+        let candidate = current &+ 1
+        return isAfter(floor, candidate) ? floor : candidate
+    }
+}
