@@ -18,6 +18,7 @@ import signal
 from collections import Counter
 
 import dns.flags
+import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
@@ -81,6 +82,43 @@ clusters:
       pools:
         vm:  { weight: 50 }
         pod: { weight: 50 }
+  lb:
+    port: 9095
+    pools: [vm, pod]
+    brokers:
+      1: { vm: 10.0.10.1, pod: 10.8.10.1 }
+      2: { vm: 10.0.10.2, pod: 10.8.10.2 }
+    bootstrap:
+      max_answers: 1
+      pools:
+        vm:  { weight: 0 }
+        pod: { weight: 100, targets: [10.8.10.100] }
+  big:
+    port: 9096
+    pools: [vm]
+    brokers:
+      1: { vm: 10.0.12.1 }
+      2: { vm: 10.0.12.2 }
+      3: { vm: 10.0.12.3 }
+      4: { vm: 10.0.12.4 }
+      5: { vm: 10.0.12.5 }
+      6: { vm: 10.0.12.6 }
+      7: { vm: 10.0.12.7 }
+      8: { vm: 10.0.12.8 }
+      9: { vm: 10.0.12.9 }
+      10: { vm: 10.0.12.10 }
+    bootstrap:
+      max_answers: 3
+  k8s:
+    port: 9097
+    pools: [vm, pod]
+    brokers:
+      1: { vm: 10.0.11.1, pod: kafka-1.kafka.svc.cluster.local., live: pod }
+      2: { vm: 10.0.11.2, pod: kafka-2.kafka.svc.cluster.local., live: pod }
+    bootstrap:
+      pools:
+        vm:  { weight: 0 }
+        pod: { weight: 100 }
   zero:
     port: 9094
     pools: [vm, pod, spare]
@@ -121,6 +159,17 @@ names:
   dual:
     pools:
       mixed: { weight: 100, targets: [10.0.4.1, 'fd00:4::1', 'fd00:4::2'] }
+  abs.example.test.:
+    pools:
+      only: { weight: 1, targets: [10.0.5.5] }
+  many:
+    max_answers: 60
+    pools:
+      p: { weight: 1, targets: ['fd00:60::1', 'fd00:60::2', 'fd00:60::3', 'fd00:60::4', 'fd00:60::5', 'fd00:60::6', 'fd00:60::7', 'fd00:60::8', 'fd00:60::9', 'fd00:60::a', 'fd00:60::b', 'fd00:60::c', 'fd00:60::d', 'fd00:60::e', 'fd00:60::f', 'fd00:60::10', 'fd00:60::11', 'fd00:60::12', 'fd00:60::13', 'fd00:60::14', 'fd00:60::15', 'fd00:60::16', 'fd00:60::17', 'fd00:60::18', 'fd00:60::19', 'fd00:60::1a', 'fd00:60::1b', 'fd00:60::1c', 'fd00:60::1d', 'fd00:60::1e', 'fd00:60::1f', 'fd00:60::20', 'fd00:60::21', 'fd00:60::22', 'fd00:60::23', 'fd00:60::24', 'fd00:60::25', 'fd00:60::26', 'fd00:60::27', 'fd00:60::28', 'fd00:60::29', 'fd00:60::2a', 'fd00:60::2b', 'fd00:60::2c', 'fd00:60::2d', 'fd00:60::2e', 'fd00:60::2f', 'fd00:60::30', 'fd00:60::31', 'fd00:60::32', 'fd00:60::33', 'fd00:60::34', 'fd00:60::35', 'fd00:60::36', 'fd00:60::37', 'fd00:60::38', 'fd00:60::39', 'fd00:60::3a', 'fd00:60::3b', 'fd00:60::3c'] }
+  split-family:
+    pools:
+      v4: { weight: 50, targets: [10.0.9.4] }
+      v6: { weight: 50, targets: ['fd00:9::6'] }
 """
 
 OTHER_INVENTORY = """\
@@ -324,6 +373,44 @@ def test_zone_records_still_served(stable):
     assert texts(only_rrset(r, "www.example.test", "A")) == {"192.0.2.10"}
 
 
+@pytest.mark.parametrize("qname", ["x.broker-1.orders.example.test", "x.w75.example.test",
+                                   "deep.x.bootstrap.payments.example.test"])
+def test_below_a_stable_name_is_nxdomain(stable, qname):
+    r = stable.query(qname, "A")
+    assert_rcode(r, dns.rcode.NXDOMAIN)
+    assert_negative_soa(r, ORIGIN, NEG_TTL)
+
+
+WILD_INVENTORY = """\
+clusters:
+  orders:
+    port: 9092
+    pools: [vm]
+    brokers:
+      1: { vm: 10.0.1.11 }
+"""
+
+
+def test_stable_names_and_wildcards(server_factory):
+    """With `*.example.test` in the zone, the stable names are real nodes of the tree
+    (RFC 4592): orders.example.test is an empty non-terminal (not synthesised from the
+    wildcard), and below it nothing is synthesised."""
+    srv = server_factory(zones={
+        "example.test.zone": zone_text(ORIGIN, ["* IN A 192.0.2.99"]),
+        "example.test.yaml": WILD_INVENTORY,
+    })
+    r = srv.query("broker-1.orders.example.test", "A")
+    assert_positive(r)
+    assert texts(only_rrset(r, "broker-1.orders.example.test", "A")) == {"10.0.1.11"}
+    assert_nodata(srv.query("orders.example.test", "A"))
+    assert_nodata(srv.query("broker-1.orders.example.test", "TXT"))
+    nx = srv.query("broker-99.orders.example.test", "A")
+    assert_rcode(nx, dns.rcode.NXDOMAIN)
+    w = srv.query("anything.example.test", "A")
+    assert_positive(w)
+    assert texts(only_rrset(w, "anything.example.test", "A")) == {"192.0.2.99"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Weighted names: shape of one answer
 # ---------------------------------------------------------------------------------------------
@@ -404,6 +491,89 @@ def test_default_bootstrap_pools_are_live_brokers(stable):
     counts, odd = classify(res, pools)
     assert not odd, f"answers that are not exactly one pool's live brokers: {odd[:5]}"
     assert counts["vm"] > 800 and counts["pod"] > 800, f"50/50 split looks wrong: {counts}"
+
+
+def test_absolute_names_entry(stable):
+    r = stable.query("abs.example.test", "A")
+    assert_positive(r)
+    assert texts(only_rrset(r, "abs.example.test", "A")) == {"10.0.5.5"}
+
+
+def test_bootstrap_explicit_pool_targets(stable):
+    """A bootstrap pool may list explicit targets (a load balancer) instead of its brokers."""
+    res = repeat_query(stable.port, "bootstrap.lb.example.test", "A", 200, window=50)
+    assert not res.missing
+    counts, odd = classify(res, {"pod": frozenset({"10.8.10.100"})})
+    assert counts["pod"] == 200, f"weight 100 pool with explicit targets; odd: {odd[:5]}"
+
+
+def test_bootstrap_default_pool_capped_by_max_answers(stable):
+    n = 300
+    res = repeat_query(stable.port, "bootstrap.big.example.test", "A", n, window=50)
+    assert not res.missing
+    brokers = {f"10.0.12.{i}" for i in range(1, 11)}
+    seen = Counter()
+    for data in res.replies:
+        _id, rcode, records = parse_reply(data)
+        got = a_set(records)
+        assert rcode == 0 and len(got) == 3 and got <= brokers, (rcode, sorted(got))
+        seen.update(got)
+    assert set(seen) == brokers, f"every broker should get its turn in bootstrap: {seen}"
+
+
+def test_large_pool_truncates_over_udp_and_is_complete_over_tcp(stable):
+    targets = {f"fd00:60::{i:x}" for i in range(1, 61)}
+    q = make_query("many.example.test", "AAAA")                # no EDNS: 512 bytes
+    r = stable.ask(q)
+    assert flag(r, dns.flags.TC), f"60 AAAA records do not fit 512 bytes: TC must be set:\n{r}"
+    rt = stable.query("many.example.test", "AAAA", tcp=True)
+    assert_positive(rt)
+    assert texts(only_rrset(rt, "many.example.test", "AAAA")) == targets
+
+
+def test_bootstrap_of_external_hostname_brokers_never_empty(stable):
+    """bootstrap.k8s: the weight-100 pool `pod` holds two brokers whose pod targets are
+    hostnames outside every served zone (the spec's own example uses
+    orders-kafka-2.orders.svc.cluster.local.). A managed name never answers empty: the answer
+    must lead to those brokers (e.g. a CNAME to one of them), not be NODATA."""
+    pod = {"kafka-1.kafka.svc.cluster.local.", "kafka-2.kafka.svc.cluster.local."}
+    for _ in range(20):
+        r = stable.query("bootstrap.k8s.example.test", "A")
+        assert_positive(r)
+        assert r.answer, f"empty answer for a managed name whose pool has targets:\n{r}"
+        cnames = rrsets(r, "CNAME")
+        assert cnames and texts(cnames[0]) <= pod, f"answer must point at the pod brokers:\n{r}"
+        assert not rrsets(r, "A"), f"no vm addresses: the vm pool has weight 0:\n{r}"
+
+
+def test_weighted_never_empty_when_a_pool_has_the_type(stable):
+    """split-family: pool v4 (A only) and pool v6 (AAAA only), 50/50. The spec says a managed
+    name never answers empty; like Route 53 weighted record sets (which are per type), an A
+    query can only be answered by a pool with A targets. So A is always 10.0.9.4 and AAAA is
+    always fd00:9::6 — never NODATA half of the time."""
+    for qtype, want in (("A", frozenset({"10.0.9.4"})), ("AAAA", frozenset({"fd00:9::6"}))):
+        res = repeat_query(stable.port, "split-family.example.test", qtype, 200, window=50)
+        assert not res.missing
+        counts, odd = classify(res, {"only": want}, v6=(qtype == "AAAA"))
+        assert counts["only"] == 200, (
+            f"{qtype}: {200 - counts['only']} of 200 answers were not {sorted(want)} "
+            f"(e.g. {odd[:3]})")
+
+
+def test_hashed_same_pool_over_udp_and_tcp(hashed_server):
+    """The hash depends on the client address / subnet, not the transport."""
+    srv = hashed_server
+    subnets = [f"10.77.{i}.0" for i in range(60)]
+    udp = subnet_pools(srv.port, subnets, 24)
+    by_set = {v: k for k, v in HASHED_POOLS.items()}
+    for net, pool in zip(subnets, udp):
+        q = dns.message.from_wire(ecs_query_wire("hashed.example.test", "A", net, 24))
+        r = srv.ask(q, tcp=True)
+        got = by_set.get(frozenset(x.to_text() for x in r.answer[0])) if r.answer else None
+        assert got == pool, f"subnet {net}/24: UDP gave pool {pool}, TCP gave {got}"
+    plain_udp = answer_addresses(srv, "hashed.example.test")[1]
+    r = srv.query("hashed.example.test", "A", tcp=True)
+    assert frozenset(x.to_text() for x in r.answer[0]) == plain_udp
 
 
 # ---------------------------------------------------------------------------------------------
