@@ -10,7 +10,9 @@ health: { tcp: true, interval: 200ms, timeout: 200ms, failures: 1, successes: 1,
 
 from __future__ import annotations
 
+import signal
 import time
+from collections import Counter
 
 import dns.rcode
 import pytest
@@ -37,7 +39,9 @@ FO_SPARE = ["127.0.0.43"]
 ALL_TARGETS = OPEN_CLUSTER + CLOSED_CLUSTER + FO_MAIN + FO_SPARE
 
 
-def inventory(port: int) -> str:
+def inventory(port: int, marker: bool = False) -> str:
+    extra = ("  marker:\n    pools:\n      only: { weight: 1, targets: [10.9.9.9] }\n"
+             if marker else "")
     return f"""\
 clusters:
   hopen:
@@ -61,7 +65,7 @@ names:
       main:  {{ weight: 100, targets: [{", ".join(FO_MAIN)}] }}
       spare: {{ weight: 0,   targets: [{", ".join(FO_SPARE)}] }}
     health: {{ tcp: true, port: {port}, interval: 200ms, timeout: 200ms, failures: 1, successes: 1, on_all_down: closed }}
-"""
+""" + extra
 
 
 class Env:
@@ -201,3 +205,32 @@ def test_weighted_name_fails_over_to_zero_weight_pool(env):
     env.open(*FO_MAIN)
     env.assert_settles("fo.example.test", "NOERROR", set(FO_MAIN),
                        "main back: traffic returns to the weight-100 pool")
+
+
+def test_reload_keeps_health_state(env):
+    """SIGHUP with unchanged files must not bring a dead target back into answers until the
+    next probe: the health state of unchanged targets survives the reload."""
+    down = OPEN_CLUSTER[0]
+    env.close(down)
+    env.assert_settles("bootstrap.hopen.example.test", "NOERROR",
+                       set(OPEN_CLUSTER) - {down}, f"{down} refuses connections")
+    log_before = len(env.server.stderr_text())
+    # Same clusters; one new name, so we can tell when the new inventory is live.
+    (env.server.zone_dir / "example.test.yaml").write_text(inventory(env.listeners[down].port,
+                                                                     marker=True))
+    env.server.signal(signal.SIGHUP)
+    seen: Counter = Counter()
+    reloaded_at = None
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        rcode, addrs = env.answer("bootstrap.hopen.example.test")
+        seen[(rcode, tuple(sorted(addrs)))] += 1
+        if reloaded_at is None and env.answer("marker.example.test")[1] == {"10.9.9.9"}:
+            reloaded_at = time.monotonic()
+        if reloaded_at is not None and time.monotonic() - reloaded_at > 1.0:
+            break
+    assert reloaded_at is not None, f"reload not applied: {env.server.describe()}"
+    assert env.server.alive()
+    bad = {k: v for k, v in seen.items() if down in k[1] or k[0] != "NOERROR"}
+    assert not bad, (f"after SIGHUP the dead target {down} was answered again: {dict(seen)}\n"
+                     f"log: {env.server.stderr_text()[log_before:][-2000:]}")

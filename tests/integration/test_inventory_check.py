@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, backend, switchyard_bin
+from conftest import REPO, backend, free_port, switchyard_bin
 from stablekit import zone_text
 
 pytestmark = pytest.mark.skipif(backend() == "nsd", reason="`check` is switchyard's own command")
@@ -177,3 +177,21 @@ def test_repo_example_zones_pass():
     proc = run_check(zones)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert "kafka.example" in proc.stdout
+
+
+def test_serve_refuses_a_bad_inventory_at_startup(tmp_path):
+    """Like a bad zone file, a bad inventory at startup is reported as PATH:LINE: FIELD and
+    the server exits 1 instead of serving half the data."""
+    d = write(tmp_path, with_lines(replace={12: "      vm:  { weight: 300, targets: [10.0.2.5] }"}))
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(switchyard_bin()), "serve", "--zones", str(d), "--listen", f"127.0.0.1:{port}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate(timeout=5)
+        pytest.fail("serve kept running with an invalid inventory")
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    assert_inventory_error(result, d / "example.test.yaml", 12, "names.registry.pools.vm.weight")
