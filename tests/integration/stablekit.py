@@ -19,10 +19,7 @@ from collections import Counter
 from typing import Callable, Iterable, Sequence
 
 import dns.edns
-import dns.flags
-import dns.message
 import dns.rcode
-import dns.rdatatype
 
 from conftest import V4, make_query
 

@@ -24,7 +24,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import assert_negative_soa, assert_rcode, backend, flag, start_server
+from conftest import assert_negative_soa, assert_rcode, backend, flag, make_query, start_server
 from stablekit import (
     CHI2_CRIT_001,
     NEG_TTL,
@@ -40,7 +40,6 @@ from stablekit import (
     wait_until,
     zone_text,
 )
-from conftest import make_query
 
 pytestmark = pytest.mark.skipif(backend() == "nsd", reason="stable names are switchyard's own")
 
