@@ -132,7 +132,7 @@ enum CrashChild {
     static let committed = 5
 
     static func say(_ line: String) {
-        print(line)
-        fflush(stdout)
+        // Unbuffered, so the line is out before the SIGKILL.
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 }
