@@ -17,7 +17,7 @@ public struct CutoverOptions: Codable, Sendable, Equatable {
     public var jvmCacheSeconds: UInt32
     /// The smallest TTL some resolver in front of the clients honours (0: none known).
     public var resolverFloorSeconds: UInt32
-    /// Seconds to stay on each step after it is verified, before going on.
+    /// Seconds to stay on each move or ramp step after it is verified, before going on.
     public var dwellSeconds: UInt32
     /// Extra gate commands run before a broker moves; placeholders {broker} {target} {port} {cluster}.
     public var gateCommands: [String]

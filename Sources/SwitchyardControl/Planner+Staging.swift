@@ -98,7 +98,7 @@ extension Planner {
             steps.append(PlanStep(
                 index: steps.count, kind: kind, title: title, waitBefore: pendingWait.seconds, waitReasons: pendingWait.reasons,
                 state: next, changes: changes, gates: gates, verify: expectations(for: next), drains: drains,
-                dwellSeconds: options.dwellSeconds))
+                dwellSeconds: kind == .moveBrokers || kind == .setBootstrapWeights ? options.dwellSeconds : 0))
             // Answers this step replaced were cached with the TTLs in force before it.
             let ttlName = verifiedNames.max { effectiveTTL($0, in: state) < effectiveTTL($1, in: state) }
             let ttl = ttlName.map { effectiveTTL($0, in: state) } ?? 0

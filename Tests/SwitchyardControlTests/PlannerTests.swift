@@ -1,0 +1,270 @@
+import Foundation
+import Testing
+import SwitchyardControl
+import SwitchyardInventory
+
+@Suite("Planner")
+struct PlannerTests {
+    func plan(_ options: CutoverOptions, _ cluster: Cluster = Fixture.orders(), state: ServingState? = nil) throws(ControlError) -> CutoverPlan {
+        let inventory = Fixture.inventory(cluster)
+        return try Planner.plan(options: options, inventory: inventory, state: state ?? Fixture.state(inventory))
+    }
+
+    struct WaitCase: Sendable, CustomTestStringConvertible {
+        var label: String
+        var oldTTL: UInt32
+        var cutoverTTL: UInt32
+        var jvm: UInt32
+        var floor: UInt32
+        var afterLowering: UInt32
+        var afterLoweringReason: String
+        var between: UInt32
+        var betweenReason: String
+        var testDescription: String { label }
+    }
+
+    static let waitCases: [WaitCase] = [
+        WaitCase(label: "old TTL 60 vs cutover TTL 5, no JVM", oldTTL: 60, cutoverTTL: 5, jvm: 0, floor: 0,
+                 afterLowering: 60, afterLoweringReason: "old TTL of bootstrap.orders.kafka.example. is 60 s",
+                 between: 5, betweenReason: "TTL during the cutover is 5 s"),
+        WaitCase(label: "JVM 30 s dominates", oldTTL: 60, cutoverTTL: 5, jvm: 30, floor: 0,
+                 afterLowering: 60, afterLoweringReason: "old TTL of bootstrap.orders.kafka.example. is 60 s",
+                 between: 30, betweenReason: "JVM caches resolved addresses for 30 s (networkaddress.cache.ttl)"),
+        WaitCase(label: "resolver floor 45 s dominates", oldTTL: 60, cutoverTTL: 5, jvm: 30, floor: 45,
+                 afterLowering: 60, afterLoweringReason: "old TTL of bootstrap.orders.kafka.example. is 60 s",
+                 between: 45, betweenReason: "resolver floor 45 s"),
+        WaitCase(label: "floor above the old TTL", oldTTL: 30, cutoverTTL: 5, jvm: 30, floor: 90,
+                 afterLowering: 90, afterLoweringReason: "resolver floor 90 s",
+                 between: 90, betweenReason: "resolver floor 90 s"),
+        WaitCase(label: "cutover TTL dominates", oldTTL: 300, cutoverTTL: 40, jvm: 30, floor: 10,
+                 afterLowering: 300, afterLoweringReason: "old TTL of bootstrap.orders.kafka.example. is 300 s",
+                 between: 40, betweenReason: "TTL during the cutover is 40 s"),
+    ]
+
+    @Test("waits and their reasons", arguments: waitCases)
+    func waits(_ c: WaitCase) throws {
+        // Broker names keep TTL 20 so the bootstrap's old TTL is the highest.
+        let cluster = Fixture.orders(brokers: 2, ttl: 20, bootstrapTTL: c.oldTTL)
+        let p = try plan(CutoverOptions(cluster: "orders", toPool: "pod", cutoverTTL: c.cutoverTTL, jvmCacheSeconds: c.jvm,
+                                        resolverFloorSeconds: c.floor), cluster)
+        #expect(p.steps.map(\.kind) == [.lowerTTL, .moveBrokers, .moveBrokers, .setBootstrapWeights, .restoreTTL])
+        #expect(p.steps[0].waitBefore == 0)
+        #expect(p.steps[0].waitReasons.isEmpty)
+        #expect(p.steps[1].waitBefore == c.afterLowering)
+        #expect(p.steps[1].waitReasons.first?.hasPrefix(c.afterLoweringReason) == true, "\(p.steps[1].waitReasons)")
+        for step in p.steps.dropFirst(2) {
+            #expect(step.waitBefore == c.between)
+            #expect(step.waitReasons.first?.hasPrefix(c.betweenReason) == true, "\(step.waitReasons)")
+        }
+        // Every non-zero factor is listed, the longest first.
+        let expectedCount = [c.cutoverTTL, c.jvm, c.floor].filter { $0 > 0 }.count
+        #expect(p.steps[2].waitReasons.count == expectedCount)
+        // Lowered TTLs never rise above what a name had.
+        #expect(p.steps[0].state.ttls == [Fixture.broker(1): min(20, c.cutoverTTL), Fixture.broker(2): min(20, c.cutoverTTL),
+                                          Fixture.bootstrap: min(c.oldTTL, c.cutoverTTL)])
+    }
+
+    @Test("brokers move in batches", arguments: [
+        (5, 2, [[1, 2], [3, 4], [5]]),
+        (5, 1, [[1], [2], [3], [4], [5]]),
+        (5, 5, [[1, 2, 3, 4, 5]]),
+        (3, 10, [[1, 2, 3]]),
+    ])
+    func batches(_ brokers: Int, _ batch: Int, _ groups: [[Int]]) throws {
+        let p = try plan(CutoverOptions(cluster: "orders", toPool: "pod", batch: batch), Fixture.orders(brokers: brokers))
+        let moves = p.steps.filter { $0.kind == .moveBrokers }
+        #expect(moves.map { $0.changes.map(\.name) } == groups.map { $0.map(Fixture.broker) })
+        var lived = Set<Int>()
+        for (step, group) in zip(moves, groups) {
+            lived.formUnion(group)
+            for id in 1...brokers {
+                #expect(step.state.brokerPools[Fixture.broker(id)] == (lived.contains(id) ? "pod" : "vm"))
+            }
+            #expect(step.title == "move \(group.map { "broker-\($0)" }.joined(separator: ", ")) to pod")
+        }
+    }
+
+    @Test("bootstrap ramps after the brokers", arguments: [
+        ([10, 50, 100] as [UInt8], [[90, 10], [50, 50], [0, 100]]),
+        ([100], [[0, 100]]),
+        ([25, 100], [[75, 25], [0, 100]]),
+        ([1, 2, 3, 100], [[99, 1], [98, 2], [97, 3], [0, 100]]),
+    ])
+    func ramps(_ ramp: [UInt8], _ weights: [[UInt8]]) throws {
+        let p = try plan(CutoverOptions(cluster: "orders", toPool: "pod", ramp: ramp))
+        let kinds = p.steps.map(\.kind)
+        #expect(kinds == [.lowerTTL, .moveBrokers, .moveBrokers, .moveBrokers]
+                + Array(repeating: .setBootstrapWeights, count: ramp.count) + [.restoreTTL])
+        let ramps = p.steps.filter { $0.kind == .setBootstrapWeights }
+        #expect(ramps.map { $0.state.weights[Fixture.bootstrap]! } == weights.map { ["vm": $0[0], "pod": $0[1]] })
+        #expect(ramps.map(\.title).first == "bootstrap weights pod=\(weights[0][1]),vm=\(weights[0][0]) (ramp \(ramp[0])%)")
+        // Brokers are all in pod before bootstrap gets any weight there.
+        let firstRamp = try #require(ramps.first)
+        #expect((1...3).allSatisfy { firstRamp.state.brokerPools[Fixture.broker($0)] == "pod" })
+    }
+
+    @Test("a ramp step gates on the targets of the pool that gains weight")
+    func rampGates() throws {
+        let p = try plan(CutoverOptions(cluster: "orders", toPool: "pod", brokers: [1, 2], ramp: [50, 100]))
+        let ramp = try #require(p.steps.first { $0.kind == .setBootstrapWeights })
+        #expect(ramp.gates == [1, 2].map { GateCheck(check: .tcpConnect(target: Fixture.pod($0), port: 9092), name: Fixture.bootstrap, broker: $0) })
+        // Bootstrap at 50/50: broker 3 still in vm, 1 and 2 in pod; every address may answer.
+        #expect(ramp.verify.first == AnswerExpectation(name: Fixture.bootstrap, type: .a,
+                                                      allowed: [Fixture.vm(3), Fixture.pod(1), Fixture.pod(2)].sorted(), rule: .subset))
+    }
+
+    @Test("move gates, drains and verify for each moved broker")
+    func gatesDrainsVerify() throws {
+        let cluster = Fixture.orders(brokers: 2, podHostname: [2])
+        let p = try plan(CutoverOptions(cluster: "orders", toPool: "pod", batch: 2,
+                                        gateCommands: ["kcheck --cluster {cluster} --node {broker} {target}:{port}"],
+                                        drainCommand: "drain {cluster} {broker} {old_target} -> {new_target}"), cluster)
+        let move = try #require(p.steps.first { $0.kind == .moveBrokers })
+        #expect(move.gates == [
+            GateCheck(check: .tcpConnect(target: Fixture.pod(1), port: 9092), name: Fixture.broker(1), broker: 1),
+            GateCheck(check: .command("kcheck --cluster orders --node 1 10.8.1.11:9092"), name: Fixture.broker(1), broker: 1),
+            GateCheck(check: .tcpConnect(target: "orders-2.pods.kafka.example.", port: 9092), name: Fixture.broker(2), broker: 2),
+            GateCheck(check: .command("kcheck --cluster orders --node 2 orders-2.pods.kafka.example.:9092"), name: Fixture.broker(2), broker: 2),
+        ])
+        #expect(move.drains == [
+            DrainAction(broker: 1, oldTarget: Fixture.vm(1), newTarget: Fixture.pod(1), command: "drain orders 1 10.0.1.11 -> 10.8.1.11"),
+            DrainAction(broker: 2, oldTarget: Fixture.vm(2), newTarget: "orders-2.pods.kafka.example.",
+                        command: "drain orders 2 10.0.1.12 -> orders-2.pods.kafka.example."),
+        ])
+        #expect(move.verify == [
+            // Bootstrap still weighs vm 100, but vm is empty now: the zero-weight pod pool answers.
+            AnswerExpectation(name: Fixture.bootstrap, type: .a, allowed: [Fixture.pod(1), "orders-2.pods.kafka.example."], rule: .subset),
+            AnswerExpectation(name: Fixture.broker(1), type: .a, allowed: [Fixture.pod(1)], rule: .exactly),
+            AnswerExpectation(name: Fixture.broker(2), type: .cname, allowed: ["orders-2.pods.kafka.example."], rule: .exactly),
+        ])
+        #expect(p.startVerify.first == AnswerExpectation(name: Fixture.bootstrap, type: .a, allowed: [Fixture.vm(1), Fixture.vm(2)], rule: .subset))
+        #expect(p.steps[0].gates.isEmpty && p.steps[0].drains.isEmpty)
+    }
+
+    @Test("--brokers moves only those; the last step removes exactly the cutover's TTL overrides")
+    func subsetAndRestore() throws {
+        var start = Fixture.state()
+        start.ttls[Fixture.registry] = 600 // not the cutover's business
+        let p = try plan(CutoverOptions(cluster: "orders", toPool: "pod", brokers: [3, 1]), state: start)
+        #expect(p.steps.filter { $0.kind == .moveBrokers }.map { $0.changes.map(\.name) } == [[Fixture.broker(1)], [Fixture.broker(3)]])
+        var expected = start
+        expected.brokerPools[Fixture.broker(1)] = "pod"
+        expected.brokerPools[Fixture.broker(3)] = "pod"
+        expected.weights[Fixture.bootstrap] = ["vm": 0, "pod": 100]
+        #expect(p.finalState == expected)
+        #expect(p.steps[0].state.ttls == [Fixture.registry: 600, Fixture.broker(1): 5, Fixture.broker(3): 5, Fixture.bootstrap: 5])
+        #expect(p.steps.last?.kind == .restoreTTL)
+    }
+
+    struct BadOptions: Sendable, CustomTestStringConvertible {
+        var label: String
+        var options: CutoverOptions
+        var cluster: Cluster = Fixture.orders()
+        var says: [String]
+        var testDescription: String { label }
+    }
+
+    static let bad: [BadOptions] = [
+        BadOptions(label: "unknown cluster", options: CutoverOptions(cluster: "billing", toPool: "pod"),
+                   says: ["no cluster named billing in zones/kafka.example.yaml", "clusters are orders and payments"]),
+        BadOptions(label: "unknown pool", options: CutoverOptions(cluster: "orders", toPool: "k8s"),
+                   says: ["cluster orders has no pool k8s", "its pools are vm and pod"]),
+        BadOptions(label: "unknown broker", options: CutoverOptions(cluster: "orders", toPool: "pod", brokers: [1, 8]),
+                   says: ["cluster orders has no broker 8", "its brokers are 1, 2 and 3"]),
+        BadOptions(label: "broker listed twice", options: CutoverOptions(cluster: "orders", toPool: "pod", brokers: [1, 1]),
+                   says: ["--brokers lists 1 more than once"]),
+        BadOptions(label: "broker without a target in the pool", options: CutoverOptions(cluster: "orders", toPool: "pod"),
+                   cluster: Fixture.orders(noPod: [2]),
+                   says: ["broker 2 (targets in vm) of cluster orders has no target in pool pod", "--brokers 1,3"]),
+        BadOptions(label: "ramp not increasing", options: CutoverOptions(cluster: "orders", toPool: "pod", ramp: [50, 10, 100]),
+                   says: ["--ramp 50,10,100 is not increasing (10 after 50)"]),
+        BadOptions(label: "ramp repeats", options: CutoverOptions(cluster: "orders", toPool: "pod", ramp: [50, 50, 100]),
+                   says: ["is not increasing"]),
+        BadOptions(label: "ramp above 100", options: CutoverOptions(cluster: "orders", toPool: "pod", ramp: [50, 101]),
+                   says: ["--ramp 50,101: 101 is outside 1–100"]),
+        BadOptions(label: "ramp at 0", options: CutoverOptions(cluster: "orders", toPool: "pod", ramp: [0, 100]),
+                   says: ["0 is outside 1–100"]),
+        BadOptions(label: "ramp not ending at 100", options: CutoverOptions(cluster: "orders", toPool: "pod", ramp: [10, 50]),
+                   says: ["--ramp 10,50 ends at 50, not 100"]),
+        BadOptions(label: "empty ramp", options: CutoverOptions(cluster: "orders", toPool: "pod", ramp: []),
+                   says: ["--ramp is empty"]),
+        BadOptions(label: "batch 0", options: CutoverOptions(cluster: "orders", toPool: "pod", batch: 0),
+                   says: ["--batch 0 moves no broker"]),
+        BadOptions(label: "nothing to do", options: CutoverOptions(cluster: "orders", toPool: "vm"),
+                   says: ["nothing to do", "already live in vm"]),
+    ]
+
+    @Test("refused plans", arguments: bad)
+    func refused(_ c: BadOptions) {
+        do {
+            _ = try plan(c.options, c.cluster)
+            Issue.record("\(c.label) was planned")
+        } catch {
+            for piece in c.says { #expect(error.description.contains(piece), "\(error.description)") }
+        }
+    }
+
+    @Test("planning again after the cutover finds nothing to do")
+    func nothingLeft() throws {
+        let first = try plan(CutoverOptions(cluster: "orders", toPool: "pod"))
+        #expect(throws: ControlError.self) {
+            try plan(CutoverOptions(cluster: "orders", toPool: "pod"), state: first.finalState)
+        }
+    }
+
+    @Test("a plan survives JSON (journal, admin API)")
+    func codable() throws {
+        let p = try plan(CutoverOptions(cluster: "orders", toPool: "pod", ramp: [10, 100], gateCommands: ["x {broker}"],
+                                        drainCommand: "d {broker}", invalidationHooks: ["rndc flushname {name}"]))
+        let data = try JSONEncoder().encode(p)
+        #expect(try JSONDecoder().decode(CutoverPlan.self, from: data) == p)
+    }
+
+    @Test("render prints numbered steps, waits with reasons, gates, verify and hooks")
+    func render() throws {
+        let p = try plan(CutoverOptions(cluster: "orders", toPool: "pod", brokers: [1], ramp: [50, 100], resolverFloorSeconds: 10,
+                                        invalidationHooks: ["unbound-control flush_zone kafka.example."]),
+                         Fixture.orders(brokers: 1))
+        let text = p.render()
+        let expected = """
+        Cutover of cluster orders (kafka.example.) to pool pod: brokers 1, batch 1, ramp 50,100
+        5 steps, about 2 min 30 s of waiting; verify timeout 30 s per step
+
+        Step 1/5: lower the TTLs of 2 names to 5 s
+          wait before: none
+          changes:
+            bootstrap.orders.kafka.example.  pod=0,vm=100 -> pod=0,vm=100 ttl=5
+            broker-1.orders.kafka.example.  live=vm -> live=vm ttl=5
+          gates: none
+          verify:
+            - bootstrap.orders.kafka.example. A ⊆ {10.0.1.11}
+            - broker-1.orders.kafka.example. A = 10.0.1.11
+
+        Step 2/5: move broker-1 to pod
+          wait before: 60 s
+            - old TTL of bootstrap.orders.kafka.example. is 60 s
+            - resolver floor 10 s (resolvers keep answers at least this long)
+          changes:
+            broker-1.orders.kafka.example.  live=vm ttl=5 -> live=pod ttl=5
+          gates:
+            - broker 1: TCP connect to 10.8.1.11:9092
+          verify:
+            - bootstrap.orders.kafka.example. A ⊆ {10.8.1.11}
+            - broker-1.orders.kafka.example. A = 10.8.1.11
+
+        """
+        #expect(text.hasPrefix(expected), "\(text)")
+        #expect(text.contains("""
+        Step 3/5: bootstrap weights pod=50,vm=50 (ramp 50%)
+          wait before: 30 s
+            - JVM caches resolved addresses for 30 s (networkaddress.cache.ttl)
+            - resolver floor 10 s (resolvers keep answers at least this long)
+            - TTL during the cutover is 5 s (bootstrap.orders.kafka.example.)
+        """))
+        #expect(text.hasSuffix("""
+        After each step, invalidate caches with:
+          - unbound-control flush_zone kafka.example.
+
+        """))
+    }
+}
