@@ -11,6 +11,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libldns, used only by SwitchyardZones (zone file parsing).
@@ -32,7 +35,8 @@ let package = Package(
         .target(
             name: "SwitchyardServer",
             dependencies: [
-                "SwitchyardCore", "SwitchyardZones", "CNetShim",
+                "SwitchyardCore", "SwitchyardZones", "SwitchyardInventory", "SwitchyardDiscovery",
+                "SwitchyardControl", "SwitchyardJournal", "CNetShim",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -46,11 +50,31 @@ let package = Package(
             name: "SwitchyardDiscovery",
             dependencies: ["SwitchyardInventory", .product(name: "Yams", package: "Yams")]
         ),
+        // Generations, plans and the cutover engine: pure logic, effects injected.
+        .target(
+            name: "SwitchyardControl",
+            dependencies: ["SwitchyardCore", "SwitchyardInventory"]
+        ),
+        // The SQLite journal of generations, cutover progress and hook runs.
+        .target(
+            name: "SwitchyardJournal",
+            dependencies: ["SwitchyardControl", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The admin HTTP endpoint: control API, /metrics, /healthz; cutover runs.
+        .target(
+            name: "SwitchyardAdmin",
+            dependencies: [
+                "SwitchyardServer", "SwitchyardControl", "SwitchyardJournal", "SwitchyardZones", "SwitchyardCore",
+                "SwitchyardInventory",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "switchyard",
             dependencies: [
                 "SwitchyardCore", "SwitchyardZones", "SwitchyardServer",
-                "SwitchyardInventory", "SwitchyardDiscovery",
+                "SwitchyardInventory", "SwitchyardDiscovery", "SwitchyardAdmin", "SwitchyardControl", "SwitchyardJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -58,6 +82,8 @@ let package = Package(
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
         .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore", "SwitchyardInventory"]),
         .testTarget(name: "SwitchyardInventoryTests", dependencies: ["SwitchyardInventory"]),
+        .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardInventory", "SwitchyardCore"]),
+        .testTarget(name: "SwitchyardJournalTests", dependencies: ["SwitchyardJournal", "SwitchyardControl"]),
         .testTarget(
             name: "SwitchyardDiscoveryTests",
             dependencies: ["SwitchyardDiscovery", "SwitchyardInventory"],

@@ -5,7 +5,10 @@ public protocol CutoverEffects: Sendable {
     func sleep(seconds: UInt32) async throws
     /// Runs one gate check.
     func checkGate(_ gate: GateCheck) async -> GateOutcome
-    /// Journals `state` as a new generation (synced) and serves it.
+    /// Journals `state` as a new generation (synced) and serves it. `state` is the whole state
+    /// the plan computed from its start; an implementation that lets other writers change other
+    /// names during a run should apply only the plan's names (``CutoverPlan/names``) on top of
+    /// its latest generation, or refuse other writers while a run is active.
     func commit(state: ServingState, actor: String, reason: String) async throws -> Generation
     /// Queries every serving instance until all meet `expectations`, or `timeoutSeconds` pass.
     func verify(_ expectations: [AnswerExpectation], timeoutSeconds: UInt32) async -> VerifyOutcome

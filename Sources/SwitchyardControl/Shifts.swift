@@ -80,7 +80,7 @@ public enum Shifts {
             }
 
         case .ttl(let text, let ttl):
-            let name = try findName(text, catalog, allowBrokers: true)
+            let name = try findName(text, catalog)
             if let ttl {
                 guard ttl <= maxTTL else {
                     throw ControlError("TTL \(ttl) for \(name) is larger than \(maxTTL) (RFC 2181 §8)", remedy: "use a TTL up to \(maxTTL) seconds")
@@ -114,7 +114,7 @@ public enum Shifts {
         state.brokerPools[cluster.brokerName(broker.id)] = pool
     }
 
-    static func findName(_ text: String, _ catalog: NameCatalog, allowBrokers: Bool = true) throws(ControlError) -> String {
+    static func findName(_ text: String, _ catalog: NameCatalog) throws(ControlError) -> String {
         guard let name = catalog.resolve(text) else {
             throw ControlError("no stable name \(text)",
                                remedy: "weighted names are \(catalog.weightedNames.spokenList); broker names are broker-<id>.<cluster>.<origin>")

@@ -12,6 +12,7 @@ extension ZoneSet {
             return
         }
         result.authoritative = true
+        result.zone = Int32(zone)
         var owner = OwnerSource.question
         for _ in 0..<ZoneSet.maxChain {
             guard let target = step(zone: zone, qtype: qtype, fullAny: fullAny, owner: owner, draw: draw, scratch: scratch, into: &result) else {
@@ -124,6 +125,7 @@ extension ZoneSet {
             result.authoritative = false
             return nil
         }
+        if result.stable < 0 { result.stable = zones[zoneIndex].nodes[nodeIndex].stable; result.pool = Int32(choice.pool) }
         let pool = set.pools[choice.pool]
         func answer(_ index: Int32) {
             result.answer.append(RecordRef(zone: z, node: n, rrset: index, owner: owner, stable: true))

@@ -11,6 +11,10 @@ struct PreparedAnswer: Sendable {
     var additionalCount: UInt16
     var bodyStart: Int32
     var bodyLength: Int32
+    /// For metrics: the zone, and the stable name and pool this answer comes from.
+    var zone: Int32
+    var stable: Int32 = -1
+    var pool: Int32 = -1
 }
 
 /// Where prepared answers are encoded and stored.
@@ -36,7 +40,8 @@ struct PreparedStore: Sendable {
         entries.append(PreparedAnswer(
             flags: ResponseEncoder.flags(for: workspace.resolution),
             answerCount: counts.answer, authorityCount: counts.authority, additionalCount: counts.additional,
-            bodyStart: Int32(body.count), bodyLength: Int32(writer.count - questionEnd)))
+            bodyStart: Int32(body.count), bodyLength: Int32(writer.count - questionEnd),
+            zone: workspace.resolution.zone, stable: workspace.resolution.stable, pool: workspace.resolution.pool))
         body.append(contentsOf: UnsafeRawBufferPointer(rebasing: workspace.buffer[questionEnd..<writer.count]))
         return entries.count - 1
     }
@@ -143,6 +148,7 @@ struct PrecompiledStableAnswers: Sendable {
         let group = groups[index]
         let set = stable.sets[Int(group.set)]
         guard let choice = set.choose(random: random, clientHash: clientHash) else { return nil }
+        // Entries were prepared with the pool forced, so they already carry it.
         return store.entries[Int(group.base) + set.variantOffsets[choice.pool] + choice.variant]
     }
 }

@@ -41,6 +41,10 @@ struct Resolution {
     var additional: [RecordRef] = []
     /// Stable names resolved with a draw: such a result is only cacheable per forced draw.
     var draws = 0
+    /// For metrics: the zone of the question, and the first stable name and pool drawn.
+    var zone: Int32 = -1
+    var stable: Int32 = -1
+    var pool: Int32 = -1
 
     init() {
         answer.reserveCapacity(16); authority.reserveCapacity(4); additional.reserveCapacity(16)
@@ -50,6 +54,7 @@ struct Resolution {
         rcode = .noError
         authoritative = false
         draws = 0
+        zone = -1; stable = -1; pool = -1
         answer.removeAll(keepingCapacity: true)
         authority.removeAll(keepingCapacity: true)
         additional.removeAll(keepingCapacity: true)

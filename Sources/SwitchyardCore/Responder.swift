@@ -25,6 +25,16 @@ public final class Responder {
 
     deinit { compression.deallocate(); clientSubnet.deallocate() }
 
+    /// What the last `respond` call answered, for metrics: indexes into the snapshot's
+    /// zones and stable names (-1 when none), the pool drawn, and the response code.
+    public struct Outcome: Sendable {
+        public var zone: Int32 = -1
+        public var stable: Int32 = -1
+        public var pool: Int32 = -1
+        public var rcode: UInt16 = 0
+    }
+    public private(set) var outcome = Outcome()
+
     /// What the query parser learned from the packet.
     struct Query {
         var id: UInt16 = 0
@@ -49,6 +59,7 @@ public final class Responder {
     public func respond(to packet: UnsafeRawBufferPointer, transport: Transport, snapshot: Snapshot,
                         client: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                         into response: UnsafeMutableRawBufferPointer) -> Int {
+        outcome = Outcome()
         guard packet.count >= 12 else { return 0 }
         let flags = be16(packet, 2)
         guard flags & 0x8000 == 0 else { return 0 }  // never answer a response
@@ -95,6 +106,7 @@ public final class Responder {
         }
         resolution.reset()
         snapshot.zoneSet.resolve(qtype: query.qtype, fullAny: transport == .tcp, draw: draw, scratch: scratch, into: &resolution)
+        outcome = Outcome(zone: resolution.zone, stable: resolution.stable, pool: resolution.pool, rcode: resolution.rcode.rawValue)
         return encode(query, packet: packet, zoneSet: snapshot.zoneSet, limit: limit, into: response)
     }
 
@@ -220,6 +232,7 @@ public final class Responder {
         }
         let optLength = query.hasEDNS ? 11 : 0
         let total = query.questionEnd + Int(entry.bodyLength) + optLength
+        outcome = Outcome(zone: entry.zone, stable: entry.stable, pool: entry.pool, rcode: entry.flags & 0xF)
         guard total <= limit, total <= response.count else { return nil }
         let out = response.baseAddress!
         out.storeBytes(of: query.id.bigEndian, toByteOffset: 0, as: UInt16.self)
@@ -267,6 +280,7 @@ public final class Responder {
     private func error(_ rcode: RCode, query: Query, withQuestion: Bool, packet: UnsafeRawBufferPointer,
                        transport: Transport, into response: UnsafeMutableRawBufferPointer) -> Int {
         guard response.count >= 12 + 11 else { return 0 }
+        outcome.rcode = rcode.rawValue
         let out = response.baseAddress!
         var length = 12
         let hasQuestion = withQuestion && query.questionEnd > 12 && query.questionEnd + 11 <= response.count

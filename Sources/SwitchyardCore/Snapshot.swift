@@ -73,10 +73,18 @@ public final class Snapshot: Sendable {
 
     /// The same zones with new weights, targets or health: the cheap swap behind every
     /// shift and health change. The names themselves must stay the same, in the same order.
-    public func updating(stableNames: [StableNameSpec]? = nil, down: Set<HealthKey>? = nil) throws(ZoneProblem) -> Snapshot {
+    /// New `serials` (origin → serial) rebuild the zone answers too, since negative
+    /// answers carry the SOA.
+    public func updating(stableNames: [StableNameSpec]? = nil, down: Set<HealthKey>? = nil,
+                         serials: [DomainName: UInt32] = [:]) throws(ZoneProblem) -> Snapshot {
         let names = stableNames ?? self.stableNames
         guard names.map(\.name) == self.stableNames.map(\.name) else {
             throw ZoneProblem(file: "", line: 0, message: "updating a snapshot cannot add or remove stable names; reload instead")
+        }
+        let renumbered = zones.map { zone in serials[zone.origin].map(zone.withSerial) ?? zone }
+        if zip(renumbered, zones).contains(where: { $0 !== $1 }) {
+            return try Snapshot(zones: renumbered, stableNames: names, down: down ?? self.down,
+                                precompile: precompiled.count > 0)
         }
         return Snapshot(base: self, stableNames: names, down: down ?? self.down)
     }

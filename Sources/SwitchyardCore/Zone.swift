@@ -86,6 +86,19 @@ public final class Zone: Sendable {
 
     public var serial: UInt32 { soa.rdatas.first.flatMap(SOAFields.init(rdata:))?.serial ?? 0 }
 
+    /// The same zone with another SOA serial (every generation moves it forward).
+    public func withSerial(_ serial: UInt32) -> Zone {
+        guard var rdata = soa.rdatas.first, rdata.count >= 20, serial != self.serial else { return self }
+        let at = rdata.count - 20
+        rdata.replaceSubrange(at..<(at + 4), with: [UInt8(serial >> 24), UInt8(serial >> 16 & 0xFF), UInt8(serial >> 8 & 0xFF), UInt8(serial & 0xFF)])
+        let newSOA = RRSet(owner: soa.owner, type: .soa, ttl: soa.ttl, rdatas: [rdata])
+        var nodes = self.nodes
+        if let apex = table.find(origin.key), let index = nodes[apex].index(of: .soa) {
+            nodes[apex].rrsets[index] = newSOA
+        }
+        return Zone(origin: origin, soa: newSOA, nodes: nodes, table: table, recordCount: recordCount, source: source)
+    }
+
     public func node(named name: DomainName) -> ZoneNode? {
         table.find(name.key).map { nodes[$0] }
     }

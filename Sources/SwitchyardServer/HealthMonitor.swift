@@ -100,7 +100,7 @@ final class HealthMonitor: @unchecked Sendable {
         var pending: [(key: HealthKey, fd: Int32, deadline: Double)] = []
         let start = monotonicSeconds()
         for key in keys {
-            switch connectNonBlocking(key) {
+            switch TCPProbe.connect(key.target, port: key.port) {
             case .connected(let fd): close(fd); results[key] = true
             case .failed: results[key] = false
             case .inProgress(let fd): pending.append((key, fd, start + states[key]!.check.timeout.seconds))
@@ -132,43 +132,6 @@ final class HealthMonitor: @unchecked Sendable {
         return results
     }
 
-    private enum Attempt { case connected(Int32), inProgress(Int32), failed }
-
-    private func connectNonBlocking(_ key: HealthKey) -> Attempt {
-        let family: Int32
-        switch key.target {
-        case .ipv4: family = AF_INET
-        case .ipv6: family = AF_INET6
-        case .hostname: return .failed
-        }
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failed }
-        let result: Int32
-        switch key.target {
-        case .ipv4(let bytes):
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = key.port.bigEndian
-            withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: bytes) }
-            result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        case .ipv6(let bytes):
-            var address = sockaddr_in6()
-            address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_port = key.port.bigEndian
-            withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: bytes) }
-            result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        case .hostname:
-            result = -1
-        }
-        if result == 0 { return .connected(fd) }
-        if errno == EINPROGRESS { return .inProgress(fd) }
-        close(fd)
-        return .failed
-    }
 }
 
 extension Duration {

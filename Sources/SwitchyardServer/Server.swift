@@ -1,7 +1,10 @@
 import CNetShim
 import Glibc
 import Logging
+import Synchronization
 import SwitchyardCore
+import SwitchyardInventory
+import SwitchyardJournal
 import SwitchyardZones
 
 /// How `switchyard serve` runs.
@@ -25,7 +28,10 @@ public struct ServerConfiguration: Sendable {
 }
 
 /// The DNS server: sockets, worker threads, and the snapshot they answer from.
-public final class Server {
+///
+/// Its mutable fields change only on the thread that starts, reloads and stops it (the
+/// signal thread); what other threads read is behind the store's lock or `checked`.
+public final class Server: @unchecked Sendable {
     private let configuration: ServerConfiguration
     private let store: SnapshotStore
     private let logger: Logger
@@ -33,12 +39,34 @@ public final class Server {
     private var threads: [WorkerThread] = []
     private var udpSockets: [Int32] = []
     private var health: HealthMonitor?
+    private let discovery: DiscoverySync?
+    private var inventories: [Inventory]
+    /// Journal, generations and invalidation.
+    public let control: ControlService
+    /// Queries answered, by zone, stable name, pool and rcode.
+    public let queryMetrics = QueryMetrics()
+    /// The snapshot being served now.
+    public var servingSnapshot: Snapshot { store.snapshot }
+    /// The addresses this server answers on.
+    public var listenAddresses: [ListenAddress] { configuration.listen }
+    /// Every health-checked endpoint.
+    public var checkedTargets: Set<HealthKey> { checked.withLock { $0 } }
+    private let checked = Mutex<Set<HealthKey>>([])
 
-    public init(configuration: ServerConfiguration, loaded: ZoneLoader.Configuration, logger: Logger) {
+    /// Opens nothing yet but the journal: the snapshot served first is the journal's
+    /// latest generation fitted to the loaded zones and inventories.
+    public init(configuration: ServerConfiguration, loaded: ZoneLoader.Configuration, journal: Journal,
+                discovery: DiscoverySync?, invalidation: InvalidationSettings, logger: Logger) throws {
         self.configuration = configuration
-        self.store = SnapshotStore(loaded.snapshot)
         self.logger = logger
+        self.discovery = discovery
+        self.inventories = loaded.inventories
+        let store = SnapshotStore(loaded.snapshot)
+        self.store = store
+        self.control = ControlService(journal: journal, store: store, discovery: discovery, invalidation: invalidation, logger: logger)
+        store.replace(with: try control.install(loaded, down: []))
         self.health = makeHealthMonitor(loaded.healthChecks, initiallyDown: [])
+        checked.withLock { $0 = Set(loaded.healthChecks.keys) }
     }
 
     private func makeHealthMonitor(_ checks: [HealthKey: HealthCheck], initiallyDown: Set<HealthKey>) -> HealthMonitor? {
@@ -70,7 +98,7 @@ public final class Server {
                         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                     }
                     let worker = UDPWorker(fd: fd, address: address, store: store, maxUDPSize: configuration.maxUDPSize,
-                                           stopping: stopping, logger: logger)
+                                           stopping: stopping, metrics: queryMetrics, logger: logger)
                     workers.append((worker, "udp\(index)"))
                 }
                 tcpListeners[try address.bind(type: Int32(SOCK_STREAM.rawValue))] = address
@@ -84,12 +112,13 @@ public final class Server {
         let tcp = try TCPServer(
             listeners: tcpListeners, store: store, maxUDPSize: configuration.maxUDPSize,
             settings: .init(idleTimeout: configuration.tcpIdleTimeout, maxConnections: configuration.tcpMaxConnections),
-            stopping: stopping, logger: logger)
+            stopping: stopping, metrics: queryMetrics, logger: logger)
         for (worker, name) in workers {
             threads.append(try WorkerThread(name: name) { worker.run() })
         }
         threads.append(try WorkerThread(name: "tcp") { tcp.run() })
         try health?.start()
+        discovery?.publish(inventories, generation: control.current?.generation.number)
         let snapshot = store.snapshot
         logger.info("serving", metadata: [
             "listen": "\(configuration.listen.map(\.description).joined(separator: " "))",
@@ -109,8 +138,11 @@ public final class Server {
             let down = health?.down ?? []
             health?.stop()
             health = makeHealthMonitor(loaded.healthChecks, initiallyDown: down)
-            let snapshot = try loaded.snapshot.updating(down: down.intersection(loaded.healthChecks.keys))
+            checked.withLock { $0 = Set(loaded.healthChecks.keys) }
+            let snapshot = try control.install(loaded, down: down.intersection(loaded.healthChecks.keys))
             store.replace(with: snapshot)
+            inventories = loaded.inventories
+            discovery?.publish(inventories, generation: control.current?.generation.number)
             do { try health?.start() } catch { logger.error("health checks not started", metadata: ["error": "\(error)"]) }
             logger.info("reloaded", metadata: [
                 "zones": "\(snapshot.zones.map { "\($0.origin)(serial \($0.serial))" }.joined(separator: " "))",

@@ -36,12 +36,16 @@ final class TCPServer: @unchecked Sendable {
     private let settings: Settings
     private let stopping: StopFlag
     private let logger: Logger
+    private let metrics: QueryMetrics
+    private var tally: QueryTally
     private var connections: [Int32: Connection] = [:]
     private let response = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_535, alignment: 16)
 
     init(listeners: [Int32: ListenAddress], store: SnapshotStore, maxUDPSize: Int, settings: Settings,
-         stopping: StopFlag, logger: Logger) throws(SystemError) {
+         stopping: StopFlag, metrics: QueryMetrics, logger: Logger) throws(SystemError) {
         self.listeners = listeners
+        self.metrics = metrics
+        self.tally = QueryTally(snapshot: store.snapshot)
         self.store = store
         self.responder = Responder(maxUDPSize: maxUDPSize)
         self.settings = settings
@@ -66,10 +70,14 @@ final class TCPServer: @unchecked Sendable {
         let events = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: 128)
         defer { fds.deallocate(); events.deallocate() }
         var lastSweep = monotonicSeconds()
+        var lastFlush = lastSweep
         while !stopping.isSet {
             let count = sy_epoll_wait(epoll, fds.baseAddress, events.baseAddress, 128, 250)
             let now = monotonicSeconds()
-            if count > 0 { cache.refresh() }
+            cache.refresh()
+            if tally.needsFlush(since: &lastFlush, serving: cache.snapshot) {
+                tally.flush(into: metrics, next: cache.snapshot)
+            }
             for i in 0..<max(0, Int(count)) {
                 let fd = fds[i], event = events[i]
                 if listeners[fd] != nil {
@@ -91,6 +99,7 @@ final class TCPServer: @unchecked Sendable {
             }
         }
         shutdown()
+        tally.flush(into: metrics)
     }
 
     private func acceptAll(on listener: Int32, now: Double) {
@@ -167,6 +176,7 @@ final class TCPServer: @unchecked Sendable {
                 let answer = connection.peer.withUnsafeBytes { peer in
                     responder.respond(to: packet, transport: .tcp, snapshot: snapshot, client: peer, into: response)
                 }
+                tally.count(responder.outcome)
                 if answer > 0 {
                     connection.output.append(UInt8(answer >> 8))
                     connection.output.append(UInt8(answer & 0xFF))

@@ -18,6 +18,7 @@ final class UDPWorker: @unchecked Sendable {
     private let responder: Responder
     private let stopping: StopFlag
     private let logger: Logger
+    private let metrics: QueryMetrics
 
     private let received: UnsafeMutableBufferPointer<sy_mmsghdr>
     private let sending: UnsafeMutableBufferPointer<sy_mmsghdr>
@@ -27,8 +28,10 @@ final class UDPWorker: @unchecked Sendable {
     private let receiveBuffers: UnsafeMutableRawBufferPointer
     private let sendBuffers: UnsafeMutableRawBufferPointer
 
-    init(fd: Int32, address: ListenAddress, store: SnapshotStore, maxUDPSize: Int, stopping: StopFlag, logger: Logger) {
+    init(fd: Int32, address: ListenAddress, store: SnapshotStore, maxUDPSize: Int, stopping: StopFlag,
+         metrics: QueryMetrics, logger: Logger) {
         self.fd = fd
+        self.metrics = metrics
         self.address = address
         self.store = store
         self.responder = Responder(maxUDPSize: maxUDPSize)
@@ -54,6 +57,8 @@ final class UDPWorker: @unchecked Sendable {
 
     func run() {
         var cache = SnapshotCache(store: store)
+        var tally = QueryTally(snapshot: cache.snapshot)
+        var lastFlush = monotonicSeconds()
         let batch = UDPWorker.batchSize
         let waitForOne = sy_msg_waitforone()
         let responseSize = responder.maxUDPSize
@@ -67,15 +72,19 @@ final class UDPWorker: @unchecked Sendable {
                 received[i].msg_len = 0
             }
             let count = sy_recvmmsg(fd, received.baseAddress, UInt32(batch), waitForOne)
+            let receiveError = errno
+            cache.refresh()
+            if tally.needsFlush(since: &lastFlush, serving: cache.snapshot) {
+                tally.flush(into: metrics, next: cache.snapshot)
+            }
             if count < 0 {
-                let code = errno
+                let code = receiveError
                 // EAGAIN: the receive timeout expired, time to look at the stop flag.
                 if code != EAGAIN && code != EWOULDBLOCK && code != EINTR {
                     logger.error("recvmmsg failed", metadata: ["listen": "\(address)", "errno": "\(code)"])
                 }
                 continue
             }
-            cache.refresh()
             var replies = 0
             for i in 0..<Int(count) {
                 let message = received[i]
@@ -85,6 +94,7 @@ final class UDPWorker: @unchecked Sendable {
                 let out = UnsafeMutableRawBufferPointer(start: sendBuffers.baseAddress! + replies * responseSize, count: responseSize)
                 let length = responder.respond(to: packet, transport: .udp, snapshot: cache.snapshot,
                                                client: clientAddress(peers.baseAddress! + i), into: out)
+                tally.count(responder.outcome)
                 guard length > 0 else { continue }
                 sendVectors[replies] = iovec(iov_base: out.baseAddress, iov_len: length)
                 sending[replies].msg_hdr = msghdr(
@@ -96,6 +106,7 @@ final class UDPWorker: @unchecked Sendable {
             }
             send(replies)
         }
+        tally.flush(into: metrics)
     }
 
     private func send(_ total: Int) {

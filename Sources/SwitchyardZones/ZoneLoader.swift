@@ -89,7 +89,7 @@ public enum ZoneLoader {
         }
         guard problems.isEmpty else { throw ZoneProblems(problems) }
 
-        let specs = inventories.flatMap(\.stableNames).sorted { $0.name.description < $1.name.description }
+        let specs = stableNames(of: inventories, applying: .none)
         var zones: [Zone] = []
         for file in zoneFiles {
             let stable = specs.enumerated()
@@ -108,6 +108,11 @@ public enum ZoneLoader {
         } catch {
             throw ZoneProblems([error])
         }
+    }
+
+    /// The stable names of all inventories in snapshot order, with overrides applied.
+    public static func stableNames(of inventories: [Inventory], applying overrides: StableOverrides) -> [StableNameSpec] {
+        inventories.flatMap { $0.stableNames(applying: overrides) }.sorted { $0.name.description < $1.name.description }
     }
 
     /// Loads and builds the snapshot of `directory` (see `load(directory:)`).

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SwitchyardAdmin
 import SwitchyardCore
+import SwitchyardJournal
 import SwitchyardServer
 import SwitchyardZones
 
@@ -28,6 +30,30 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest UDP response, and the EDNS buffer size we advertise.")
     var maxUDPSize = 1232
 
+    @Option(help: ArgumentHelp("Publish kafka_discovery files here on start, reload and every change; repeatable.", valueName: "dir"))
+    var discoveryOut: [String] = []
+
+    @Option(help: ArgumentHelp("Shell command run after discovery files changed ({generation} is filled in); repeatable.", valueName: "command"))
+    var discoveryHook: [String] = []
+
+    @Option(help: "Directory of the state database (journal of generations).")
+    var state = "state"
+
+    @Option(help: ArgumentHelp("Secondary to send DNS NOTIFY after every generation; repeatable.", valueName: "addr:port"))
+    var notify: [String] = []
+
+    @Option(help: ArgumentHelp("Cache-flush command after every generation ({zone} {name} {generation}); repeatable.", valueName: "command"))
+    var invalidateHook: [String] = []
+
+    @Option(help: ArgumentHelp("Admin HTTP endpoint (control API, /metrics, /healthz), or `none`.", valueName: "addr:port"))
+    var admin: String?
+
+    @Option(help: "Bearer token file of the admin endpoint (default: <state>/admin.token, generated when absent).")
+    var adminTokenFile: String?
+
+    @Option(help: ArgumentHelp("DNS address cutovers verify their changes at (default: every --listen address); repeatable.", valueName: "addr:port"))
+    var verifyServer: [String] = []
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -39,6 +65,12 @@ struct Serve: ParsableCommand {
         if tcpIdleTimeout <= 0 { throw ValidationError("--tcp-idle-timeout must be positive") }
         if tcpMaxConnections < 1 { throw ValidationError("--tcp-max-connections must be at least 1") }
         if !(512...65_535).contains(maxUDPSize) { throw ValidationError("--max-udp-size must be 512...65535") }
+        if let admin, admin != "none", ListenAddress(admin) == nil {
+            throw ValidationError("--admin \(admin): expected IPv4:PORT, [IPv6]:PORT or none")
+        }
+        for text in notify + verifyServer where ListenAddress(text) == nil {
+            throw ValidationError("--notify \(text): expected IPv4:PORT or [IPv6]:PORT")
+        }
     }
 
     func run() throws {
@@ -59,12 +91,37 @@ struct Serve: ParsableCommand {
         let configuration = ServerConfiguration(
             zonesDirectory: zones, listen: listen.compactMap(ListenAddress.init), threads: threads ?? ServerConfiguration.usableCPUs,
             tcpIdleTimeout: tcpIdleTimeout, tcpMaxConnections: tcpMaxConnections, maxUDPSize: maxUDPSize)
-        let server = Server(configuration: configuration, loaded: loaded, logger: logger)
+        let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
+            let journal = try Journal(directory: state)
+            let server = try Server(configuration: configuration, loaded: loaded, journal: journal, discovery: discovery,
+                                    invalidation: InvalidationSettings(notify: notify.compactMap(ListenAddress.init), hooks: invalidateHook),
+                                    logger: logger)
+            let adminServer = try startAdmin(server: server, logger: logger)
+            defer { adminServer?.stop() }
             try server.runUntilSignalled()
         } catch {
             printError("switchyard: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// The default admin address is best effort (DNS serving matters more); an address
+    /// given with --admin must work.
+    private func startAdmin(server: Server, logger: Logger) throws -> AdminServer? {
+        if admin == "none" { return nil }
+        let address = ListenAddress(admin ?? "127.0.0.1:8053")!
+        let tokenPath = adminTokenFile ?? (state as NSString).appendingPathComponent("admin.token")
+        let token = try AdminToken.loadOrCreate(path: tokenPath)
+        let verify = verifyServer.isEmpty ? listen.compactMap(ListenAddress.init) : verifyServer.compactMap(ListenAddress.init)
+        let adminServer = AdminServer(server: server, address: address, token: token, verifyServers: verify, logger: logger)
+        do {
+            try adminServer.start()
+        } catch {
+            guard admin == nil else { throw error }
+            logger.error("admin endpoint not started; DNS keeps serving", metadata: ["error": "\(error)"])
+            return nil
+        }
+        return adminServer
     }
 }

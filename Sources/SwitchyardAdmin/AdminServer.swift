@@ -1,0 +1,228 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import Synchronization
+import SwitchyardControl
+import SwitchyardCore
+import SwitchyardInventory
+import SwitchyardJournal
+import SwitchyardServer
+
+/// The admin HTTP endpoint: the control API the CLI uses, `/metrics` and `/healthz`.
+/// Every request but `GET /healthz` needs `Authorization: Bearer <token>`.
+public final class AdminServer: Sendable {
+    private let server: Server
+    private let cutovers: CutoverService
+    private let token: String
+    private let address: ListenAddress
+    private let logger: Logger
+    private let metrics: AdminMetrics
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    public init(server: Server, address: ListenAddress, token: String, verifyServers: [ListenAddress], logger: Logger) {
+        self.server = server
+        self.address = address
+        self.token = token
+        self.logger = logger
+        self.cutovers = CutoverService(control: server.control, verifyServers: verifyServers, logger: logger)
+        self.metrics = AdminMetrics()
+    }
+
+    /// Starts listening; throws when the address cannot be bound.
+    public func start() throws {
+        let router = Router()
+        router.add(middleware: BearerAuthentication(token: token))
+        routes(router)
+        let ready = DispatchSemaphore(value: 0)
+        let failure = Mutex<String?>(nil)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(address.host, port: Int(address.port)), serverName: "switchyard"),
+            onServerRunning: { _ in ready.signal() },
+            logger: logger)
+        let running = Task {
+            do { try await app.run() } catch {
+                failure.withLock { $0 = "\(error)" }
+                ready.signal()
+            }
+        }
+        task.withLock { $0 = running }
+        _ = ready.wait(timeout: .now() + 10)
+        if let error = failure.withLock({ $0 }) {
+            throw ControlError("the admin endpoint cannot listen on \(address): \(error)", remedy: "pick another --admin address")
+        }
+        logger.info("admin endpoint listening", metadata: ["admin": "\(address)"])
+    }
+
+    public func stop() {
+        task.withLock { $0?.cancel() }
+    }
+
+    // MARK: Routes
+
+    private func routes(_ router: Router<BasicRequestContext>) {
+        router.get("/healthz") { [server] _, _ -> Response in
+            let control = server.control
+            var problems: [String] = []
+            if let failure = control.discoveryFailure { problems.append("discovery publish failed: \(failure)") }
+            let body: [String: String] = [
+                "status": problems.isEmpty ? "ok" : "degraded",
+                "generation": control.current.map { String($0.generation.number) } ?? "",
+                "failed_hooks": String(control.failedHookCount),
+                "problems": problems.joined(separator: "; "),
+            ]
+            return try json(body, status: control.current == nil ? .serviceUnavailable : .ok)
+        }
+        router.get("/metrics") { [server, metrics, cutovers] _, _ -> Response in
+            let text = metrics.render(server: server, runs: (try? cutovers.recentRuns()) ?? [])
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/v1/status") { [server, cutovers] _, _ -> Response in
+            try handle { try json(status(server: server, runs: cutovers.recentRuns())) }
+        }
+        router.get("/v1/history") { [server] request, _ -> Response in
+            try handle {
+                let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 50
+                let journal = server.control.journal
+                if let cluster = request.uri.queryParameters.get("cluster"), let current = server.control.current {
+                    guard let found = current.inventories.lazy.compactMap({ $0.cluster(named: cluster) }).first else {
+                        throw ControlError("no cluster named \(cluster)", remedy: "see `switchyard status`")
+                    }
+                    return try json(journal.history(limit: limit, nameSuffix: ".\(found.name).\(found.origin)"))
+                }
+                return try json(journal.history(limit: limit))
+            }
+        }
+        router.post("/v1/shift") { [server] request, context -> Response in
+            try await handleAsync {
+                let body = try await request.decode(as: AdminAPI.ShiftBody.self, context: context)
+                let control = server.control
+                guard let current = control.current else { throw ControlServiceError.notReady }
+                let state = try Shifts.apply(body.request, to: current.generation.state, inventories: current.inventories)
+                guard state != current.generation.state else {
+                    throw ControlError("nothing to change: the names already have that setting", remedy: "see `switchyard status`")
+                }
+                let generation = try control.commit(state, actor: body.actor, reason: body.reason)
+                let hooks = control.invalidate(after: generation).map {
+                    HookOutcome(hook: $0.command, succeeded: $0.succeeded, detail: $0.succeeded ? "" : "\($0)")
+                }
+                return try json(AdminAPI.GenerationReply(generation: generation, invalidation: hooks))
+            }
+        }
+        router.post("/v1/cutover/plan") { [cutovers] request, context -> Response in
+            try await handleAsync {
+                let options = try await request.decode(as: CutoverOptions.self, context: context)
+                return try json(AdminAPI.PlanReply(plan: cutovers.plan(options)))
+            }
+        }
+        router.post("/v1/rollback/plan") { [cutovers] request, context -> Response in
+            try await handleAsync {
+                let body = try await request.decode(as: AdminAPI.RollbackBody.self, context: context)
+                return try json(AdminAPI.PlanReply(plan: cutovers.rollbackPlan(body)))
+            }
+        }
+        router.post("/v1/runs") { [cutovers] request, context -> Response in
+            try await handleAsync {
+                let body = try await request.decode(as: AdminAPI.RunBody.self, context: context)
+                let plan: CutoverPlan
+                if let options = body.options {
+                    plan = try cutovers.plan(options)
+                } else if let rollback = body.rollback {
+                    plan = try cutovers.rollbackPlan(rollback)
+                } else {
+                    throw ControlError("the request names neither a cutover nor a rollback", remedy: "send options or rollback")
+                }
+                return try json(cutovers.start(plan), status: .accepted)
+            }
+        }
+        router.get("/v1/runs/:cluster") { [cutovers] _, context -> Response in
+            try handle {
+                let cluster = try context.parameters.require("cluster")
+                guard let status = try cutovers.status(cluster: cluster) else {
+                    throw ControlError("cluster \(cluster) has no cutover runs", remedy: "start one with `switchyard cutover apply`")
+                }
+                return try json(status)
+            }
+        }
+        router.post("/v1/runs/:cluster/pause") { [cutovers] _, context -> Response in
+            try handle { try json(cutovers.pause(cluster: context.parameters.require("cluster"))) }
+        }
+        router.post("/v1/runs/:cluster/resume") { [cutovers] _, context -> Response in
+            try handle { try json(cutovers.resume(cluster: context.parameters.require("cluster")), status: .accepted) }
+        }
+    }
+}
+
+/// The state of every stable name as served now.
+func status(server: Server, runs: [AdminAPI.RunStatus]) throws -> AdminAPI.StatusReply {
+    guard let current = server.control.current else { throw ControlServiceError.notReady }
+    let snapshot = server.servingSnapshot
+    let down = snapshot.down
+    let checked = server.checkedTargets
+    let names = snapshot.stableNames.map { spec in
+        AdminAPI.NameStatus(
+            name: spec.name.description, kind: spec.kind == .exclusive ? "broker" : "weighted", ttl: spec.ttl,
+            selection: spec.selection == .hashed ? "hashed" : "random",
+            pools: spec.pools.map { pool in
+                AdminAPI.PoolStatus(name: pool.name, weight: pool.weight, targets: pool.targets.map { target in
+                    let key = spec.healthPort.map { HealthKey(target: target, port: $0) }
+                    let healthy: Bool? = key.flatMap { checked.contains($0) ? !down.contains($0) : nil }
+                    return AdminAPI.TargetStatus(target: target.description, healthy: healthy)
+                })
+            })
+    }
+    return AdminAPI.StatusReply(generation: current.generation, names: names, runs: runs,
+                                discoveryError: server.control.discoveryFailure, failedHooks: server.control.failedHookCount)
+}
+
+/// Turns thrown errors into JSON error replies: 400 for what the caller got wrong.
+private func handle(_ body: () throws -> Response) throws -> Response {
+    do { return try body() } catch { return errorResponse(error) }
+}
+
+private func handleAsync(_ body: () async throws -> Response) async throws -> Response {
+    do { return try await body() } catch { return errorResponse(error) }
+}
+
+private func errorResponse(_ error: any Error) -> Response {
+    let status: HTTPResponse.Status
+    switch error {
+    case is ControlError, is DecodingError: status = .badRequest
+    case let http as HTTPError: status = http.status
+    case ControlServiceError.notReady: status = .serviceUnavailable
+    case is ControlServiceError: status = .conflict
+    default: status = .internalServerError
+    }
+    let message: String
+    if let http = error as? HTTPError { message = http.body ?? "\(http.status)" } else { message = "\(error)" }
+    return (try? json(AdminAPI.ErrorReply(error: message), status: status)) ?? Response(status: status)
+}
+
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try AdminAPI.encoder().encode(value)
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// `Authorization: Bearer <token>` on everything but `GET /healthz`; compared in constant time.
+struct BearerAuthentication<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.method == .get && request.uri.path == "/healthz" { return try await next(request, context) }
+        let presented = request.headers[.authorization] ?? ""
+        let expected = "Bearer " + token
+        var difference = UInt8(presented.utf8.count == expected.utf8.count ? 0 : 1)
+        for (a, b) in zip(presented.utf8, expected.utf8) { difference |= a ^ b }
+        guard difference == 0 else {
+            return try json(AdminAPI.ErrorReply(error: "missing or wrong bearer token: send Authorization: Bearer <contents of the admin token file>"),
+                            status: .unauthorized)
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+/// Request and response bodies of the admin HTTP API (JSON), shared by the server and
+/// the CLI. Dates are ISO 8601.
+public enum AdminAPI {
+    public struct ShiftBody: Codable, Sendable {
+        public var request: ShiftRequest
+        public var actor: String
+        public var reason: String
+        public init(request: ShiftRequest, actor: String, reason: String) {
+            self.request = request; self.actor = actor; self.reason = reason
+        }
+    }
+
+    public struct GenerationReply: Codable, Sendable {
+        public var generation: Generation
+        public var invalidation: [HookOutcome]
+        public init(generation: Generation, invalidation: [HookOutcome]) {
+            self.generation = generation; self.invalidation = invalidation
+        }
+    }
+
+    public struct TargetStatus: Codable, Sendable {
+        public var target: String
+        /// nil when the target is not health-checked.
+        public var healthy: Bool?
+        public init(target: String, healthy: Bool?) { self.target = target; self.healthy = healthy }
+    }
+
+    public struct PoolStatus: Codable, Sendable {
+        public var name: String
+        public var weight: UInt8
+        public var targets: [TargetStatus]
+        public init(name: String, weight: UInt8, targets: [TargetStatus]) {
+            self.name = name; self.weight = weight; self.targets = targets
+        }
+    }
+
+    public struct NameStatus: Codable, Sendable {
+        public var name: String
+        /// "broker" (exclusive) or "weighted".
+        public var kind: String
+        public var ttl: UInt32
+        public var selection: String
+        public var pools: [PoolStatus]
+        public init(name: String, kind: String, ttl: UInt32, selection: String, pools: [PoolStatus]) {
+            self.name = name; self.kind = kind; self.ttl = ttl; self.selection = selection; self.pools = pools
+        }
+    }
+
+    public struct RunStatus: Codable, Sendable {
+        public var id: Int64
+        public var cluster: String
+        public var status: String
+        /// Whether this server process is executing it right now.
+        public var active: Bool
+        public var progress: CutoverProgress?
+        public init(id: Int64, cluster: String, status: String, active: Bool, progress: CutoverProgress?) {
+            self.id = id; self.cluster = cluster; self.status = status; self.active = active; self.progress = progress
+        }
+    }
+
+    public struct StatusReply: Codable, Sendable {
+        public var generation: Generation
+        public var names: [NameStatus]
+        public var runs: [RunStatus]
+        public var discoveryError: String?
+        public var failedHooks: Int
+        public init(generation: Generation, names: [NameStatus], runs: [RunStatus], discoveryError: String?, failedHooks: Int) {
+            self.generation = generation; self.names = names; self.runs = runs
+            self.discoveryError = discoveryError; self.failedHooks = failedHooks
+        }
+    }
+
+    public struct PlanReply: Codable, Sendable {
+        public var plan: CutoverPlan
+        public var text: String
+        public init(plan: CutoverPlan) { self.plan = plan; self.text = plan.render() }
+    }
+
+    /// `rollback <cluster> [--to-generation N | --steps K]`: the target is generation N's
+    /// state, or the state before the cluster's last K changes (default 1).
+    public struct RollbackBody: Codable, Sendable {
+        public var cluster: String
+        public var toGeneration: UInt64?
+        public var steps: Int?
+        public var options: CutoverOptions?
+        public init(cluster: String, toGeneration: UInt64?, steps: Int?, options: CutoverOptions?) {
+            self.cluster = cluster; self.toGeneration = toGeneration; self.steps = steps; self.options = options
+        }
+    }
+
+    /// Starts a run: a cutover (`options`) or a rollback (`rollback`).
+    public struct RunBody: Codable, Sendable {
+        public var options: CutoverOptions?
+        public var rollback: RollbackBody?
+        public init(options: CutoverOptions? = nil, rollback: RollbackBody? = nil) {
+            self.options = options; self.rollback = rollback
+        }
+    }
+
+    public struct ClusterBody: Codable, Sendable {
+        public var cluster: String
+        public init(cluster: String) { self.cluster = cluster }
+    }
+
+    public struct ErrorReply: Codable, Sendable {
+        public var error: String
+        public init(error: String) { self.error = error }
+    }
+
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

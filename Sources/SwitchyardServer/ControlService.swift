@@ -1,0 +1,227 @@
+import Foundation
+import Logging
+import Synchronization
+import SwitchyardControl
+import SwitchyardCore
+import SwitchyardInventory
+import SwitchyardJournal
+import SwitchyardZones
+
+/// Where caches are told about a new generation (SPEC "Cache invalidation").
+public struct InvalidationSettings: Sendable {
+    /// Secondaries that get a DNS NOTIFY (RFC 1996) for every zone whose serial moved.
+    public var notify: [ListenAddress]
+    /// Commands with `{zone}`, `{name}` and `{generation}` placeholders, e.g.
+    /// `unbound-control flush_zone {zone}`. One run per changed name when `{name}` is used,
+    /// else one per changed zone.
+    public var hooks: [String]
+    public var hookTimeout: Double
+    public var attempts: Int
+
+    public init(notify: [ListenAddress] = [], hooks: [String] = [], hookTimeout: Double = 10, attempts: Int = 3) {
+        self.notify = notify; self.hooks = hooks; self.hookTimeout = hookTimeout; self.attempts = attempts
+    }
+}
+
+/// The one writer of serving state: every change becomes a journaled generation (synced to
+/// disk) before the snapshot that serves it is swapped in; then discovery files are
+/// re-published and caches invalidated.
+public final class ControlService: Sendable {
+    private struct State {
+        var inventories: [Inventory]
+        var generation: Generation
+        /// Serials the zone files declare, per origin.
+        var fileSerials: [String: UInt32]
+        /// Serials being served, per origin.
+        var servedSerials: [String: UInt32]
+    }
+
+    public let journal: Journal
+    let store: SnapshotStore
+    private let logger: Logger
+    private let discovery: DiscoverySync?
+    private let invalidation: InvalidationSettings
+    private let state: Mutex<State?> = Mutex(nil)
+    /// Serializes commits (journal append + swap) without holding `state` during I/O.
+    private let commitLock = Mutex(())
+    private let hookFailures = Atomic<Int>(0)
+
+    init(journal: Journal, store: SnapshotStore, discovery: DiscoverySync?, invalidation: InvalidationSettings, logger: Logger) {
+        self.journal = journal
+        self.store = store
+        self.discovery = discovery
+        self.invalidation = invalidation
+        self.logger = logger
+    }
+
+    /// The current generation and inventories.
+    public var current: (generation: Generation, inventories: [Inventory])? {
+        state.withLock { $0.map { ($0.generation, $0.inventories) } }
+    }
+
+    public var failedHookCount: Int { hookFailures.load(ordering: .relaxed) }
+    public var discoveryFailure: String? { discovery?.failure }
+
+    /// Fits the journal's latest generation to freshly loaded zones and inventories (on
+    /// start and on every reload) and returns the snapshot to serve. A generation is
+    /// appended when the state had to change (first start, brokers added or removed).
+    func install(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>) throws -> Snapshot {
+        try commitLock.withLock { _ in
+            let latest = try journal.latest()
+            let inventories = loaded.inventories
+            let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
+            var generation: Generation
+            var served: [String: UInt32] = [:]
+            for (origin, fileSerial) in fileSerials {
+                // Never serve a serial older than one already served (RFC 1982 order).
+                if let old = latest?.serials[origin], !SerialNumber.isAfter(fileSerial, old) { served[origin] = old } else { served[origin] = fileSerial }
+            }
+            if let latest {
+                let (fitted, notes) = latest.state.reconciled(with: inventories)
+                for note in notes { logger.notice("journal state reconciled with the inventory", metadata: ["change": "\(note)"]) }
+                if fitted != latest.state {
+                    served = served.mapValues { $0 &+ 1 }
+                    generation = try journal.append(state: fitted, actor: "switchyard", reason: "reconciled with the inventory: " + notes.joined(separator: "; "),
+                                                    serials: served, at: Date())
+                } else {
+                    generation = latest
+                }
+            } else {
+                generation = try journal.append(state: ServingState.initial(inventories), actor: "switchyard", reason: "initial state from the inventory",
+                                                serials: served, at: Date())
+            }
+            let snapshot = try buildSnapshot(loaded.snapshot, inventories: inventories, state: generation.state, down: down, serials: served)
+            state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served) }
+            logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
+            return snapshot
+        }
+    }
+
+    private func buildSnapshot(_ base: Snapshot, inventories: [Inventory], state: ServingState, down: Set<HealthKey>,
+                               serials: [String: UInt32]) throws -> Snapshot {
+        let specs = ZoneLoader.stableNames(of: inventories, applying: state.overrides)
+        var byOrigin: [DomainName: UInt32] = [:]
+        for (origin, serial) in serials { if let name = DomainName(origin) { byOrigin[name] = serial } }
+        do {
+            return try base.updating(stableNames: specs, down: down, serials: byOrigin)
+        } catch {
+            throw ControlServiceError.notServable(error.description)
+        }
+    }
+
+    /// Journals `newState` as the next generation (synced), then serves it. Every zone's
+    /// SOA serial moves forward. Returns the generation; invalidation is separate.
+    public func commit(_ newState: ServingState, actor: String, reason: String) throws -> Generation {
+        let generation: Generation = try commitLock.withLock { _ in
+            guard let current = state.withLock({ $0 }) else { throw ControlServiceError.notReady }
+            var serials: [String: UInt32] = [:]
+            for (origin, served) in current.servedSerials {
+                serials[origin] = SerialNumber.next(after: served, atLeast: current.fileSerials[origin] ?? served)
+            }
+            let specs = ZoneLoader.stableNames(of: current.inventories, applying: newState.overrides)
+            // Check that it builds before it is journaled, so the journal never holds a
+            // generation that cannot be served.
+            var byOrigin: [DomainName: UInt32] = [:]
+            for (origin, serial) in serials { if let name = DomainName(origin) { byOrigin[name] = serial } }
+            let next: Snapshot
+            do { next = try store.snapshot.updating(stableNames: specs, serials: byOrigin) } catch {
+                throw ControlServiceError.notServable("\(error)")
+            }
+            let generation = try journal.append(state: newState, actor: actor, reason: reason, serials: serials, at: Date())
+            // Health may have changed since `next` was built: keep the live down set.
+            try store.update { (snapshot) throws(ZoneProblem) in try next.updating(down: snapshot.down) }
+            state.withLock { $0?.generation = generation; $0?.servedSerials = serials }
+            logger.info("generation committed", metadata: [
+                "generation": "\(generation.number)", "actor": "\(actor)", "reason": "\(reason)",
+                "changes": "\(generation.changes.map { "\($0.name) \($0.before) -> \($0.after)" }.joined(separator: "; "))",
+            ])
+            return generation
+        }
+        if let inventories = current?.inventories {
+            let results = discovery?.publish(inventories, generation: generation.number) ?? []
+            for result in results {
+                record(generation: generation.number, kind: .discovery, target: result.command, result: result, attempt: 1)
+            }
+        }
+        return generation
+    }
+
+    /// DNS NOTIFY to the secondaries and the configured hooks, each retried; every attempt
+    /// is recorded in the journal. Failures are reported, never thrown.
+    public func invalidate(after generation: Generation) -> [HookResult] {
+        var results: [HookResult] = []
+        let zones = generation.serials.keys.sorted()
+        let changedNames = generation.changes.map(\.name)
+        for secondary in invalidation.notify {
+            for zone in zones {
+                guard let name = DomainName(zone) else { continue }
+                var ok = false
+                for attempt in 1...max(1, invalidation.attempts) {
+                    ok = DNSClient.notify(zone: name, server: secondary, attempts: 1)
+                    let result = HookResult(command: "NOTIFY \(zone) to \(secondary)", exitCode: ok ? 0 : 1, output: ok ? "" : "no answer or not NOERROR", timedOut: false)
+                    record(generation: generation.number, kind: .notify, target: result.command, result: result, attempt: attempt)
+                    if ok { results.append(result); break }
+                    if attempt == invalidation.attempts { results.append(result) }
+                }
+            }
+        }
+        for template in invalidation.hooks {
+            var commands: [String] = []
+            if template.contains("{name}") {
+                for name in changedNames {
+                    let zone = zones.filter { name.hasSuffix("." + $0) || name == $0 }.max { $0.count < $1.count } ?? ""
+                    commands.append(HookRunner.expand(template, ["name": name, "zone": zone, "generation": String(generation.number)]))
+                }
+            } else {
+                for zone in zones {
+                    commands.append(HookRunner.expand(template, ["zone": zone, "generation": String(generation.number)]))
+                }
+            }
+            for command in Array(Set(commands)).sorted() {
+                var attempt = 1
+                while true {
+                    let result = HookRunner.run(command, timeout: invalidation.hookTimeout)
+                    record(generation: generation.number, kind: .hook, target: command, result: result, attempt: attempt)
+                    if result.succeeded || attempt >= invalidation.attempts {
+                        results.append(result)
+                        break
+                    }
+                    attempt += 1
+                    usleep(UInt32(200_000 * attempt))
+                }
+            }
+        }
+        return results
+    }
+
+    private func record(generation: UInt64, kind: HookKind, target: String, result: HookResult, attempt: Int) {
+        if !result.succeeded {
+            hookFailures.add(1, ordering: .relaxed)
+            logger.error("invalidation failed", metadata: ["target": "\(target)", "attempt": "\(attempt)", "result": "\(result)", "output": "\(result.output.prefix(300))"])
+        }
+        do {
+            _ = try journal.recordHook(generation: generation, kind: kind, target: target, exitCode: result.timedOut ? nil : result.exitCode,
+                                   output: result.output, attempt: attempt, at: Date())
+        } catch {
+            logger.error("could not journal a hook run", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+public enum ControlServiceError: Error, CustomStringConvertible {
+    case notReady
+    case notServable(String)
+
+    public var description: String {
+        switch self {
+        case .notReady: return "the server has not loaded its zones yet; retry in a moment"
+        case .notServable(let why): return "the new state cannot be served (\(why)); nothing was changed"
+        }
+    }
+}
+
+extension ServingState {
+    var overrides: StableOverrides {
+        StableOverrides(livePools: brokerPools, weights: weights, ttls: ttls)
+    }
+}

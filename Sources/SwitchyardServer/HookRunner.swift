@@ -1,0 +1,75 @@
+import Foundation
+
+/// The outcome of one hook command.
+public struct HookResult: Sendable, Equatable, CustomStringConvertible {
+    public var command: String
+    public var exitCode: Int32
+    public var output: String
+    public var timedOut: Bool
+    public var succeeded: Bool { exitCode == 0 && !timedOut }
+    public var description: String {
+        timedOut ? "`\(command)` timed out" : "`\(command)` exited \(exitCode)"
+    }
+}
+
+/// Runs configured shell commands (cache flushes, discovery consumers) with placeholders
+/// filled in, a timeout, and their exit code and output captured.
+public enum HookRunner {
+    /// Replaces `{key}` with the value, single-quoted for the shell.
+    public static func expand(_ template: String, _ values: [String: String]) -> String {
+        var command = template
+        for (key, value) in values {
+            command = command.replacingOccurrences(of: "{\(key)}", with: "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'")
+        }
+        return command
+    }
+
+    public static func run(_ command: String, timeout: Double = 10) -> HookResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
+        do {
+            try process.run()
+        } catch {
+            return HookResult(command: command, exitCode: 127, output: "cannot start /bin/sh: \(error)", timedOut: false)
+        }
+        // Read while it runs, so a chatty command never blocks on a full pipe.
+        let reader = OutputReader(pipe.fileHandleForReading)
+        var timedOut = false
+        if finished.wait(timeout: .now() + timeout) == .timedOut {
+            timedOut = true
+            process.terminate()
+            if finished.wait(timeout: .now() + 2) == .timedOut {
+                kill(process.processIdentifier, SIGKILL)
+                finished.wait()
+            }
+        }
+        let output = reader.finish()
+        return HookResult(command: command, exitCode: process.terminationStatus, output: output, timedOut: timedOut)
+    }
+
+    private final class OutputReader: @unchecked Sendable {
+        private let handle: FileHandle
+        private var data = Data()
+        private let done = DispatchSemaphore(value: 0)
+        init(_ handle: FileHandle) {
+            self.handle = handle
+            Thread.detachNewThread { [self] in
+                while case let chunk = handle.availableData, !chunk.isEmpty {
+                    if data.count < 64 * 1024 { data.append(chunk) }
+                }
+                done.signal()
+            }
+        }
+        func finish() -> String {
+            _ = done.wait(timeout: .now() + 2)
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+}
