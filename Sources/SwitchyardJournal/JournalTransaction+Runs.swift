@@ -15,8 +15,10 @@ public struct CutoverRunSummary: Equatable, Sendable {
     }
 }
 
-/// Statuses in which a run holds its cluster: at most one per cluster (a unique index).
-public let activeRunStatuses: Set<String> = ["running", "paused"]
+extension Journal {
+    /// Statuses in which a run holds its cluster: at most one per cluster (a unique index).
+    public static let activeRunStatuses: Set<String> = ["running", "paused"]
+}
 
 extension JournalTransaction {
     /// Records a new cutover run; `record` is the caller's progress, stored as JSON. Fails with
@@ -80,7 +82,7 @@ extension JournalTransaction {
 
     /// Checked here for a clear error; the unique index enforces it regardless.
     private func refuseSecondActiveRun(cluster: String, status: String, except id: Int64?) throws {
-        guard activeRunStatuses.contains(status), let active = try activeRun(cluster: cluster), active.id != id else { return }
+        guard Journal.activeRunStatuses.contains(status), let active = try activeRun(cluster: cluster), active.id != id else { return }
         throw JournalError.runAlreadyActive(path: path, cluster: cluster, activeID: active.id)
     }
 }
