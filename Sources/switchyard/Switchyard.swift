@@ -6,11 +6,12 @@ import SwitchyardServer
 import SwitchyardZones
 
 @main
-struct Switchyard: ParsableCommand {
+struct Switchyard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "Stable DNS names for Kafka clusters on the move.",
-        subcommands: [Serve.self, Check.self, DiscoveryCommand.self])
+        subcommands: [Serve.self, Check.self, DiscoveryCommand.self, Shift.self, Cutover.self, Rollback.self,
+                      StatusCommand.self, History.self])
 }
 
 /// Writes a line to standard error.

@@ -1,0 +1,219 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Synchronization
+import SwitchyardControl
+
+struct Cutover: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move a cluster's names to another pool in safe, verified, reversible steps.",
+        subcommands: [Plan.self, Apply.self, Pause.self, Resume.self, Status.self])
+
+    /// What a cutover moves and how carefully.
+    struct Settings: ParsableArguments {
+        @Argument(help: "The cluster.")
+        var cluster: String
+
+        @Option(help: "The pool to move to, e.g. pod.")
+        var to: String
+
+        @Option(help: "Only these brokers, e.g. 1,3 (default: every broker not yet in the pool).")
+        var brokers: String?
+
+        @Option(help: "Bootstrap weight of the new pool per ramp step, e.g. 10,50,100.")
+        var ramp = "100"
+
+        @Option(help: "Brokers moved per step.")
+        var batch = 1
+
+        @Option(help: "TTL of the affected names during the cutover, seconds.")
+        var cutoverTTL: UInt32 = 5
+
+        @Option(help: "How long JVM clients cache addresses (networkaddress.cache.ttl), seconds.")
+        var jvmCache: UInt32 = 30
+
+        @Option(help: "The lowest TTL resolvers in front of clients honour, seconds.")
+        var resolverFloor: UInt32 = 0
+
+        @Option(help: "Pause after each step, seconds.")
+        var dwell: UInt32 = 0
+
+        @Option(help: ArgumentHelp("Extra gate command per moved broker ({broker} {target} {port} {cluster}); repeatable.", valueName: "command"))
+        var gate: [String] = []
+
+        @Option(help: ArgumentHelp("Command draining a moved broker's old target ({broker} {old_target} {new_target} {cluster}).", valueName: "command"))
+        var drain: String?
+
+        @Option(help: "Seconds to wait for the serving addresses to answer a step's targets.")
+        var verifyTimeout: UInt32 = 30
+
+        func options() throws -> CutoverOptions {
+            do {
+                return CutoverOptions(
+                    cluster: cluster, toPool: to, brokers: try brokers.map(CutoverOptions.parseBrokers), ramp: try CutoverOptions.parseRamp(ramp),
+                    batch: batch, cutoverTTL: cutoverTTL, jvmCacheSeconds: jvmCache, resolverFloorSeconds: resolverFloor,
+                    dwellSeconds: dwell, gateCommands: gate, drainCommand: drain, verifyTimeoutSeconds: verifyTimeout)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+    }
+
+    struct Plan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the steps, waits, gates and hooks; changes nothing.")
+        @OptionGroup var adminOptions: AdminOptions
+        @OptionGroup var settings: Settings
+
+        func run() async throws {
+            let reply: AdminAPI.PlanReply = try await adminOptions.client().post("/v1/cutover/plan", try settings.options())
+            print(reply.text)
+        }
+    }
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the plan in the server and follow it. Ctrl-C pauses at the next step boundary.",
+            discussion: "Exit status: 0 completed, 1 failed, 3 paused.")
+        @OptionGroup var adminOptions: AdminOptions
+        @OptionGroup var settings: Settings
+        @Flag(help: "Start the run and return; follow it with `cutover status`.")
+        var detach = false
+
+        func run() async throws {
+            let client = try adminOptions.client()
+            let started: AdminAPI.RunStatus = try await client.post("/v1/runs", AdminAPI.RunBody(options: try settings.options()))
+            print("run \(started.id) started for cluster \(started.cluster)")
+            if let plan = started.progress?.plan { print(plan.render()) }
+            guard !detach else { return }
+            try await follow(client: client, cluster: settings.cluster)
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop the running cutover at the next step boundary.")
+        @OptionGroup var adminOptions: AdminOptions
+        @Argument(help: "The cluster.") var cluster: String
+
+        func run() async throws {
+            let client = try adminOptions.client()
+            let _: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/pause")
+            print("pause requested; the run stops at the next step boundary")
+            try await follow(client: client, cluster: cluster)
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Continue a paused, failed or interrupted cutover or rollback from the journal.")
+        @OptionGroup var adminOptions: AdminOptions
+        @Argument(help: "The cluster.") var cluster: String
+        @Flag(help: "Resume and return.") var detach = false
+
+        func run() async throws {
+            let client = try adminOptions.client()
+            let resumed: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/resume")
+            print("run \(resumed.id) resumed: \(resumed.progress?.message ?? "")")
+            guard !detach else { return }
+            try await follow(client: client, cluster: cluster)
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the cluster's latest cutover or rollback run.")
+        @OptionGroup var adminOptions: AdminOptions
+        @Argument(help: "The cluster.") var cluster: String
+
+        func run() async throws {
+            let status: AdminAPI.RunStatus = try await adminOptions.client().get("/v1/runs/\(cluster)")
+            print(describe(status))
+        }
+    }
+}
+
+func describe(_ status: AdminAPI.RunStatus) -> String {
+    guard let progress = status.progress else { return "run \(status.id): \(status.status)" }
+    let total = progress.plan.steps.count
+    let state = status.active || progress.status != .running ? progress.status.rawValue : "interrupted (no server is running it; `cutover resume` continues)"
+    var lines = ["run \(status.id) (\(progress.plan.purpose.rawValue) of \(status.cluster)): \(state), \(min(progress.nextStep, total))/\(total) steps done"]
+    if !progress.message.isEmpty { lines.append("  \(progress.message)") }
+    for failure in progress.hookFailures { lines.append("  hook failure: \(failure)") }
+    return lines.joined(separator: "\n")
+}
+
+/// Follows a run until it stops, printing each change; Ctrl-C asks for a pause once and
+/// keeps following until the run reaches the boundary. Exits 0, 1 (failed) or 3 (paused).
+func follow(client: AdminClient, cluster: String) async throws {
+    let interrupted = Atomic<Bool>(false)
+    signal(SIGINT, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+    source.setEventHandler { interrupted.store(true, ordering: .relaxed) }
+    source.resume()
+    defer { source.cancel(); signal(SIGINT, SIG_DFL) }
+
+    var lastLine = ""
+    var pauseSent = false
+    while true {
+        if interrupted.load(ordering: .relaxed) && !pauseSent {
+            pauseSent = true
+            print("Ctrl-C: asking the server to pause at the next step boundary…")
+            let _: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/pause")
+        }
+        let status: AdminAPI.RunStatus = try await client.get("/v1/runs/\(cluster)")
+        let line = describe(status)
+        if line != lastLine { print(line); lastLine = line }
+        if let progress = status.progress, !status.active || progress.status != .running {
+            switch progress.status {
+            case .completed, .rolledBack: return
+            case .paused: throw ExitCode(3)
+            case .failed: throw ExitCode(1)
+            case .running: if !status.active { throw ExitCode(1) }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+    }
+}
+
+struct Rollback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take a cluster back to an earlier generation with the same staging and checks as a cutover.",
+        discussion: "Exit status: 0 completed, 1 failed, 3 paused.")
+    @OptionGroup var adminOptions: AdminOptions
+    @Argument(help: "The cluster.") var cluster: String
+    @Option(help: "The generation whose state to return to.") var toGeneration: UInt64?
+    @Option(help: "Undo the cluster's last K changes (default 1).") var steps: Int?
+    @Option(help: "Bootstrap ramp of the way back, e.g. 50,100.") var ramp = "100"
+    @Option(help: "Brokers moved back per step.") var batch = 1
+    @Option(help: "TTL during the rollback, seconds.") var cutoverTTL: UInt32 = 5
+    @Option(help: "JVM address cache, seconds.") var jvmCache: UInt32 = 30
+    @Option(help: "Resolver TTL floor, seconds.") var resolverFloor: UInt32 = 0
+    @Option(help: "Seconds to wait for the serving addresses to answer each step.") var verifyTimeout: UInt32 = 30
+    @Flag(help: "Print the plan only.") var planOnly = false
+    @Flag(help: "Start the run and return.") var detach = false
+
+    func validate() throws {
+        if toGeneration != nil && steps != nil { throw ValidationError("give --to-generation or --steps, not both") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+    }
+
+    func run() async throws {
+        let client = try adminOptions.client()
+        let options: CutoverOptions
+        do {
+            options = CutoverOptions(cluster: cluster, toPool: "", ramp: try CutoverOptions.parseRamp(ramp), batch: batch,
+                                     cutoverTTL: cutoverTTL, jvmCacheSeconds: jvmCache, resolverFloorSeconds: resolverFloor,
+                                     verifyTimeoutSeconds: verifyTimeout)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let body = AdminAPI.RollbackBody(cluster: cluster, toGeneration: toGeneration, steps: steps, options: options)
+        if planOnly {
+            let reply: AdminAPI.PlanReply = try await client.post("/v1/rollback/plan", body)
+            print(reply.text)
+            return
+        }
+        let started: AdminAPI.RunStatus = try await client.post("/v1/runs", AdminAPI.RunBody(rollback: body))
+        print("run \(started.id) started: rollback of \(cluster)")
+        if let plan = started.progress?.plan { print(plan.render()) }
+        guard !detach else { return }
+        try await follow(client: client, cluster: cluster)
+    }
+}

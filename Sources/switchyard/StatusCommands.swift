@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import SwitchyardControl
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the live generation, every stable name's pools, weights and health, and recent runs.")
+    @OptionGroup var adminOptions: AdminOptions
+
+    func run() async throws {
+        let status: AdminAPI.StatusReply = try await adminOptions.client().get("/v1/status")
+        let generation = status.generation
+        print("generation \(generation.number) (\(generation.actor): \(generation.reason)), serials \(generation.serials.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+        if let error = status.discoveryError { print("discovery publish failing: \(error)") }
+        if status.failedHooks > 0 { print("\(status.failedHooks) failed hook runs since start (see the log and `history`)") }
+        for name in status.names {
+            print("\(name.name)  \(name.kind)  ttl \(name.ttl)\(name.kind == "weighted" ? "  \(name.selection)" : "")")
+            for pool in name.pools {
+                let label = name.kind == "broker" ? (pool.weight > 0 ? "live" : "    ") : String(format: "%3d", pool.weight)
+                let targets = pool.targets.map { target in
+                    target.target + (target.healthy.map { $0 ? " (up)" : " (DOWN)" } ?? "")
+                }
+                print("    \(label)  \(pool.name): \(targets.isEmpty ? "-" : targets.joined(separator: ", "))")
+            }
+        }
+        for run in status.runs.prefix(5) { print(describe(run)) }
+    }
+}
+
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the journal of generations, newest first.")
+    @OptionGroup var adminOptions: AdminOptions
+    @Option(help: "Only generations that changed this cluster's names.") var cluster: String?
+    @Option(help: "How many generations.") var limit = 20
+
+    func run() async throws {
+        var path = "/v1/history?limit=\(limit)"
+        if let cluster { path += "&cluster=\(cluster)" }
+        let generations: [Generation] = try await adminOptions.client().get(path)
+        let formatter = ISO8601DateFormatter()
+        for generation in generations {
+            print("\(generation.number)  \(formatter.string(from: generation.createdAt))  \(generation.actor)  \(generation.reason)")
+            for change in generation.changes { print("    \(change.name)  \(change.before) -> \(change.after)") }
+        }
+    }
+}
