@@ -1,0 +1,243 @@
+"""End-to-end cutovers of cluster `orders` (brokers 1-3: vm 127.0.0.11-13, pod 127.0.0.21-23,
+TTL 1 s) driven by the real CLI against a real server, with loopback TCP listeners standing in
+for the brokers (the gates connect to them).
+
+- Zero downtime: a querier asks bootstrap and broker-1..3 continuously (~500 queries/s, one
+  at a time, so answers are in serving order) during a whole `cutover apply` and a whole
+  `rollback` to the starting generation: no query is lost (one retry allowed), no
+  NXDOMAIN/SERVFAIL/empty answer, every answer is one the plan's states allow, the answers
+  only ever move forward through those states, and the SOA serial only increases, by one per
+  generation. `history --cluster orders` lists every generation.
+- `cutover plan` changes nothing.
+- A gate failure (no listener at a pod target, or a --gate command failing) stops the run
+  with exit 1 and a message naming the broker and target; the served state is the previous
+  step's; `cutover resume` finishes once the target is up.
+- An unreachable admin endpoint: a clear error, exit 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import dns.rcode
+import pytest
+
+from conftest import backend, free_port
+from cutoverkit import (  # noqa: F401  (fixtures)
+    BROKER_IDS,
+    MANAGED_NAMES,
+    POD,
+    VM,
+    Querier,
+    all_in,
+    bootstrap_name,
+    broker_listeners,
+    broker_name,
+    check_timeline,
+    cli,
+    cli_available,
+    committed_generations,
+    deployments,
+    describe_run,
+    expected_answers,
+    history_numbers,
+    orders_zones,
+    plan_states,
+    serial_after,
+    served_state_problems,
+)
+
+pytestmark = [
+    pytest.mark.skipif(backend() == "nsd", reason="the cutover controller is switchyard's own"),
+]
+
+ALL_TARGETS = list(VM.values()) + list(POD.values())
+FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cli_present():
+    if not cli_available():
+        pytest.fail("`switchyard cutover --help` does not work: the CLI is missing from the "
+                    "binary under test", pytrace=False)
+
+
+def test_plan_is_pure(deployments, broker_listeners):
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port))
+    before = d.admin.generation()
+    serial = d.soa_serial()
+    r = cli(d, "cutover", "plan", "orders", "--to", "pod", "--ramp", "50,100", "--batch", "2", *FAST)
+    assert r.returncode == 0, describe_run(r)
+    for want in ("broker-1", "broker-2", "broker-3", "127.0.0.21", "TTL", "50"):
+        assert want in r.stdout, f"{want!r} not in the plan:\n{r.stdout}"
+    after = d.admin.generation()
+    assert after["number"] == before["number"] and after["state"] == before["state"]
+    assert d.soa_serial() == serial
+    assert d.admin.run() is None, "printing a plan created a run"
+    assert not served_state_problems(d, all_in("vm"))
+
+
+def test_zero_downtime_apply_and_rollback(deployments, broker_listeners):
+    port, listeners = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port, ttl=1))
+    admin = d.admin
+    start = admin.generation()
+    g0 = start["number"]
+    serial0 = d.soa_serial()
+    assert not served_state_problems(d, all_in("vm"))
+
+    querier = Querier(d.port, MANAGED_NAMES, rate=500).start()
+    try:
+        applied = cli(d, "cutover", "apply", "orders", "--to", "pod", "--ramp", "50,100",
+                      "--batch", "2", *FAST)
+        run1 = admin.run()
+        mid_answers = len(querier.answers)
+        rolled = cli(d, "rollback", "orders", "--to-generation", str(g0), *FAST) \
+            if applied.returncode == 0 else None
+        run2 = admin.run()
+    finally:
+        querier.stop()
+    answers = list(querier.answers)
+
+    assert applied.returncode == 0, describe_run(applied) + f"\nserver: {d.server.describe()}"
+    progress1 = run1["progress"]
+    assert progress1["status"] == "completed", run1
+    plan1 = progress1["plan"]
+    assert rolled is not None and rolled.returncode == 0, describe_run(rolled)
+    progress2 = run2["progress"]
+    assert run2["id"] != run1["id"] and progress2["status"] == "completed", run2
+    plan2 = progress2["plan"]
+    assert plan2["purpose"] == "rollback"
+
+    # --- the plans: brokers move 2 then 1, bootstrap ramps 50 then 100, back to all-vm ---
+    states1 = plan_states(plan1)
+    assert states1[0]["brokerPools"] == start["state"]["brokerPools"]
+    kinds1 = [s["kind"] for s in plan1["steps"]]
+    assert kinds1 == ["lowerTTL", "moveBrokers", "moveBrokers", "setBootstrapWeights",
+                      "setBootstrapWeights", "restoreTTL"], kinds1
+    final1 = states1[-1]
+    assert final1["brokerPools"] == all_in("pod")["brokerPools"], final1
+    assert final1["weights"][bootstrap_name()] == {"pod": 100, "vm": 0}, final1
+    assert [s["weights"][bootstrap_name()]["pod"] for s in states1[4:6]] == [50, 100]
+    states2 = plan_states(plan2)
+    assert states2[0]["brokerPools"] == final1["brokerPools"]
+    assert states2[0]["weights"] == final1["weights"]
+    assert states2[-1]["brokerPools"] == start["state"]["brokerPools"], states2[-1]
+    assert states2[-1]["weights"] == start["state"]["weights"], states2[-1]
+    assert states2[-1].get("ttls", {}) == {}, "the rollback left TTL overrides behind"
+
+    # --- every query answered, correctly, in plan order ---
+    lost = [a for a in answers if a.rcode == -1]
+    assert querier.errors == [], querier.errors
+    assert len(answers) > 2000, f"the querier only made {len(answers)} queries"
+    assert not lost, (f"{len(lost)} of {len(answers)} queries unanswered after one retry, first "
+                      f"at +{lost[0].at - answers[0].at:.2f}s for {lost[0].name}")
+    retried = sum(a.retried for a in answers)
+    bad = [a for a in answers if a.rcode != 0 or (a.name in MANAGED_NAMES and not a.addresses)]
+    assert not bad, "bad answers: " + "; ".join(
+        f"{a.name} {dns.rcode.to_text(a.rcode)} {sorted(a.addresses)}" for a in bad[:10])
+    problems = check_timeline(answers, states1 + states2[1:])
+    assert not problems, f"{len(problems)} answers not as planned:\n" + "\n".join(problems[:15])
+    # The querier really saw the move in both directions.
+    for i in BROKER_IDS:
+        seen = Counter(a.addresses for a in answers[:mid_answers] if a.name == broker_name(i))
+        assert frozenset([POD[i]]) in seen and frozenset([VM[i]]) in seen, \
+            f"broker-{i} during apply: {dict(seen)}"
+        later = Counter(a.addresses for a in answers[mid_answers:] if a.name == broker_name(i))
+        assert frozenset([VM[i]]) in later, f"broker-{i} during rollback: {dict(later)}"
+    # TTLs: never above the inventory's 1 s.
+    ttls = Counter(a.ttl for a in answers if a.name in MANAGED_NAMES)
+    assert set(ttls) <= {0, 1}, f"answer TTLs {dict(ttls)}"
+
+    # --- SOA serial: never backwards, one step per generation ---
+    serials = [a.serial for a in answers if a.serial is not None]
+    assert len(serials) > 20
+    backwards = [(x, y) for x, y in zip(serials, serials[1:]) if y != x and not serial_after(y, x)]
+    assert not backwards, f"SOA serial went backwards: {backwards[:5]}"
+    gens1 = committed_generations(progress1)
+    gens2 = committed_generations(progress2)
+    assert sorted(gens1) == list(range(len(plan1["steps"]))), gens1
+    assert sorted(gens2) == list(range(len(plan2["steps"]))), gens2
+    numbers = [gens1[k] for k in sorted(gens1)] + [gens2[k] for k in sorted(gens2)]
+    assert numbers == list(range(g0 + 1, g0 + 1 + len(numbers))), \
+        f"generations of the two runs are not consecutive after {g0}: {numbers}"
+    end = admin.generation()
+    assert end["number"] == numbers[-1]
+    assert d.soa_serial() == (serial0 + len(numbers)) & 0xFFFFFFFF, \
+        f"serial {serial0} + {len(numbers)} generations != {d.soa_serial()}"
+    assert not served_state_problems(d, all_in("vm"))
+    names = {n["name"]: n for n in admin.status()["names"]}
+    assert all(names[n]["ttl"] == 1 for n in MANAGED_NAMES), \
+        f"TTLs not restored: { {n: names[n]['ttl'] for n in MANAGED_NAMES} }"
+
+    # --- the journal, as `history` shows it ---
+    h = cli(d, "history", "--cluster", "orders", "--limit", "100")
+    assert h.returncode == 0, describe_run(h)
+    listed = history_numbers(h.stdout)
+    missing = [n for n in [g0] + numbers if n not in listed]
+    assert not missing, f"generations {missing} not in `history --cluster orders`:\n{h.stdout}"
+    assert listed == sorted(listed, reverse=True), f"history not newest first: {listed}"
+    st = cli(d, "status")
+    assert st.returncode == 0 and f"generation {numbers[-1]}" in st.stdout, describe_run(st)
+    print(f"{len(answers)} queries ({retried} retried) over {answers[-1].at - answers[0].at:.1f}s, "
+          f"generations {g0}..{numbers[-1]}")
+
+
+@pytest.mark.parametrize("how", ["no-listener", "gate-command"])
+def test_gate_failure_stops_and_keeps_previous_step(deployments, broker_listeners, how):
+    skip = [POD[2]] if how == "no-listener" else []
+    port, listeners = broker_listeners(ALL_TARGETS, skip=skip)
+    d = deployments(orders_zones(port, ttl=1))
+    admin = d.admin
+    g0 = admin.generation()["number"]
+    extra = ["--gate", "test {broker} != 2"] if how == "gate-command" else []
+    r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--batch", "1", "--ramp", "100",
+            *FAST, *extra)
+    assert r.returncode == 1, describe_run(r)
+    text = r.stdout + r.stderr
+    assert re.search(r"broker[- ]2\b", text), f"the failure does not name broker 2:\n{text}"
+    if how == "no-listener":
+        assert "127.0.0.22" in text, f"the failure does not name the target 127.0.0.22:\n{text}"
+    run = admin.run()
+    progress = run["progress"]
+    assert progress["status"] == "failed" and not run["active"], run
+    plan = progress["plan"]
+    failed = progress["nextStep"]
+    step = plan["steps"][failed]
+    assert step["kind"] == "moveBrokers" and any(g.get("broker") == 2 for g in step["gates"]), \
+        f"run stopped at step {failed} ({step['title']}), expected the move of broker 2"
+    gens = committed_generations(progress)
+    assert sorted(gens) == list(range(failed)), f"committed steps {gens}, failed at {failed}"
+    current = admin.generation()
+    assert current["number"] == (gens[failed - 1] if failed else g0), \
+        f"served generation {current['number']}, committed {gens}"
+    previous = plan_states(plan)[failed]
+    assert current["state"] == previous, "served state is not the previous step's"
+    problems = served_state_problems(d, previous)
+    assert not problems, problems
+    assert d.ask(broker_name(2)) == (0, frozenset([VM[2]]))
+    st = cli(d, "cutover", "status", "orders")
+    assert st.returncode == 0 and "failed" in st.stdout, describe_run(st)
+
+    if how == "no-listener":
+        # The target comes up: resume finishes the plan.
+        listeners[POD[2]].open()
+        res = cli(d, "cutover", "resume", "orders")
+        assert res.returncode == 0, describe_run(res) + f"\n{d.server.describe()}"
+        assert admin.run()["progress"]["status"] == "completed"
+        assert not served_state_problems(d, all_in("pod"))
+
+
+def test_unreachable_admin_is_a_clear_error(deployments, broker_listeners):
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port))
+    closed = free_port()
+    for args in (["status"], ["history"], ["cutover", "status", "orders"],
+                 ["shift", "orders", "broker-1", "--to", "pod"]):
+        r = cli(d, *args, admin=f"127.0.0.1:{closed}", timeout=60)
+        assert r.returncode == 1, describe_run(r)
+        assert f"127.0.0.1:{closed}" in r.stderr, f"the error does not say where:\n{r.stderr}"
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) <= 3, r.stderr
+    assert d.ask(broker_name(1)) == (0, frozenset([VM[1]]))
