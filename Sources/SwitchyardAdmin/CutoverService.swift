@@ -127,7 +127,7 @@ public final class CutoverService: Sendable {
     private func launch(id: Int64, progress: CutoverProgress, current: Generation) {
         let pause = PauseFlag()
         active.withLock { $0[progress.cluster] = Active(id: id, pause: pause) }
-        let effects = ServerCutoverEffects(runID: id, control: control, verifyServers: verifyServers, pause: pause, logger: logger)
+        let effects = ServerCutoverEffects(runID: id, names: progress.plan.names, control: control, verifyServers: verifyServers, pause: pause, logger: logger)
         let runner = CutoverRunner(effects: effects, sliceSeconds: 1)
         let cluster = progress.cluster
         logger.info("cutover run started", metadata: ["run": "\(id)", "cluster": "\(cluster)", "next_step": "\(progress.nextStep)"])

@@ -10,6 +10,8 @@ import SwitchyardServer
 /// cache invalidation and drain commands.
 struct ServerCutoverEffects: CutoverEffects {
     let runID: Int64
+    /// The names the plan manages; a step's commit touches only these.
+    let names: [String]
     let control: ControlService
     let verifyServers: [ListenAddress]
     let pause: PauseFlag
@@ -58,7 +60,15 @@ struct ServerCutoverEffects: CutoverEffects {
     }
 
     func commit(state: ServingState, actor: String, reason: String) async throws -> Generation {
-        try control.commit(state, actor: actor, reason: reason)
+        try control.commit(actor: actor, reason: reason) { live in
+            var merged = live
+            for name in names {
+                merged.brokerPools[name] = state.brokerPools[name]
+                merged.weights[name] = state.weights[name]
+                merged.ttls[name] = state.ttls[name]
+            }
+            return merged
+        }
     }
 
     /// Queries every serving address until each expectation holds, or the timeout passes.

@@ -119,7 +119,7 @@ extension ZoneSet {
         // Only the first stable name of a chain may take the forced choice.
         let forced = result.draws == 0 ? draw.forced : nil
         result.draws += 1
-        guard let choice = forced ?? set.choose(random: draw.random, clientHash: draw.clientHash) else {
+        guard let choice = forced ?? set.choose(random: draw.random, clientHash: draw.clientHash, kind: .init(qtype)) else {
             // on_all_down: closed, and nothing is healthy.
             result.rcode = .servFail
             result.authoritative = false
@@ -130,7 +130,8 @@ extension ZoneSet {
         func answer(_ index: Int32) {
             result.answer.append(RecordRef(zone: z, node: n, rrset: index, owner: owner, stable: true))
         }
-        if let cname = pool.cname {
+        if !pool.cnames.isEmpty {
+            let cname = pool.cnames[choice.variant % pool.cnames.count]
             if qtype == .cname || qtype == .any { answer(cname); return nil }
             if result.answer.contains(where: { $0.zone == z && $0.node == n }) { return nil }
             answer(cname)

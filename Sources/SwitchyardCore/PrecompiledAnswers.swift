@@ -105,6 +105,7 @@ struct PrecompiledStableAnswers: Sendable {
     private struct Group: Sendable {
         var set: Int32
         var base: Int32
+        var kind: StableAnswers.Kind
     }
     private var table = NameTable()
     private var groups: [Group] = []
@@ -134,7 +135,7 @@ struct PrecompiledStableAnswers: Sendable {
                     guard complete else { continue }
                     let index = table.insert(PreparedStore.key(node.name, type))
                     precondition(index == groups.count)
-                    groups.append(Group(set: node.stable, base: Int32(base)))
+                    groups.append(Group(set: node.stable, base: Int32(base), kind: .init(type)))
                 }
             }
         }
@@ -147,7 +148,7 @@ struct PrecompiledStableAnswers: Sendable {
         guard let index = table.find(key) else { return nil }
         let group = groups[index]
         let set = stable.sets[Int(group.set)]
-        guard let choice = set.choose(random: random, clientHash: clientHash) else { return nil }
+        guard let choice = set.choose(random: random, clientHash: clientHash, kind: group.kind) else { return nil }
         // Entries were prepared with the pool forced, so they already carry it.
         return store.entries[Int(group.base) + set.variantOffsets[choice.pool] + choice.variant]
     }

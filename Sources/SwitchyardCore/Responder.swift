@@ -230,7 +230,7 @@ public final class Responder {
         } else {
             return nil
         }
-        let optLength = query.hasEDNS ? 11 : 0
+        let optLength = self.optLength(query)
         let total = query.questionEnd + Int(entry.bodyLength) + optLength
         outcome = Outcome(zone: entry.zone, stable: entry.stable, pool: entry.pool, rcode: entry.flags & 0xF)
         guard total <= limit, total <= response.count else { return nil }
@@ -245,13 +245,16 @@ public final class Responder {
         body.withUnsafeBytes { body in
             (out + query.questionEnd).copyMemory(from: body.baseAddress! + Int(entry.bodyStart), byteCount: Int(entry.bodyLength))
         }
-        if query.hasEDNS { writeOPT(at: query.questionEnd + Int(entry.bodyLength), extendedRCode: 0, dnssecOK: query.dnssecOK, into: out) }
+        if query.hasEDNS {
+            writeOPT(at: query.questionEnd + Int(entry.bodyLength), extendedRCode: 0, query: query,
+                     scope: subnetScope(query, stable: entry.stable, snapshot: snapshot), into: out)
+        }
         return total
     }
 
     private func encode(_ query: Query, packet: UnsafeRawBufferPointer, zoneSet: ZoneSet, limit: Int,
                         into response: UnsafeMutableRawBufferPointer) -> Int {
-        let optLength = query.hasEDNS ? 11 : 0
+        let optLength = self.optLength(query)
         var writer = MessageWriter(buffer: response, limit: limit - optLength, compression: compression)
         guard writeHeaderAndQuestion(query, packet: packet, writer: &writer) else { return 0 }
         let counts = ResponseEncoder.encodeSections(resolution, zoneSet: zoneSet, writer: &writer) ?? .init()
@@ -263,8 +266,9 @@ public final class Responder {
         writer.patch16(counts.additional + (query.hasEDNS ? 1 : 0), at: 10)
         var length = writer.count
         if query.hasEDNS {
-            writeOPT(at: length, extendedRCode: 0, dnssecOK: query.dnssecOK, into: response.baseAddress!)
-            length += 11
+            writeOPT(at: length, extendedRCode: 0, query: query,
+                     scope: subnetScope(query, stable: resolution.stable, zoneSet: zoneSet), into: response.baseAddress!)
+            length += optLength
         }
         return length
     }
@@ -279,11 +283,11 @@ public final class Responder {
     /// A response with no records: FORMERR, NOTIMP, REFUSED, BADVERS.
     private func error(_ rcode: RCode, query: Query, withQuestion: Bool, packet: UnsafeRawBufferPointer,
                        transport: Transport, into response: UnsafeMutableRawBufferPointer) -> Int {
-        guard response.count >= 12 + 11 else { return 0 }
+        guard response.count >= 12 + 11 + 20 else { return 0 }
         outcome.rcode = rcode.rawValue
         let out = response.baseAddress!
         var length = 12
-        let hasQuestion = withQuestion && query.questionEnd > 12 && query.questionEnd + 11 <= response.count
+        let hasQuestion = withQuestion && query.questionEnd > 12 && query.questionEnd + optLength(query) <= response.count
         if hasQuestion {
             (out + 12).copyMemory(from: packet.baseAddress! + 12, byteCount: query.questionEnd - 12)
             length = query.questionEnd
@@ -295,20 +299,53 @@ public final class Responder {
         out.storeBytes(of: UInt32(0), toByteOffset: 6, as: UInt32.self)
         out.storeBytes(of: UInt16(query.hasEDNS ? 1 : 0).bigEndian, toByteOffset: 10, as: UInt16.self)
         if query.hasEDNS {
-            writeOPT(at: length, extendedRCode: UInt8(rcode.rawValue >> 4), dnssecOK: query.dnssecOK, into: out)
-            length += 11
+            writeOPT(at: length, extendedRCode: UInt8(rcode.rawValue >> 4), query: query, scope: 0, into: out)
+            length += optLength(query)
         }
         return length
     }
 
-    /// Our OPT record: root owner, our UDP size, version 0, the query's DO bit, no options.
-    private func writeOPT(at offset: Int, extendedRCode: UInt8, dnssecOK: Bool, into out: UnsafeMutableRawPointer) {
+    /// Bytes of our OPT record for this query: 11, plus the echoed Client Subnet option.
+    private func optLength(_ query: Query) -> Int {
+        guard query.hasEDNS else { return 0 }
+        return query.clientSubnetLength > 0 ? 11 + 4 + 1 + query.clientSubnetLength : 11
+    }
+
+    /// RFC 7871 section 7.2.1: the scope is the source prefix when the answer was chosen by
+    /// the client's subnet (hashed selection), else 0 (valid for every client).
+    private func subnetScope(_ query: Query, stable: Int32, snapshot: Snapshot) -> UInt8 {
+        subnetScope(query, stable: stable, zoneSet: snapshot.zoneSet)
+    }
+
+    private func subnetScope(_ query: Query, stable: Int32, zoneSet: ZoneSet) -> UInt8 {
+        guard query.clientSubnetLength > 0, stable >= 0, zoneSet.stable.sets[Int(stable)].selection == .hashed else { return 0 }
+        return clientSubnet[2]
+    }
+
+    /// Our OPT record: root owner, our UDP size, version 0, the query's DO bit, and the
+    /// query's Client Subnet option echoed with `scope`.
+    private func writeOPT(at offset: Int, extendedRCode: UInt8, query: Query, scope: UInt8, into out: UnsafeMutableRawPointer) {
         out.storeBytes(of: UInt8(0), toByteOffset: offset, as: UInt8.self)
         out.storeBytes(of: RRType.opt.rawValue.bigEndian, toByteOffset: offset + 1, as: UInt16.self)
         out.storeBytes(of: UInt16(maxUDPSize).bigEndian, toByteOffset: offset + 3, as: UInt16.self)
-        let flags: UInt32 = dnssecOK ? 0x8000 : 0
+        let flags: UInt32 = query.dnssecOK ? 0x8000 : 0
         out.storeBytes(of: (UInt32(extendedRCode) << 24 | flags).bigEndian, toByteOffset: offset + 5, as: UInt32.self)
-        out.storeBytes(of: UInt16(0), toByteOffset: offset + 9, as: UInt16.self)
+        guard query.clientSubnetLength > 0 else {
+            out.storeBytes(of: UInt16(0), toByteOffset: offset + 9, as: UInt16.self)
+            return
+        }
+        // Option: code 8, length, family, source prefix, scope prefix, address.
+        let optionLength = query.clientSubnetLength + 1
+        out.storeBytes(of: UInt16(4 + optionLength).bigEndian, toByteOffset: offset + 9, as: UInt16.self)
+        out.storeBytes(of: UInt16(8).bigEndian, toByteOffset: offset + 11, as: UInt16.self)
+        out.storeBytes(of: UInt16(optionLength).bigEndian, toByteOffset: offset + 13, as: UInt16.self)
+        out.storeBytes(of: clientSubnet[0], toByteOffset: offset + 15, as: UInt8.self)
+        out.storeBytes(of: clientSubnet[1], toByteOffset: offset + 16, as: UInt8.self)
+        out.storeBytes(of: clientSubnet[2], toByteOffset: offset + 17, as: UInt8.self)
+        out.storeBytes(of: scope, toByteOffset: offset + 18, as: UInt8.self)
+        for i in 0..<(query.clientSubnetLength - 3) {
+            out.storeBytes(of: clientSubnet[3 + i], toByteOffset: offset + 19 + i, as: UInt8.self)
+        }
     }
 }
 

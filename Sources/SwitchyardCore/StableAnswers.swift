@@ -6,35 +6,55 @@ struct StableAnswers: Sendable {
         /// Index into `rrsets` of each rotation of the A / AAAA records; empty when none.
         var a: [Int32] = []
         var aaaa: [Int32] = []
-        /// A lone hostname target is answered as a CNAME.
-        var cname: Int32?
+        /// Hostname targets outside the served zones are answered as a CNAME to one of them
+        /// (one per rotation) when the pool has no addresses.
+        var cnames: [Int32] = []
         /// Rotations available (≥ 1).
         var variants: Int = 1
+    }
+
+    /// Which records a query asks for: like Route 53's per-type record sets, an A query only
+    /// picks among pools that can answer A (or CNAME), so it never gets NODATA from a pool
+    /// that happens to hold only IPv6 targets.
+    enum Kind: Int, Sendable {
+        case a = 0, aaaa, other
+
+        init(_ type: RRType) {
+            self = type == .a ? .a : type == .aaaa ? .aaaa : .other
+        }
+    }
+
+    /// A weighted choice among pools.
+    struct Table: Sendable {
+        /// Cumulative weights of the pools a query may pick, in declared order.
+        var cumulative: [UInt32] = []
+        var choices: [Int] = []
     }
 
     struct NameSet: Sendable {
         var selection: StableNameSpec.Selection
         var pools: [Pool]
-        /// Cumulative weights of the pools a query may pick, in declared order.
-        var cumulative: [UInt32]
-        var choices: [Int]
+        /// Per `Kind`; `other` holds every pool with targets.
+        var tables: [Table]
         /// Offset of each pool's first variant, for the precompiled tables.
         var variantOffsets: [Int]
         var totalVariants: Int
         /// Closed policy with every target down: SERVFAIL.
-        var servFail: Bool { cumulative.isEmpty }
+        var servFail: Bool { tables[Kind.other.rawValue].cumulative.isEmpty }
 
-        /// The pool and rotation for a query.
+        /// The pool and rotation for a query; nil means SERVFAIL.
         @inline(__always)
-        func choose(random: UInt64, clientHash: UInt64) -> (pool: Int, variant: Int)? {
-            guard let total = cumulative.last else { return nil }
+        func choose(random: UInt64, clientHash: UInt64, kind: Kind = .other) -> (pool: Int, variant: Int)? {
+            var table = tables[kind.rawValue]
+            if table.cumulative.isEmpty { table = tables[Kind.other.rawValue] }
+            guard let total = table.cumulative.last else { return nil }
             let draw = selection == .hashed ? clientHash : random
             // Scale the top 32 bits onto [0, total): a weight change moves only the draws
             // whose position crosses a boundary.
             let point = UInt32((UInt64(draw >> 32) &* UInt64(total)) >> 32)
             var index = 0
-            while index < cumulative.count - 1 && cumulative[index] <= point { index += 1 }
-            let pool = choices[index]
+            while index < table.cumulative.count - 1 && table.cumulative[index] <= point { index += 1 }
+            let pool = table.choices[index]
             return (pool, Int(UInt32(truncatingIfNeeded: draw) % UInt32(pools[pool].variants)))
         }
     }
@@ -86,34 +106,48 @@ struct StableAnswers: Sendable {
         for targets in usable {
             pools.append(preparePool(spec, targets: targets, zones: zones))
         }
-        var cumulative: [UInt32] = [], choices: [Int] = [], running: UInt32 = 0
-        for (index, weight) in weights.enumerated() where weight > 0 {
-            running += weight
-            cumulative.append(running)
-            choices.append(index)
+        func table(_ include: (Pool) -> Bool) -> Table {
+            var table = Table(), running: UInt32 = 0
+            for (index, weight) in weights.enumerated() where weight > 0 && include(pools[index]) {
+                running += weight
+                table.cumulative.append(running)
+                table.choices.append(index)
+            }
+            return table
         }
+        let tables = [table { !$0.a.isEmpty || !$0.cnames.isEmpty },
+                      table { !$0.aaaa.isEmpty || !$0.cnames.isEmpty },
+                      table { _ in true }]
         var offsets: [Int] = [], total = 0
         for pool in pools { offsets.append(total); total += pool.variants }
-        return NameSet(selection: spec.selection, pools: pools, cumulative: cumulative, choices: choices,
+        return NameSet(selection: spec.selection, pools: pools, tables: tables,
                        variantOffsets: offsets, totalVariants: total)
     }
 
     private mutating func preparePool(_ spec: StableNameSpec, targets: [StableTarget], zones: ZoneSet) -> Pool {
         var pool = Pool()
         if targets.count == 1, case .hostname(let name) = targets[0] {
-            pool.cname = append(RRSet(owner: spec.name, type: .cname, ttl: spec.ttl, rdatas: [name.wire]))
+            pool.cnames = [append(RRSet(owner: spec.name, type: .cname, ttl: spec.ttl, rdatas: [name.wire]))]
             return pool
         }
-        var v4: [[UInt8]] = [], v6: [[UInt8]] = []
+        var v4: [[UInt8]] = [], v6: [[UInt8]] = [], external: [DomainName] = []
         for target in targets {
             switch target {
             case .ipv4(let bytes): if !v4.contains(bytes) { v4.append(bytes) }
             case .ipv6(let bytes): if !v6.contains(bytes) { v6.append(bytes) }
             case .hostname(let name):
                 // Flattened: a multi-target answer cannot hold a CNAME.
-                for rdata in zones.addresses(of: name, type: .a) where !v4.contains(rdata) { v4.append(rdata) }
-                for rdata in zones.addresses(of: name, type: .aaaa) where !v6.contains(rdata) { v6.append(rdata) }
+                let a = zones.addresses(of: name, type: .a), aaaa = zones.addresses(of: name, type: .aaaa)
+                if a.isEmpty && aaaa.isEmpty && !external.contains(name) { external.append(name) }
+                for rdata in a where !v4.contains(rdata) { v4.append(rdata) }
+                for rdata in aaaa where !v6.contains(rdata) { v6.append(rdata) }
             }
+        }
+        if v4.isEmpty && v6.isEmpty && !external.isEmpty {
+            // Only names we cannot flatten: rotate a CNAME over them rather than answer empty.
+            pool.cnames = external.prefix(16).map { append(RRSet(owner: spec.name, type: .cname, ttl: spec.ttl, rdatas: [$0.wire])) }
+            pool.variants = pool.cnames.count
+            return pool
         }
         pool.variants = max(1, min(16, max(v4.count, v6.count)))
         pool.a = rotations(of: v4, count: pool.variants, spec: spec, type: .a)

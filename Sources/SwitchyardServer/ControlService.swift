@@ -69,6 +69,7 @@ public final class ControlService: Sendable {
         try commitLock.withLock { _ in
             let latest = try journal.latest()
             let inventories = loaded.inventories
+            let previous = state.withLock { $0?.inventories }
             let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
             var generation: Generation
             var served: [String: UInt32] = [:]
@@ -77,7 +78,18 @@ public final class ControlService: Sendable {
                 if let old = latest?.serials[origin], !SerialNumber.isAfter(fileSerial, old) { served[origin] = old } else { served[origin] = fileSerial }
             }
             if let latest {
-                let (fitted, notes) = latest.state.reconciled(with: inventories)
+                var (fitted, notes) = latest.state.reconciled(with: inventories)
+                if let previous {
+                    // A name whose inventory setting was edited since the last load takes the
+                    // edit: the operator changed the file on purpose.
+                    let before = ServingState.initial(previous), after = ServingState.initial(inventories)
+                    for name in Set(after.brokerPools.keys).union(after.weights.keys).sorted()
+                    where before.setting(of: name) != after.setting(of: name) && before.setting(of: name) != NameSetting() {
+                        fitted.brokerPools[name] = after.brokerPools[name]
+                        fitted.weights[name] = after.weights[name]
+                        notes.append("\(name): inventory edited, now \(after.setting(of: name))")
+                    }
+                }
                 for note in notes { logger.notice("journal state reconciled with the inventory", metadata: ["change": "\(note)"]) }
                 if fitted != latest.state {
                     served = served.mapValues { $0 &+ 1 }
@@ -112,8 +124,16 @@ public final class ControlService: Sendable {
     /// Journals `newState` as the next generation (synced), then serves it. Every zone's
     /// SOA serial moves forward. Returns the generation; invalidation is separate.
     public func commit(_ newState: ServingState, actor: String, reason: String) throws -> Generation {
+        try commit(actor: actor, reason: reason) { _ in newState }
+    }
+
+    /// Like `commit(_:actor:reason:)`, with the new state derived from the live one under the
+    /// commit lock, so that concurrent writers (a shift during a cutover) never overwrite
+    /// each other's names.
+    public func commit(actor: String, reason: String, _ change: (ServingState) throws -> ServingState) throws -> Generation {
         let generation: Generation = try commitLock.withLock { _ in
             guard let current = state.withLock({ $0 }) else { throw ControlServiceError.notReady }
+            let newState = try change(current.generation.state)
             var serials: [String: UInt32] = [:]
             for (origin, served) in current.servedSerials {
                 serials[origin] = SerialNumber.next(after: served, atLeast: current.fileSerials[origin] ?? served)

@@ -174,17 +174,22 @@ public final class Server: @unchecked Sendable {
         logger.info("stopped")
     }
 
-    /// Serves until SIGTERM or SIGINT; SIGHUP reloads. Signals are blocked in every thread
-    /// and taken synchronously here, so no handler runs at an arbitrary point.
-    public func runUntilSignalled() throws(SystemError) {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, signal) }
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    /// Routes SIGTERM, SIGINT and SIGHUP to `runUntilSignalled`; call before any thread
+    /// that might otherwise take the default action is started, or at least before serving.
+    public static func catchSignals() throws(SystemError) -> Int32 {
+        try systemCall("sigaction", "SIGTERM, SIGINT, SIGHUP") { sy_signal_pipe() }
+    }
+
+    /// Serves until SIGTERM or SIGINT; SIGHUP reloads. The signal handler only writes to a
+    /// pipe (whatever thread the kernel interrupts); the work happens here, in order.
+    public func runUntilSignalled(signals: Int32) throws(SystemError) {
         try start()
         while true {
-            var received: Int32 = 0
-            guard sigwait(&signals, &received) == 0 else { continue }
+            var byte: UInt8 = 0
+            let count = read(signals, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            guard count == 1 else { throw SystemError(call: "read", context: "signal pipe", errno: errno) }
+            let received = Int32(byte)
             if received == SIGHUP {
                 logger.info("SIGHUP: reloading zones")
                 reload()

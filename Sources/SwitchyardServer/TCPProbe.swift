@@ -1,3 +1,4 @@
+import CNetShim
 import Glibc
 import SwitchyardCore
 
@@ -14,7 +15,7 @@ public enum TCPProbe {
         case .ipv6: family = AF_INET6
         case .hostname: return .failed
         }
-        let fd = socket(family, Int32(Glibc.SOCK_STREAM.rawValue) | Int32(Glibc.SOCK_NONBLOCK.rawValue) | Int32(Glibc.SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failed }
         let result: Int32
         switch key.target {

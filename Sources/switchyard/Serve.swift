@@ -74,6 +74,11 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        let signals: Int32
+        do { signals = try Server.catchSignals() } catch {
+            printError("switchyard: \(error)")
+            throw ExitCode(1)
+        }
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -99,7 +104,7 @@ struct Serve: ParsableCommand {
                                     logger: logger)
             let adminServer = try startAdmin(server: server, logger: logger)
             defer { adminServer?.stop() }
-            try server.runUntilSignalled()
+            try server.runUntilSignalled(signals: signals)
         } catch {
             printError("switchyard: \(error)")
             throw ExitCode(1)

@@ -201,3 +201,32 @@ struct ZoneToStableTests {
         #expect(problems.description.contains("stable name"))
     }
 }
+
+@Suite("Stable names never answer empty")
+struct NeverEmptyTests {
+    @Test func aQueriesPickOnlyPoolsWithIPv4() throws {
+        let spec = StableNameTests.weighted([50, 50], targets: [[StableNameTests.v4a], [StableNameTests.v6]])
+        let snapshot = StableNameTests.snapshot([spec])
+        let responder = Responder(seed: 11)
+        for _ in 0..<200 {
+            let a = try #require(Fixture.respond(Fixture.query("bootstrap.orders.example.test.", .a), snapshot: snapshot, responder: responder))
+            #expect(a.answer.map(\.rdata) == [[10, 0, 0, 1]])
+            let aaaa = try #require(Fixture.respond(Fixture.query("bootstrap.orders.example.test.", .aaaa), snapshot: snapshot, responder: responder))
+            #expect(aaaa.answer.count == 1 && aaaa.answer[0].type == 28)
+        }
+    }
+
+    @Test func hostnamesOutsideTheZonesRotateAsCNAMEs() throws {
+        let outside = [StableTarget.hostname(Fixture.name("kafka-1.svc.cluster.local.")), .hostname(Fixture.name("kafka-2.svc.cluster.local."))]
+        let spec = StableNameTests.weighted([0, 100], targets: [[StableNameTests.v4a], outside])
+        let snapshot = StableNameTests.snapshot([spec])
+        let responder = Responder(seed: 5)
+        var seen = Set<[UInt8]>()
+        for _ in 0..<100 {
+            let response = try #require(Fixture.respond(Fixture.query("bootstrap.orders.example.test.", .a), snapshot: snapshot, responder: responder))
+            #expect(response.rcode == 0 && response.answer.count == 1 && response.answer[0].type == 5)
+            seen.insert(response.answer[0].rdata)
+        }
+        #expect(seen.count == 2)
+    }
+}

@@ -29,4 +29,8 @@ int sy_epoll_wait(int epfd, int *fds, uint32_t *events, int max, int timeout_ms)
 int sy_accept_nonblocking(int fd);
 /// CPUs this process may run on (sched_getaffinity needs _GNU_SOURCE).
 int sy_usable_cpus(void);
+/// Routes SIGTERM, SIGINT and SIGHUP into a pipe (self-pipe trick): whichever thread the
+/// kernel picks runs a handler that only writes the signal number. Returns the read end,
+/// or -1 with errno set.
+int sy_signal_pipe(void);
 #endif
