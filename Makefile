@@ -8,7 +8,7 @@ VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 # Build: libldns. Tests: real DNS clients, and python3-venv for the test tools.
 APT_BUILD  := libldns-dev pkg-config
-APT_TEST   := dnsutils knot-dnsutils ldnsutils python3-venv
+APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound python3-venv curl
 APT_BENCH  := nsd knot dnsperf time util-linux iproute2
 
 .PHONY: all deps test-deps build release serve check test unit-test integration-test bench clean
