@@ -78,4 +78,11 @@ extension Journal {
     public func failedHooks(since: Date, includingRetried: Bool = false) throws -> [HookRun] {
         try read { try $0.failedHooks(since: since, includingRetried: includingRetried) }
     }
+
+    /// The settings the inventories declared at the last load, if recorded.
+    public func inventoryBaseline() throws -> ServingState? { try read { try $0.inventoryBaseline() } }
+
+    public func setInventoryBaseline(_ state: ServingState, at date: Date = Date()) throws {
+        try write { try $0.setInventoryBaseline(state, at: date) }
+    }
 }

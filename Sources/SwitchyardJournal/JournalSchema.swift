@@ -53,6 +53,17 @@ enum JournalSchema {
                 CREATE INDEX hook_run_ran_at ON hook_run (ran_at);
                 """)
         }
+        migrator.registerMigration("v2-inventory-baseline") { db in
+            // What the inventories declared at the last load, so that an edit made while the
+            // server was down is recognised at the next start (and wins over the journal).
+            try db.execute(sql: """
+                CREATE TABLE inventory_baseline (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    state TEXT NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

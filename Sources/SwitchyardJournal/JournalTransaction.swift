@@ -90,6 +90,21 @@ public struct JournalTransaction {
         try latest()?.serials[origin]
     }
 
+    // MARK: Inventory baseline
+
+    /// The settings the inventories declared at the last load, if recorded.
+    public func inventoryBaseline() throws -> ServingState? {
+        guard let text = try String.fetchOne(db, sql: "SELECT state FROM inventory_baseline WHERE id = 1") else { return nil }
+        do { return try JournalJSON.decode(ServingState.self, from: text) } catch let error as DecodingError {
+            throw JournalError.undecodableRow(path: path, table: "inventory_baseline", id: 1, detail: JournalJSON.describe(error))
+        }
+    }
+
+    public func setInventoryBaseline(_ state: ServingState, at date: Date) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO inventory_baseline (id, state, updated_at) VALUES (1, ?, ?)",
+                       arguments: [try JournalJSON.encode(state), date.timeIntervalSince1970])
+    }
+
     // MARK: Rows
 
     private func fetchGenerations(sql: String, arguments: StatementArguments = StatementArguments()) throws -> [Generation] {

@@ -69,7 +69,8 @@ public final class ControlService: Sendable {
         try commitLock.withLock { _ in
             let latest = try journal.latest()
             let inventories = loaded.inventories
-            let previous = state.withLock { $0?.inventories }
+            let declared = ServingState.initial(inventories)
+            let baseline = try state.withLock { $0 }.map { ServingState.initial($0.inventories) } ?? journal.inventoryBaseline()
             let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
             var generation: Generation
             var served: [String: UInt32] = [:]
@@ -79,15 +80,14 @@ public final class ControlService: Sendable {
             }
             if let latest {
                 var (fitted, notes) = latest.state.reconciled(with: inventories)
-                if let previous {
-                    // A name whose inventory setting was edited since the last load takes the
-                    // edit: the operator changed the file on purpose.
-                    let before = ServingState.initial(previous), after = ServingState.initial(inventories)
-                    for name in Set(after.brokerPools.keys).union(after.weights.keys).sorted()
-                    where before.setting(of: name) != after.setting(of: name) && before.setting(of: name) != NameSetting() {
-                        fitted.brokerPools[name] = after.brokerPools[name]
-                        fitted.weights[name] = after.weights[name]
-                        notes.append("\(name): inventory edited, now \(after.setting(of: name))")
+                if let before = baseline {
+                    // A name whose inventory setting was edited since the last load (also
+                    // while the server was down) takes the edit: the operator meant it.
+                    for name in Set(declared.brokerPools.keys).union(declared.weights.keys).sorted()
+                    where before.setting(of: name) != declared.setting(of: name) && before.setting(of: name) != NameSetting() {
+                        fitted.brokerPools[name] = declared.brokerPools[name]
+                        fitted.weights[name] = declared.weights[name]
+                        notes.append("\(name): inventory edited, now \(declared.setting(of: name))")
                     }
                 }
                 for note in notes { logger.notice("journal state reconciled with the inventory", metadata: ["change": "\(note)"]) }
@@ -103,6 +103,7 @@ public final class ControlService: Sendable {
                                                 serials: served, at: Date())
             }
             let snapshot = try buildSnapshot(loaded.snapshot, inventories: inventories, state: generation.state, down: down, serials: served)
+            try journal.setInventoryBaseline(declared)
             state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served) }
             logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
             return snapshot

@@ -14,7 +14,7 @@ import Glibc
                 let storage = try Journal(directory: dir.path).storage()
                 #expect(storage.journalMode == "wal")
                 #expect(storage.synchronous == "full")
-                #expect(storage.migrations == ["v1-journal"])
+                #expect(storage.migrations == ["v1-journal", "v2-inventory-baseline"])
             }
         }
     }
@@ -134,5 +134,25 @@ enum CrashChild {
     static func say(_ line: String) {
         // Unbuffered, so the line is out before the SIGKILL.
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}
+
+@Suite("Inventory baseline")
+struct InventoryBaselineTests {
+    @Test func baselineSurvivesReopeningAndIsReplaced() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baseline-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = ServingState(brokerPools: ["broker-1.orders.kafka.example.": "vm"], weights: ["bootstrap.orders.kafka.example.": ["vm": 100, "pod": 0]])
+        do {
+            let journal = try Journal(directory: directory)
+            #expect(try journal.inventoryBaseline() == nil)
+            try journal.setInventoryBaseline(first)
+        }
+        let reopened = try Journal(directory: directory)
+        #expect(try reopened.inventoryBaseline() == first)
+        var second = first
+        second.weights["bootstrap.orders.kafka.example."] = ["vm": 50, "pod": 50]
+        try reopened.setInventoryBaseline(second)
+        #expect(try reopened.inventoryBaseline() == second)
     }
 }
