@@ -184,3 +184,77 @@ def test_sigint_pauses_at_step_boundary_then_resume(deployments, broker_listener
     assert run["progress"]["status"] == "completed", run
     assert sorted(committed_generations(run["progress"])) == list(range(total))
     assert not served_state_problems(d, all_in("pod"))
+
+
+def test_pause_command_then_resume(deployments, broker_listeners, cli_processes):
+    """`switchyard cutover pause` from another terminal: the following `apply` exits 3."""
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port, ttl=1))
+    admin = d.admin
+    apply = cli_processes(d, *APPLY, tag="apply")
+    run = wait_for_run(admin, first_move_committed, STEP_TIMEOUT)
+    assert run is not None, f"step 1 never committed\n{apply.output()}\n{d.server.describe()}"
+    p = cli(d, "cutover", "pause", "orders")
+    # `pause` may wait for the boundary and report it like apply does (3 = paused).
+    assert p.returncode in (0, 3), describe_run(p)
+    code = apply.wait(timeout=30)
+    assert code == 3, f"a paused run should end `apply` with exit 3\n{apply.output()}"
+    run = admin.run()
+    assert run["progress"]["status"] == "paused" and not run["active"], run
+    again = cli(d, "cutover", "pause", "orders")
+    assert again.returncode == 1, f"pausing a paused run is an error\n{describe_run(again)}"
+    res = cli(d, "cutover", "resume", "orders", "--detach")
+    assert res.returncode == 0, describe_run(res)
+    done = wait_for_run(admin, lambda r: not r["active"] and r["progress"]["status"] != "running",
+                        timeout=40)
+    assert done is not None and done["progress"]["status"] == "completed", done
+    assert not served_state_problems(d, all_in("pod"))
+
+
+def test_repeated_server_kill9_converges(deployments, broker_listeners):
+    """kill -9 the server at seeded random moments of a run, over and over, resuming after
+    each restart: every restart serves the journal's last generation, which is always one of
+    the plan's states, and the finished run committed each step exactly once, in order."""
+    import random
+    rng = random.Random(0xC0FFEE)
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port, ttl=1))
+    admin = d.admin
+    g0 = admin.generation()["number"]
+    r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--batch", "1", "--ramp", "50,100",
+            "--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10", "--detach")
+    assert r.returncode == 0, describe_run(r)
+    plan = admin.run()["progress"]["plan"]
+    states = plan_states(plan)
+    kills = 0
+    for _ in range(6):
+        run = admin.run()
+        if run["progress"]["status"] == "completed":
+            break
+        if not run["active"]:
+            res = cli(d, "cutover", "resume", "orders", "--detach")
+            assert res.returncode == 0, describe_run(res) + f"\n{d.server.describe()}"
+        time.sleep(rng.uniform(0.1, 1.6))
+        d.crash()
+        kills += 1
+        number, serials = d.journal_latest()
+        d.start()
+        admin = d.admin
+        current = admin.generation()
+        assert current["number"] == number, f"kill {kills}: serving {current['number']}, journal {number}"
+        assert d.soa_serial() == serials[ORIGIN]
+        assert current["state"] in states, f"kill {kills}: served state is none of the plan's"
+        problems = served_state_problems(d, current["state"])
+        assert not problems, f"kill {kills}: {problems}"
+    if admin.run()["progress"]["status"] != "completed":
+        res = cli(d, "cutover", "resume", "orders")
+        assert res.returncode == 0, describe_run(res) + f"\n{d.server.describe()}"
+    done = admin.run()
+    assert done["progress"]["status"] == "completed", done
+    history = admin.ok("GET", "/v1/history?cluster=orders&limit=100")
+    after = sorted((g for g in history if g["number"] > g0), key=lambda g: g["number"])
+    assert [g["state"] for g in after] == states[1:], (
+        f"after {kills} kills the journal holds {len(after)} generations for a plan of "
+        f"{len(states) - 1} steps: a step was committed twice, skipped or out of order")
+    assert not served_state_problems(d, all_in("pod"))
+    print(f"{kills} kills")

@@ -17,6 +17,7 @@ for the brokers (the gates connect to them).
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -240,4 +241,39 @@ def test_unreachable_admin_is_a_clear_error(deployments, broker_listeners):
         assert r.returncode == 1, describe_run(r)
         assert f"127.0.0.1:{closed}" in r.stderr, f"the error does not say where:\n{r.stderr}"
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) <= 3, r.stderr
+    assert d.ask(broker_name(1)) == (0, frozenset([VM[1]]))
+
+
+def test_rollback_last_change_and_plan_only(deployments, broker_listeners):
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port, ttl=1))
+    s = cli(d, "shift", "orders", "broker-1", "--to", "pod", "--reason", "e2e")
+    assert s.returncode == 0, describe_run(s)
+    assert d.ask(broker_name(1)) == (0, frozenset([POD[1]]))
+    shifted = d.admin.generation()
+    p = cli(d, "rollback", "orders", "--plan-only", *FAST)
+    assert p.returncode == 0 and "broker-1" in p.stdout, describe_run(p)
+    assert d.admin.generation()["number"] == shifted["number"], "--plan-only changed something"
+    assert d.ask(broker_name(1)) == (0, frozenset([POD[1]]))
+    r = cli(d, "rollback", "orders", *FAST)
+    assert r.returncode == 0, describe_run(r)
+    assert d.ask(broker_name(1)) == (0, frozenset([VM[1]]))
+    end = d.admin.generation()
+    assert end["number"] > shifted["number"], "a rollback is a new generation"
+    assert end["state"]["brokerPools"] == all_in("vm")["brokerPools"]
+    assert not served_state_problems(d, all_in("vm"))
+
+
+def test_partial_broker_weights_refused(deployments, broker_listeners):
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port, ttl=1))
+    before = d.admin.generation()["number"]
+    r = cli(d, "shift", "--name", broker_name(1), "--weights", "vm=50,pod=50")
+    assert r.returncode == 1, describe_run(r)
+    assert "exclusive" in r.stderr, f"no clear reason:\n{r.stderr}"
+    status, reply = d.admin.request("POST", "/v1/shift", {
+        "request": {"weights": {"name": broker_name(1), "weights": {"vm": 50, "pod": 50}}},
+        "actor": "pytest", "reason": "partial"})
+    assert status == 400 and "exclusive" in json.dumps(reply), (status, reply)
+    assert d.admin.generation()["number"] == before
     assert d.ask(broker_name(1)) == (0, frozenset([VM[1]]))
