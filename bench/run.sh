@@ -16,7 +16,7 @@ bin=$here/.build/release/switchyard
 [ -x "$bin" ] || { echo "bench: build first (make release)" >&2; exit 1; }
 out=${BENCH_OUT:-$here/bench/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
-plain_cmd="$bin serve --zones {DIR} --listen 127.0.0.1:{PORT} --threads 1 --log-level warning"
+plain_cmd="$bin serve --zones {DIR} --listen 127.0.0.1:{PORT} --threads 1 --log-level warning --state {DIR}/state --admin none"
 stable_cmd="$here/bench/stable_server.sh $bin {PORT} {ZONE} {DIR}"
 
 case "${1:-}" in

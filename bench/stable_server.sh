@@ -5,4 +5,4 @@
 set -euo pipefail
 bin=$1 port=$2 zone=$3 dir=$4
 python3 "$(dirname "$0")/zone_to_inventory.py" "$zone" "$dir/stable-zones"
-exec "$bin" serve --zones "$dir/stable-zones" --listen "127.0.0.1:$port" --threads 1 --log-level warning
+exec "$bin" serve --zones "$dir/stable-zones" --listen "127.0.0.1:$port" --threads 1 --log-level warning --state "$dir/state" --admin none
