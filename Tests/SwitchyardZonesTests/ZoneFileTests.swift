@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+@testable import SwitchyardCore
+@testable import SwitchyardZones
+
+@Suite("Zone file tokenizer")
+struct TokenizerTests {
+    @Test func joinsParenthesesDropsCommentsAndKeepsStartLines() throws {
+        let text = """
+            $ORIGIN example.test.
+            @ IN SOA ns1 hostmaster ( ; comment
+                     1 ; serial
+                     3600 600 86400 60 )
+              IN NS ns1   ; owner inherited
+
+            txt IN TXT "semi;colon (not a paren)"
+            """
+        let entries = try ZoneFileTokenizer.entries(of: Array(text.utf8)).get()
+        #expect(entries.map(\.line) == [1, 2, 5, 7])
+        #expect(entries[1].text.split(separator: " ").filter { !$0.isEmpty }.joined(separator: " ") == "@ IN SOA ns1 hostmaster 1 3600 600 86400 60")
+        #expect(entries[2].inheritsOwner)
+        #expect(entries[3].text.contains("\"semi;colon (not a paren)\""))
+    }
+
+    @Test(arguments: [
+        ("a IN A 1.2.3.4\nb IN TXT \"open\n", 2, "unterminated"),
+        ("a IN SOA ( 1 2\nb IN A 1.2.3.4\n", 1, "never closed"),
+        ("a IN A 1.2.3.4 )\n", 1, "without a matching"),
+    ])
+    func syntaxErrorsCarryTheirLine(_ text: String, _ line: Int, _ keyword: String) {
+        guard case .failure(let error) = ZoneFileTokenizer.entries(of: Array(text.utf8)) else {
+            Issue.record("should fail"); return
+        }
+        #expect(error.line == line && error.message.contains(keyword))
+    }
+}
+
+@Suite("Zone files through libldns")
+struct ZoneLoaderTests {
+    static let good = """
+        $ORIGIN example.test.
+        $TTL 1h
+        @       IN SOA ns1 hostmaster ( 2024010101 3600 600 86400 30 )
+                IN NS  ns1
+        ns1     IN A   192.0.2.1
+        WWW     300 IN AAAA 2001:db8::1
+        mx      IN MX  10 mail
+        unk     IN TYPE65000 \\# 3 0a0b0c
+        """
+
+    func write(_ files: [String: String]) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zones-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (name, text) in files {
+            try text.write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    @Test func loadsRecordsWithUnitsCaseAndUnknownTypes() throws {
+        let directory = try write(["example.test.zone": Self.good])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let zone = try ZoneLoader.loadZone(path: directory + "/example.test.zone").get()
+        #expect(zone.origin == DomainName("example.test."))
+        #expect(zone.serial == 2024010101)
+        let ns1 = try #require(zone.node(named: DomainName("ns1.example.test.")!)?.rrset(.a))
+        #expect(ns1.ttl == 3600 && ns1.rdatas == [[192, 0, 2, 1]])
+        let www = try #require(zone.node(named: DomainName("www.example.test.")!))
+        #expect(www.name.description == "WWW.example.test.", "the zone file's case is kept")
+        #expect(www.rrset(.aaaa)?.ttl == 300)
+        #expect(zone.node(named: DomainName("unk.example.test.")!)?.rrset(RRType(rawValue: 65000))?.rdatas == [[10, 11, 12]])
+        #expect(zone.node(named: DomainName("mx.example.test.")!)?.rrset(.mx)?.targets == [DomainName("mail.example.test.")!])
+    }
+
+    @Test func originComesFromTheFileNameWithoutOrigin() throws {
+        let text = "@ IN SOA ns1 hostmaster 1 3600 600 86400 30\n  IN NS ns1\nns1 IN A 192.0.2.1\n"
+        let directory = try write(["other.test.zone": text])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let zone = try ZoneLoader.loadZone(path: directory + "/other.test.zone").get()
+        #expect(zone.origin == DomainName("other.test."))
+        #expect(zone.node(named: DomainName("ns1.other.test.")!) != nil)
+    }
+
+    struct BadCase: Sendable, CustomStringConvertible {
+        var label: String
+        var text: String
+        var line: Int
+        var keyword: String
+        var description: String { label }
+    }
+
+    static let header = "$ORIGIN example.test.\n@ IN SOA ns1 hostmaster 1 3600 600 86400 30\n  IN NS ns1\nns1 IN A 192.0.2.1\n"
+
+    @Test(arguments: [
+        BadCase(label: "bad rdata", text: header + "www IN A 300.1.1.1\n", line: 5, keyword: "cannot parse"),
+        BadCase(label: "outside the origin", text: header + "www.example.org. IN A 192.0.2.9\n", line: 5, keyword: "outside"),
+        BadCase(label: "CNAME beside data", text: header + "www IN A 192.0.2.9\nwww IN CNAME ns1\n", line: 6, keyword: "CNAME"),
+        BadCase(label: "$INCLUDE", text: header + "$INCLUDE other.zone\n", line: 5, keyword: "$INCLUDE"),
+        BadCase(label: "second SOA", text: header + "@ IN SOA ns1 hostmaster 2 3600 600 86400 30\n", line: 5, keyword: "second SOA"),
+        BadCase(label: "missing SOA", text: "$ORIGIN example.test.\n@ IN NS ns1\nns1 IN A 192.0.2.1\n", line: 2, keyword: "no SOA"),
+        BadCase(label: "unknown directive", text: header + "$GENERATE 1-3 host$ A 192.0.2.$\n", line: 5, keyword: "unknown directive"),
+    ])
+    func problemsNameFileAndLine(_ bad: BadCase) throws {
+        let directory = try write(["example.test.zone": bad.text])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/example.test.zone"
+        guard case .failure(let problems) = ZoneLoader.loadZone(path: path) else {
+            Issue.record("\(bad.label) should be rejected"); return
+        }
+        #expect(problems.problems.contains { $0.file == path && $0.line == bad.line && $0.message.contains(bad.keyword) }, "\(problems)")
+    }
+
+    @Test func aSnapshotNeedsEveryZoneValid() throws {
+        let directory = try write(["example.test.zone": Self.good, "broken.test.zone": "@ IN A 1.2.3.4\n"])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(throws: ZoneProblems.self) { try ZoneLoader.loadSnapshot(directory: directory) }
+    }
+
+    @Test(arguments: [("3600", 3600), ("1h30m", 5400), ("2d", 172_800), ("1w", 604_800)] as [(String, UInt32)])
+    func ttlUnits(_ text: String, _ seconds: UInt32) {
+        #expect(ZoneFileParser.parseTTL(text) == seconds)
+    }
+}
+
+@Suite("Inventories become stable names")
+struct InventoryStableNameTests {
+    @Test func exampleDirectoryLoadsWithStableNamesAndOverrides() throws {
+        let zones = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("zones").path
+        let loaded = try ZoneLoader.load(directory: zones)
+        let names = loaded.snapshot.stableNames.map(\.name.description)
+        #expect(names.contains("broker-1.orders.kafka.example."))
+        #expect(names.contains("bootstrap.orders.kafka.example."))
+        // Moving broker 1 to pod moves it out of the vm bootstrap pool too.
+        let moved = ZoneLoader.stableNames(of: loaded.inventories,
+                                           applying: StableOverrides(livePools: ["broker-1.orders.kafka.example.": "pod"]))
+        let bootstrap = try #require(moved.first { $0.name.description == "bootstrap.orders.kafka.example." })
+        #expect(!(bootstrap.pools.first { $0.name == "vm" }?.targets.contains(.ipv4([10, 0, 1, 11])) ?? true))
+        let broker = try #require(moved.first { $0.name.description == "broker-1.orders.kafka.example." })
+        #expect(broker.pools.first { $0.weight > 0 }?.name == "pod")
+    }
+}
