@@ -584,28 +584,48 @@ def expected_answers(state: dict, cluster: str = CLUSTER) -> dict[str, set[froze
     return out
 
 
-def check_timeline(answers: Sequence[Answer], states: Sequence[dict]) -> list[str]:
+def check_timeline(answers: Sequence[Answer], states: Sequence[dict],
+                   inventory_ttl: int | None = None) -> list[str]:
     """Every answer must be one the state sequence allows, and the answers must be
     explainable by walking the states forward only (a name never goes back to an older
-    state's answer once a newer state's was seen). Returns the problems found."""
+    state's answer once a newer state's was seen). With `inventory_ttl`, an answer's TTL must
+    also be its state's (the cutover's override, else the inventory's). Returns the problems."""
+    return timeline(answers, states, inventory_ttl)[0]
+
+
+def timeline(answers: Sequence[Answer], states: Sequence[dict],
+             inventory_ttl: int | None = None) -> tuple[list[str], dict[int, float]]:
+    """(problems, first time each state index was the only explanation of an answer)."""
     allowed = [expected_answers(s) for s in states]
+
+    def ttl_of(state: dict, name: str) -> int | None:
+        if inventory_ttl is None:
+            return None
+        return (state.get("ttls") or {}).get(name, inventory_ttl)
+
     problems = []
+    first_seen: dict[int, float] = {}
     cur = 0
     for k, a in enumerate(answers):
         if a.name not in allowed[0]:
             continue
-        fits = [j for j in range(len(states)) if a.rcode == 0 and a.addresses in allowed[j][a.name]]
+        fits = [j for j in range(len(states))
+                if a.rcode == 0 and a.addresses in allowed[j][a.name]
+                and (inventory_ttl is None or a.ttl == ttl_of(states[j], a.name))]
         if not fits:
-            problems.append(f"answer #{k} {a.name} rcode {a.rcode} {sorted(a.addresses)} fits no "
-                            f"state of the plan")
+            problems.append(f"answer #{k} {a.name} rcode {a.rcode} {sorted(a.addresses)} TTL "
+                            f"{a.ttl} fits no state of the plan")
             continue
         later = [j for j in fits if j >= cur]
         if not later:
-            problems.append(f"answer #{k} {a.name} {sorted(a.addresses)} fits only states {fits}, "
-                            f"but state {cur} had already been seen: answers went backwards")
+            problems.append(f"answer #{k} {a.name} {sorted(a.addresses)} TTL {a.ttl} fits only "
+                            f"states {fits}, but state {cur} had already been seen: answers went "
+                            f"backwards")
             continue
+        if later[0] > cur:
+            first_seen.setdefault(later[0], a.at)
         cur = later[0]
-    return problems
+    return problems, first_seen
 
 
 def plan_states(plan: dict) -> list[dict]:

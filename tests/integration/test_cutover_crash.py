@@ -140,6 +140,10 @@ def test_cli_kill9_mid_apply_server_finishes(deployments, broker_listeners, cli_
     apply = cli_processes(d, *APPLY, tag="apply")
     run = wait_for_run(admin, first_move_committed, STEP_TIMEOUT)
     assert run is not None, f"step 1 never committed\n{apply.output()}\n{d.server.describe()}"
+    # One run per cluster: a second apply (or rollback) is refused while this one runs.
+    for args in (APPLY, ["rollback", "orders", "--cutover-ttl", "1", "--jvm-cache", "1"]):
+        second = cli(d, *args)
+        assert second.returncode == 1 and "already" in second.stderr, describe_run(second)
     apply.proc.send_signal(signal.SIGKILL)
     assert apply.wait(timeout=5) == -signal.SIGKILL
     total = len(run["progress"]["plan"]["steps"])

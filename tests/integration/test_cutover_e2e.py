@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 
 import dns.rcode
@@ -47,6 +48,7 @@ from cutoverkit import (  # noqa: F401  (fixtures)
     plan_states,
     serial_after,
     served_state_problems,
+    timeline,
 )
 
 pytestmark = [
@@ -139,7 +141,7 @@ def test_zero_downtime_apply_and_rollback(deployments, broker_listeners):
     bad = [a for a in answers if a.rcode != 0 or (a.name in MANAGED_NAMES and not a.addresses)]
     assert not bad, "bad answers: " + "; ".join(
         f"{a.name} {dns.rcode.to_text(a.rcode)} {sorted(a.addresses)}" for a in bad[:10])
-    problems = check_timeline(answers, states1 + states2[1:])
+    problems = check_timeline(answers, states1 + states2[1:], inventory_ttl=1)
     assert not problems, f"{len(problems)} answers not as planned:\n" + "\n".join(problems[:15])
     # The querier really saw the move in both directions.
     for i in BROKER_IDS:
@@ -277,3 +279,37 @@ def test_partial_broker_weights_refused(deployments, broker_listeners):
     assert status == 400 and "exclusive" in json.dumps(reply), (status, reply)
     assert d.admin.generation()["number"] == before
     assert d.ask(broker_name(1)) == (0, frozenset([VM[1]]))
+
+
+def test_ttl_lowered_waited_out_and_restored(deployments, broker_listeners):
+    """Inventory TTL 2 s, cutover TTL 1 s: answers carry TTL 2, then 1 from the first step,
+    the first broker moves no sooner than the old TTL (2 s) after the TTL went down, and TTL 2
+    comes back at the end; every answer's TTL is its state's."""
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port, ttl=2))
+    querier = Querier(d.port, MANAGED_NAMES, rate=400).start()
+    try:
+        r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--batch", "3", "--ramp", "100",
+                "--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10")
+        time.sleep(0.3)
+    finally:
+        querier.stop()
+    assert r.returncode == 0, describe_run(r)
+    plan = d.admin.run()["progress"]["plan"]
+    kinds = [s["kind"] for s in plan["steps"]]
+    assert kinds[0] == "lowerTTL" and kinds[-1] == "restoreTTL", kinds
+    move = kinds.index("moveBrokers")
+    assert plan["steps"][move]["waitBefore"] >= 2, plan["steps"][move]
+    answers = list(querier.answers)
+    assert not querier.errors and all(a.rcode == 0 for a in answers), querier.errors
+    problems, first_seen = timeline(answers, plan_states(plan), inventory_ttl=2)
+    assert not problems, "\n".join(problems[:15])
+    lowered, moved = first_seen.get(1), first_seen.get(move + 1)
+    assert lowered is not None and moved is not None, f"states seen first at {first_seen}"
+    assert moved - lowered >= 2 - 0.15, (
+        f"brokers moved {moved - lowered:.2f}s after the TTL went down to 1 s; clients could "
+        f"still hold the 2 s answers")
+    restored = first_seen.get(len(plan["steps"]))
+    assert restored is not None and restored > moved, first_seen
+    ttls = [a.ttl for a in answers if a.name == broker_name(1)]
+    assert ttls[0] == 2 and ttls[-1] == 2 and 1 in ttls, f"broker-1 TTLs {sorted(set(ttls))}"
