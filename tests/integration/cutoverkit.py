@@ -463,11 +463,13 @@ class Querier:
     """Asks `names` (round robin, A) plus the zone's SOA every `soa_every` queries over UDP at
     about `rate` queries per second, one at a time, so answers are recorded in the order the
     server produced them. A query unanswered within `timeout` is re-sent once with a new ID;
-    if that also times out, the query counts as lost."""
+    if that also times out, the query counts as lost. `tcp6=True` asks over one TCP
+    connection to [::1] instead (reconnecting once for a retry)."""
 
     port: int
     names: Sequence[str]
     rate: float = 500.0
+    tcp6: bool = False
     timeout: float = 1.0
     soa_every: int = 10
     max_seconds: float = 180.0
@@ -505,9 +507,54 @@ class Querier:
             if len(data) >= 12 and struct.unpack("!H", data[:2])[0] == qid:
                 return data
 
-    def _run(self) -> None:
+    def _tcp_exchange(self, s: socket.socket, wire: bytes, qid: int) -> bytes | None:
+        try:
+            s.settimeout(self.timeout)
+            msg = struct.pack("!H", qid) + wire[2:]
+            s.sendall(struct.pack("!H", len(msg)) + msg)
+            while True:
+                head = _recv_exact(s, 2)
+                if head is None:
+                    return None
+                data = _recv_exact(s, struct.unpack("!H", head)[0])
+                if data is None:
+                    return None
+                if len(data) >= 12 and struct.unpack("!H", data[:2])[0] == qid:
+                    return data
+        except (socket.timeout, ConnectionError, OSError):
+            return None
+
+    def _connect(self) -> socket.socket:
+        if self.tcp6:
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s.settimeout(self.timeout)
+            s.connect(("::1", self.port))
+            return s
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.connect((V4, self.port))
+        return s
+
+    def _ask(self, holder: list, wire: bytes, qid: int) -> bytes | None:
+        if not self.tcp6:
+            return self._exchange(holder[0], wire, qid)
+        if holder[0] is None:
+            try:
+                holder[0] = self._connect()
+            except OSError:
+                return None
+        data = self._tcp_exchange(holder[0], wire, qid)
+        if data is None:   # closed or stuck: the retry gets a fresh connection
+            holder[0].close()
+            holder[0] = None
+        return data
+
+    def _run(self) -> None:
+        holder: list = [None]
+        try:
+            holder[0] = self._connect()
+        except OSError as e:
+            self.errors.append(repr(e))
+            return
         qid = 0
         interval = 1.0 / self.rate
         next_at = time.monotonic()
@@ -523,11 +570,11 @@ class Querier:
                 i += 1
                 retried = False
                 qid = (qid + 1) & 0xFFFF
-                data = self._exchange(s, wire, qid)
+                data = self._ask(holder, wire, qid)
                 if data is None:
                     retried = True
                     qid = (qid + 1) & 0xFFFF
-                    data = self._exchange(s, wire, qid)
+                    data = self._ask(holder, wire, qid)
                 now = time.monotonic()
                 if data is None:
                     self.answers.append(Answer(now, name, -1, frozenset(), None, None, True))
@@ -546,7 +593,18 @@ class Querier:
         except Exception as e:  # recorded and asserted on by the test
             self.errors.append(repr(e))
         finally:
-            s.close()
+            if holder[0] is not None:
+                holder[0].close()
+
+
+def _recv_exact(s: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
 
 
 def _first_ttl(data: bytes) -> int | None:

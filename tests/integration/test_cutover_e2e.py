@@ -92,6 +92,7 @@ def test_zero_downtime_apply_and_rollback(deployments, broker_listeners):
     assert not served_state_problems(d, all_in("vm"))
 
     querier = Querier(d.port, MANAGED_NAMES, rate=500).start()
+    tcp_querier = Querier(d.port, MANAGED_NAMES, rate=100, tcp6=True).start()
     try:
         applied = cli(d, "cutover", "apply", "orders", "--to", "pod", "--ramp", "50,100",
                       "--batch", "2", *FAST)
@@ -102,6 +103,7 @@ def test_zero_downtime_apply_and_rollback(deployments, broker_listeners):
         run2 = admin.run()
     finally:
         querier.stop()
+        tcp_querier.stop()
     answers = list(querier.answers)
 
     assert applied.returncode == 0, describe_run(applied) + f"\nserver: {d.server.describe()}"
@@ -143,6 +145,15 @@ def test_zero_downtime_apply_and_rollback(deployments, broker_listeners):
         f"{a.name} {dns.rcode.to_text(a.rcode)} {sorted(a.addresses)}" for a in bad[:10])
     problems = check_timeline(answers, states1 + states2[1:], inventory_ttl=1)
     assert not problems, f"{len(problems)} answers not as planned:\n" + "\n".join(problems[:15])
+    # The same over TCP on ::1.
+    tcp_answers = list(tcp_querier.answers)
+    assert not tcp_querier.errors, tcp_querier.errors
+    assert len(tcp_answers) > 400, f"only {len(tcp_answers)} TCP queries"
+    tcp_bad = [a for a in tcp_answers if a.rcode != 0 or (a.name in MANAGED_NAMES and not a.addresses)]
+    assert not tcp_bad, "bad TCP/IPv6 answers: " + "; ".join(
+        f"{a.name} {a.rcode} {sorted(a.addresses)}" for a in tcp_bad[:10])
+    problems = check_timeline(tcp_answers, states1 + states2[1:], inventory_ttl=1)
+    assert not problems, "TCP/IPv6: " + "\n".join(problems[:15])
     # The querier really saw the move in both directions.
     for i in BROKER_IDS:
         seen = Counter(a.addresses for a in answers[:mid_answers] if a.name == broker_name(i))
@@ -175,6 +186,11 @@ def test_zero_downtime_apply_and_rollback(deployments, broker_listeners):
     assert all(names[n]["ttl"] == 1 for n in MANAGED_NAMES), \
         f"TTLs not restored: { {n: names[n]['ttl'] for n in MANAGED_NAMES} }"
 
+    _, metrics = admin.request("GET", "/metrics")
+    assert re.search(rf"^switchyard_generation {numbers[-1]}(\.0)?$", metrics, re.M), metrics[:1500]
+    assert re.search(rf'^switchyard_zone_serial\{{zone="example.test."\}} {d.soa_serial()}(\.0)?$',
+                     metrics, re.M), metrics[:1500]
+
     # --- the journal, as `history` shows it ---
     h = cli(d, "history", "--cluster", "orders", "--limit", "100")
     assert h.returncode == 0, describe_run(h)
@@ -189,13 +205,15 @@ def test_zero_downtime_apply_and_rollback(deployments, broker_listeners):
 
 
 @pytest.mark.parametrize("how", ["no-listener", "gate-command"])
-def test_gate_failure_stops_and_keeps_previous_step(deployments, broker_listeners, how):
+def test_gate_failure_stops_and_keeps_previous_step(deployments, broker_listeners, how, tmp_path):
     skip = [POD[2]] if how == "no-listener" else []
     port, listeners = broker_listeners(ALL_TARGETS, skip=skip)
     d = deployments(orders_zones(port, ttl=1))
     admin = d.admin
     g0 = admin.generation()["number"]
-    extra = ["--gate", "test {broker} != 2"] if how == "gate-command" else []
+    gate_log = tmp_path / "gates"
+    extra = (["--gate", f"echo {{broker}} {{target}} {{port}} {{cluster}} >> {gate_log}; "
+                        "test {broker} != 2"] if how == "gate-command" else [])
     r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--batch", "1", "--ramp", "100",
             *FAST, *extra)
     assert r.returncode == 1, describe_run(r)
@@ -223,6 +241,9 @@ def test_gate_failure_stops_and_keeps_previous_step(deployments, broker_listener
     assert d.ask(broker_name(2)) == (0, frozenset([VM[2]]))
     st = cli(d, "cutover", "status", "orders")
     assert st.returncode == 0 and "failed" in st.stdout, describe_run(st)
+    if how == "gate-command":
+        lines = gate_log.read_text().splitlines()
+        assert lines == [f"1 {POD[1]} {port} orders", f"2 {POD[2]} {port} orders"], lines
 
     if how == "no-listener":
         # The target comes up: resume finishes the plan.
@@ -281,7 +302,7 @@ def test_partial_broker_weights_refused(deployments, broker_listeners):
     assert d.ask(broker_name(1)) == (0, frozenset([VM[1]]))
 
 
-def test_ttl_lowered_waited_out_and_restored(deployments, broker_listeners):
+def test_ttl_lowered_waited_out_and_restored(deployments, broker_listeners, tmp_path):
     """Inventory TTL 2 s, cutover TTL 1 s: answers carry TTL 2, then 1 from the first step,
     the first broker moves no sooner than the old TTL (2 s) after the TTL went down, and TTL 2
     comes back at the end; every answer's TTL is its state's."""
@@ -289,8 +310,10 @@ def test_ttl_lowered_waited_out_and_restored(deployments, broker_listeners):
     d = deployments(orders_zones(port, ttl=2))
     querier = Querier(d.port, MANAGED_NAMES, rate=400).start()
     try:
+        drains = tmp_path / "drains"
         r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--batch", "3", "--ramp", "100",
-                "--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10")
+                "--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10",
+                "--drain", f"echo {{broker}} {{old_target}} {{new_target}} {{cluster}} >> {drains}")
         time.sleep(0.3)
     finally:
         querier.stop()
@@ -311,5 +334,111 @@ def test_ttl_lowered_waited_out_and_restored(deployments, broker_listeners):
         f"still hold the 2 s answers")
     restored = first_seen.get(len(plan["steps"]))
     assert restored is not None and restored > moved, first_seen
+    lines = sorted(drains.read_text().splitlines()) if drains.exists() else []
+    assert lines == [f"{i} {VM[i]} {POD[i]} orders" for i in BROKER_IDS], f"drain runs: {lines}"
     ttls = [a.ttl for a in answers if a.name == broker_name(1)]
     assert ttls[0] == 2 and ttls[-1] == 2 and 1 in ttls, f"broker-1 TTLs {sorted(set(ttls))}"
+
+
+class StaleVerifier:
+    """A DNS 'serving instance' on 127.0.0.1 (UDP) that relays every query to the real server
+    except the A query of one name, which it answers with a fixed stale address: the instance
+    a cutover verifies against but that did not pick the change up."""
+
+    def __init__(self, upstream_port: int, stale_name: str, stale_address: str):
+        import socket
+        import threading
+        self.upstream = upstream_port
+        self.stale_name = stale_name.lower()
+        self.stale_address = stale_address
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.stale_answers = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import socket
+        import dns.message
+        import dns.rrset
+        from conftest import udp_exchange
+        while not self._stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                query = dns.message.from_wire(data)
+                q = query.question[0]
+            except Exception:
+                continue
+            if q.name.to_text().lower() == self.stale_name and q.rdtype == 1:
+                reply = dns.message.make_response(query)
+                reply.flags |= dns.flags.AA
+                reply.answer.append(dns.rrset.from_text(q.name, 1, "IN", "A", self.stale_address))
+                out = reply.to_wire()
+                self.stale_answers += 1
+            else:
+                out = udp_exchange("127.0.0.1", self.upstream, data, timeout=1.0)
+                if out is None:
+                    continue
+            try:
+                self.sock.sendto(out, peer)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
+def test_verify_failure_rolls_the_step_back(deployments, broker_listeners):
+    """A serving instance keeps answering broker-2's vm address: the step that moves broker 2
+    commits, fails verification, and is rolled back as a new generation holding the previous
+    step's state; exit 1 names the name, the instance and what it answered."""
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port, ttl=1), start=False)
+    # The verifier needs the server's port, the server the verifier's: start, then restart.
+    d.start()
+    verifier = StaleVerifier(d.port, broker_name(2), VM[2])
+    try:
+        d.stop()
+        d.extra_args = ["--verify-server", f"127.0.0.1:{verifier.port}"]
+        # Same DNS port is not guaranteed: the verifier follows the restarted server.
+        d.start()
+        verifier.upstream = d.port
+        admin = d.admin
+        g0 = admin.generation()["number"]
+        r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--batch", "1", "--ramp", "100",
+                "--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "2")
+    finally:
+        verifier.close()
+    assert r.returncode == 1, describe_run(r) + f"\n{d.server.describe()}"
+    text = r.stdout + r.stderr
+    assert "verify" in text and broker_name(2) in text and VM[2] in text, \
+        f"the failure should name the name, what was answered and what was expected:\n{text}"
+    assert f"127.0.0.1:{verifier.port}" in text, f"the failure does not name the instance:\n{text}"
+    run = admin.run()
+    progress = run["progress"]
+    assert progress["status"] == "failed", run
+    plan = progress["plan"]
+    failed = progress["nextStep"]
+    step = plan["steps"][failed]
+    assert step["kind"] == "moveBrokers" and broker_name(2) in [c["name"] for c in step["changes"]], step
+    states = plan_states(plan)
+    current = admin.generation()
+    assert current["state"] == states[failed], "not rolled back to the previous step's state"
+    assert d.ask(broker_name(2)) == (0, frozenset([VM[2]]))
+    assert not served_state_problems(d, states[failed])
+    # The journal: the failed step's generation, then the roll-back generation.
+    history = admin.ok("GET", "/v1/history?cluster=orders&limit=50")
+    after = sorted((g for g in history if g["number"] > g0), key=lambda g: g["number"])
+    assert [g["state"] for g in after] == states[1:failed + 2] + [states[failed]], \
+        [(g["number"], g["reason"]) for g in after]
+    assert current["number"] == after[-1]["number"]
