@@ -132,6 +132,19 @@ def test_refused_shift_changes_nothing(deployment, token):
     status, history = admin.request("GET", "/v1/history?limit=50")
     assert status == 200
     assert all(g["actor"] != "pytest" for g in history), f"a refused shift is in the journal: {history}"
+    # Runs cannot be started, paused or resumed without the token either.
+    options = {"cluster": "orders", "toPool": "pod", "ramp": [100], "batch": 1, "cutoverTTL": 1,
+               "jvmCacheSeconds": 1, "resolverFloorSeconds": 0, "dwellSeconds": 0,
+               "gateCommands": [], "invalidationHooks": [], "verifyTimeoutSeconds": 5}
+    for method, path, body in (("POST", "/v1/runs", {"options": options}),
+                               ("POST", "/v1/runs", {"rollback": {"cluster": "orders", "steps": 1}}),
+                               ("POST", "/v1/rollback/plan", {"cluster": "orders", "steps": 1}),
+                               ("POST", "/v1/runs/orders/pause", {}),
+                               ("POST", "/v1/runs/orders/resume", {})):
+        status, reply = admin.request(method, path, body, token=token)
+        assert status == 401, f"{method} {path} with token {token!r}: HTTP {status} {reply}"
+    assert admin.run() is None, "a run was started without the token"
+    assert admin.generation()["number"] == before["number"]
     # ... and the same shift with the right token does happen.
     reply = admin.shift_broker(1, "pod")
     assert reply["generation"]["number"] == before["number"] + 1
@@ -201,3 +214,21 @@ def test_sigterm_with_admin_exits_0(deployment):
     code = deployment.stop()
     assert code == 0, f"SIGTERM with --admin: exit {code} (negative: killed by that signal)\n" \
                       f"{deployment.server.describe()}"
+
+
+def test_shift_survives_reload(deployment):
+    """SIGHUP reloads zones and inventory; the journal's generation keeps serving."""
+    import signal as _signal
+    from stablekit import wait_until as _wait
+    deployment.admin.shift_broker(3, "pod")
+    number = deployment.admin.generation()["number"]
+    serial = deployment.soa_serial()
+    deployment.server.signal(_signal.SIGHUP)
+    assert _wait(lambda: "reloaded" in deployment.server.stderr_text(), timeout=10.0) is not None, \
+        f"no reload logged after SIGHUP: {deployment.server.describe()}"
+    for _ in range(20):
+        assert deployment.ask(broker_name(3)) == (0, frozenset([POD[3]])), \
+            f"broker-3 lost its shift on SIGHUP: {deployment.server.describe()}"
+    assert deployment.admin.generation()["number"] == number
+    after = deployment.soa_serial()
+    assert after == serial or serial_after(after, serial), f"serial {serial} -> {after} on reload"
