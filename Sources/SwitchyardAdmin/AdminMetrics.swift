@@ -11,13 +11,25 @@ final class AdminMetrics: Sendable {
     private let exported = Mutex<[QueryLabels: UInt64]>([:])
     private let exportedHookFailures = Mutex<Int>(0)
 
+    private static func metric(_ name: String, unit: String = "", help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "switchyard", metricName: name, unitName: unit, helpText: help)
+    }
+
+    private static var queries: MetricNameDescriptor { metric("queries", unit: "total", help: "DNS queries answered, by zone, stable name, pool and rcode.") }
+    private static var generation: MetricNameDescriptor { metric("generation", help: "The generation being served.") }
+    private static var serial: MetricNameDescriptor { metric("zone_serial", help: "The SOA serial each zone serves.") }
+    private static var targetUp: MetricNameDescriptor { metric("target_up", help: "1 when a health-checked target answers its TCP probes.") }
+    private static var hookFailures: MetricNameDescriptor { metric("hook_failures", unit: "total", help: "Failed cache-invalidation and discovery hook runs.") }
+    private static var discoveryOK: MetricNameDescriptor { metric("discovery_publish_ok", help: "0 when the last discovery publish failed.") }
+    private static var cutoverRunning: MetricNameDescriptor { metric("cutover_running", help: "1 while a cutover or rollback runs for the cluster.") }
+
     func render(server: Server, runs: [AdminAPI.RunStatus]) -> String {
         let counts = server.queryMetrics.snapshot
         exported.withLock { previous in
             for (labels, value) in counts {
                 let delta = value - (previous[labels] ?? 0)
                 guard delta > 0 else { continue }
-                registry.makeCounter(name: "switchyard_queries_total", labels: [
+                registry.makeCounter(descriptor: Self.queries, labels: [
                     ("zone", labels.zone), ("name", labels.name), ("pool", labels.pool), ("rcode", labels.rcode),
                 ]).increment(by: Int64(delta))
                 previous[labels] = value
@@ -25,24 +37,24 @@ final class AdminMetrics: Sendable {
         }
         let control = server.control
         if let generation = control.current?.generation {
-            registry.makeGauge(name: "switchyard_generation").set(to: Double(generation.number))
+            registry.makeGauge(descriptor: Self.generation).set(to: Double(generation.number))
             for (zone, serial) in generation.serials {
-                registry.makeGauge(name: "switchyard_zone_serial", labels: [("zone", zone)]).set(to: Double(serial))
+                registry.makeGauge(descriptor: Self.serial, labels: [("zone", zone)]).set(to: Double(serial))
             }
         }
         let down = server.servingSnapshot.down
         for target in server.checkedTargets {
-            registry.makeGauge(name: "switchyard_target_up", labels: [("target", target.description)]).set(to: down.contains(target) ? 0 : 1)
+            registry.makeGauge(descriptor: Self.targetUp, labels: [("target", target.description)]).set(to: down.contains(target) ? 0 : 1)
         }
         exportedHookFailures.withLock { previous in
             let failures = control.failedHookCount
-            let counter = registry.makeCounter(name: "switchyard_hook_failures_total")
+            let counter = registry.makeCounter(descriptor: Self.hookFailures)
             if failures > previous { counter.increment(by: Int64(failures - previous)) }
             previous = failures
         }
-        registry.makeGauge(name: "switchyard_discovery_publish_ok").set(to: control.discoveryFailure == nil ? 1 : 0)
+        registry.makeGauge(descriptor: Self.discoveryOK).set(to: control.discoveryFailure == nil ? 1 : 0)
         for run in runs {
-            registry.makeGauge(name: "switchyard_cutover_running", labels: [("cluster", run.cluster)]).set(to: run.active ? 1 : 0)
+            registry.makeGauge(descriptor: Self.cutoverRunning, labels: [("cluster", run.cluster)]).set(to: run.active ? 1 : 0)
         }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

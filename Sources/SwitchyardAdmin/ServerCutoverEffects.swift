@@ -150,5 +150,6 @@ func addressText(_ bytes: [UInt8]) -> String {
     var text = [CChar](repeating: 0, count: 64)
     let family = bytes.count == 16 ? AF_INET6 : AF_INET
     let ok = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) }
-    return ok == nil ? bytes.map(String.init).joined(separator: ".") : String(cString: text)
+    return ok == nil ? bytes.map(String.init).joined(separator: ".")
+        : String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

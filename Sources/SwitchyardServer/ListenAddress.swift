@@ -69,7 +69,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
             if family == .ipv6 {
                 try systemCall("setsockopt(IPV6_V6ONLY)", description) { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, size) }
             }
-            try withSockaddr { address, length throws(SystemError) in
+            _ = try withSockaddr { address, length throws(SystemError) in
                 try systemCall("bind", description) { Glibc.bind(fd, address, length) }
             }
         } catch {

@@ -74,7 +74,7 @@ enum Fixture {
         return Response(Array(buffer[0..<length]))
     }
 
-    nonisolated(unsafe) static let shared = snapshot()
+    static let shared = snapshot()
 }
 
 /// A parsed response, enough to assert on.
