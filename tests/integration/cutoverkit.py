@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import shutil
 import signal
@@ -34,7 +33,7 @@ from typing import Callable, Sequence
 import pytest
 
 from conftest import V4, Server, free_port, make_query, start_server, switchyard_bin
-from stablekit import TYPE_A, TcpListener, a_set, common_free_port, parse_reply, wait_until, zone_text
+from stablekit import TcpListener, a_set, common_free_port, parse_reply, wait_until, zone_text
 
 ORIGIN = "example.test."
 CLUSTER = "orders"

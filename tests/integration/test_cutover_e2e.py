@@ -42,7 +42,6 @@ from cutoverkit import (  # noqa: F401  (fixtures)
     committed_generations,
     deployments,
     describe_run,
-    expected_answers,
     history_numbers,
     orders_zones,
     plan_states,
