@@ -134,13 +134,14 @@ public final class Server: @unchecked Sendable {
     public func reload() -> Bool {
         do {
             let loaded = try ZoneLoader.load(directory: configuration.zonesDirectory)
-            // Health carries over for endpoints that are still checked.
-            let down = health?.down ?? []
+            // Health carries over for endpoints that are still checked. The old monitor keeps
+            // probing until the new data is in, so a rejected reload changes nothing.
+            let down = (health?.down ?? []).intersection(loaded.healthChecks.keys)
+            let snapshot = try control.install(loaded, down: down)
+            store.replace(with: snapshot)
             health?.stop()
             health = makeHealthMonitor(loaded.healthChecks, initiallyDown: down)
             checked.withLock { $0 = Set(loaded.healthChecks.keys) }
-            let snapshot = try control.install(loaded, down: down.intersection(loaded.healthChecks.keys))
-            store.replace(with: snapshot)
             inventories = loaded.inventories
             discovery?.publish(inventories, generation: control.current?.generation.number)
             do { try health?.start() } catch { logger.error("health checks not started", metadata: ["error": "\(error)"]) }

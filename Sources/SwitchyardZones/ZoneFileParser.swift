@@ -26,6 +26,8 @@ enum ZoneFileParser {
 
         var origin = initialOrigin
         var defaultTTL: UInt32 = 3600
+        // Without $TTL, a record without a TTL takes the last one given (RFC 1035 section 5.1).
+        var sawTTLDirective = false
         var previousOwner: DomainName?
         let buffer = ldns_buffer_new(4096)
         defer { ldns_buffer_free(buffer) }
@@ -44,6 +46,7 @@ enum ZoneFileParser {
                         problem(entry.line, "$TTL needs one TTL value (e.g. 3600 or 1h)"); continue
                     }
                     defaultTTL = ttl
+                    sawTTLDirective = true
                 case "$INCLUDE":
                     problem(entry.line, "$INCLUDE is not supported; put the records in this file")
                 default:
@@ -62,6 +65,7 @@ enum ZoneFileParser {
             case .success(var record):
                 record.line = entry.line
                 previousOwner = record.owner
+                if !sawTTLDirective { defaultTTL = record.ttl }
                 records.append(record)
             case .failure(let error):
                 problem(entry.line, "\(error.message): \(text)")

@@ -140,3 +140,16 @@ struct InventoryStableNameTests {
         #expect(broker.pools.first { $0.weight > 0 }?.name == "pod")
     }
 }
+
+@Suite("TTL defaults")
+struct TTLDefaultTests {
+    @Test func withoutTTLDirectiveTheLastExplicitTTLCarriesOver() throws {
+        let text = "$ORIGIN example.test.\n@ 300 IN SOA ns1 hostmaster 1 3600 600 86400 30\n  IN NS ns1\nns1 IN A 192.0.2.1\nwww 120 IN A 192.0.2.2\nmail IN A 192.0.2.3\n"
+        let parsed = ZoneFileParser.parse(contents: Array(text.utf8), origin: DomainName("example.test.")!, path: "t")
+        #expect(parsed.problems.isEmpty)
+        #expect(parsed.records.map(\.ttl) == [300, 300, 300, 120, 120])
+        let withDirective = "$TTL 60\n" + text
+        let again = ZoneFileParser.parse(contents: Array(withDirective.utf8), origin: DomainName("example.test.")!, path: "t")
+        #expect(again.records.map(\.ttl) == [300, 60, 60, 120, 60])
+    }
+}
