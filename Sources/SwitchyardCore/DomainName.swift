@@ -103,14 +103,6 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
         return false
     }
 
-    /// `label.self`.
-    public func prepending(label: String) -> DomainName? {
-        let bytes = Array(label.utf8)
-        guard !bytes.isEmpty, bytes.count <= 63, wire.count + bytes.count + 1 <= 255 else { return nil }
-        return DomainName(validatedWire: [UInt8(bytes.count)] + bytes + wire)
-    }
-
-    public var isWildcard: Bool { wire.count >= 2 && wire[0] == 1 && wire[1] == UInt8(ascii: "*") }
 
     public static func == (lhs: DomainName, rhs: DomainName) -> Bool { lhs.key == rhs.key }
     public func hash(into hasher: inout Hasher) { hasher.combine(key) }

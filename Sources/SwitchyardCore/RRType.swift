@@ -18,6 +18,7 @@ public struct RRType: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let opt = RRType(rawValue: 41)
     public static let ds = RRType(rawValue: 43)
     public static let rrsig = RRType(rawValue: 46)
+    public static let nsec = RRType(rawValue: 47)
     public static let ixfr = RRType(rawValue: 251)
     public static let axfr = RRType(rawValue: 252)
     public static let any = RRType(rawValue: 255)
@@ -29,16 +30,6 @@ public struct RRType: RawRepresentable, Hashable, Sendable, CustomStringConverti
     ]
 
     public var description: String { Self.mnemonics[rawValue] ?? "TYPE\(rawValue)" }
-
-    /// Where a domain name sits inside this type's RDATA, for the types whose embedded
-    /// names may be compressed (RFC 3597 section 4: only the RFC 1035 types).
-    var compressibleNameOffset: Int? {
-        switch self {
-        case .ns, .cname, .ptr: return 0
-        case .mx: return 2
-        default: return nil
-        }
-    }
 
     /// Meta and query-only types (RFC 6895 section 3.1): never stored as data.
     public var isMetaType: Bool { rawValue == 41 || (rawValue >= 128 && rawValue <= 255) }

@@ -73,7 +73,7 @@ public enum ZoneBuilder {
             if cname.rdatas.count > 1 {
                 problem(cname.line, "\(owner) has \(cname.rdatas.count) CNAME records; a name can have only one")
             }
-            let others = sets.filter { $0.key != .cname && $0.key != .rrsig && $0.key != RRType(rawValue: 47) }
+            let others = sets.filter { $0.key != .cname && $0.key != .rrsig && $0.key != .nsec }
             if let other = others.min(by: { $0.value.line < $1.value.line }) {
                 problem(max(cname.line, other.value.line), "CNAME at \(owner) beside other data (\(other.key) on line \(other.value.line)); a CNAME must be the only record at its name")
             }

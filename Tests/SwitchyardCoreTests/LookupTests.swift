@@ -107,13 +107,14 @@ struct LookupTests {
     /// Every precompiled answer must equal what the general path computes.
     @Test func precompiledAnswersMatchTheGeneralPath() throws {
         let snapshot = Fixture.shared
+        let generalOnly = SnapshotWithoutPrecompiled.make(snapshot)
         #expect(snapshot.precompiledCount > 20)
         for zone in snapshot.zones {
             for node in zone.nodes {
                 for type in node.rrsets.map(\.type) + [.a, .aaaa] {
                     let packet = Fixture.query(node.name.description, type)
                     let fast = try #require(Fixture.respond(packet, snapshot: snapshot))
-                    let general = try #require(Fixture.respond(packet, snapshot: SnapshotWithoutPrecompiled.make(snapshot)))
+                    let general = try #require(Fixture.respond(packet, snapshot: generalOnly))
                     #expect(fast.bytes == general.bytes, "\(node.name) \(type)")
                 }
             }
