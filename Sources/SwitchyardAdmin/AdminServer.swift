@@ -106,8 +106,8 @@ public final class AdminServer: Sendable {
                 guard state != current.generation.state else {
                     throw ControlError("nothing to change: the names already have that setting", remedy: "see `switchyard status`")
                 }
-                let generation = try control.commit(state, actor: body.actor, reason: body.reason)
-                let hooks = control.invalidate(after: generation).map {
+                let generation = try await offloaded { try control.commit(state, actor: body.actor, reason: body.reason) }
+                let hooks = await offloaded { control.invalidate(after: generation) }.map {
                     HookOutcome(hook: $0.command, succeeded: $0.succeeded, detail: $0.succeeded ? "" : "\($0)")
                 }
                 return try json(AdminAPI.GenerationReply(generation: generation, invalidation: hooks))

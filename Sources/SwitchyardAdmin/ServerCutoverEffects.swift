@@ -22,6 +22,10 @@ struct ServerCutoverEffects: CutoverEffects {
     }
 
     func checkGate(_ gate: GateCheck) async -> GateOutcome {
+        await offloaded { checkGateNow(gate) }
+    }
+
+    private func checkGateNow(_ gate: GateCheck) -> GateOutcome {
         switch gate.check {
         case .tcpConnect(let target, let port):
             guard let port = UInt16(exactly: port) else { return .failed("port \(port) is out of range") }
@@ -60,6 +64,10 @@ struct ServerCutoverEffects: CutoverEffects {
     }
 
     func commit(state: ServingState, actor: String, reason: String) async throws -> Generation {
+        try await offloaded { try commitNow(state: state, actor: actor, reason: reason) }
+    }
+
+    private func commitNow(state: ServingState, actor: String, reason: String) throws -> Generation {
         try control.commit(actor: actor, reason: reason) { live in
             var merged = live
             for name in names {
@@ -77,10 +85,8 @@ struct ServerCutoverEffects: CutoverEffects {
         var problems: [String] = []
         repeat {
             problems = []
-            for server in verifyServers {
-                for expectation in expectations {
-                    if let problem = check(expectation, at: server) { problems.append(problem) }
-                }
+            problems = await offloaded {
+                verifyServers.flatMap { server in expectations.compactMap { check($0, at: server) } }
             }
             if problems.isEmpty { return .passed }
             try? await Task.sleep(for: .milliseconds(200))
@@ -113,13 +119,13 @@ struct ServerCutoverEffects: CutoverEffects {
     }
 
     func invalidate(after generation: Generation) async -> [HookOutcome] {
-        control.invalidate(after: generation).map {
+        await offloaded { control.invalidate(after: generation) }.map {
             HookOutcome(hook: $0.command, succeeded: $0.succeeded, detail: $0.succeeded ? "" : "\($0): \($0.output.prefix(300))")
         }
     }
 
     func drain(_ drain: DrainAction) async -> HookOutcome {
-        let result = HookRunner.run(drain.command, timeout: 300)
+        let result = await offloaded { HookRunner.run(drain.command, timeout: 300) }
         _ = try? control.journal.recordHook(generation: control.current?.generation.number ?? 0, kind: .drain, target: drain.command,
                                             exitCode: result.timedOut ? nil : result.exitCode, output: result.output, attempt: 1, at: Date())
         return HookOutcome(hook: drain.command, succeeded: result.succeeded, detail: result.succeeded ? "" : "\(result): \(result.output.prefix(300))")
@@ -152,4 +158,18 @@ func addressText(_ bytes: [UInt8]) -> String {
     let ok = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) }
     return ok == nil ? bytes.map(String.init).joined(separator: ".")
         : String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Runs blocking work (sockets, child processes, SQLite) on a Dispatch thread, so a long hook
+/// or probe never holds one of the few cooperative threads the admin endpoint answers on.
+func offloaded<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+func offloaded<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
+    }
 }
