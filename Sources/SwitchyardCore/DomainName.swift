@@ -11,7 +11,8 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
 
     init(validatedWire wire: [UInt8]) {
         self.wire = wire
-        self.key = wire.map(asciiLowercase)
+        // Most names are already lowercase: share the storage instead of copying it.
+        self.key = wire.contains(where: { $0 &- 0x41 < 26 }) ? wire.map(asciiLowercase) : wire
     }
 
     /// Builds a name from uncompressed wire bytes; nil when they are not one valid name.

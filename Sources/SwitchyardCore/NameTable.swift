@@ -54,6 +54,14 @@ struct NameTable: Sendable {
 
     func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
 
+    /// Drops the growth slack of the key storage once the table is complete.
+    mutating func compact() {
+        keyStart = keyStart.withUnsafeBufferPointer { Array($0) }
+        keyLength = keyLength.withUnsafeBufferPointer { Array($0) }
+        hashes = hashes.withUnsafeBufferPointer { Array($0) }
+        arena = arena.withUnsafeBufferPointer { Array($0) }
+    }
+
     private mutating func place(_ index: Int, hash: UInt32) {
         let mask = slots.count - 1
         var slot = Int(hash) & mask

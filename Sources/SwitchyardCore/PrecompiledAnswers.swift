@@ -46,6 +46,13 @@ struct PreparedStore: Sendable {
         return entries.count - 1
     }
 
+    /// Drops the growth slack of the arrays (they doubled while filling; a large zone's
+    /// answers would otherwise keep up to twice the memory they need).
+    mutating func compact() {
+        entries = entries.withUnsafeBufferPointer { Array($0) }
+        body = body.withUnsafeBufferPointer { Array($0) }
+    }
+
     /// Scratch space for preparing answers.
     final class Workspace {
         let scratch = LookupScratch()
@@ -90,6 +97,8 @@ struct PrecompiledAnswers: Sendable {
                 }
             }
         }
+        store.compact()
+        table.compact()
     }
 
     /// The answer for a lowercase name followed by the type.

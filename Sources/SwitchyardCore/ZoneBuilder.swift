@@ -132,6 +132,8 @@ public enum ZoneBuilder {
         }
         if !problems.isEmpty { return .failure(ZoneProblems(problems)) }
         let soa = nodes[table.find(origin.key)!].rrset(.soa)!
-        return .success(Zone(origin: origin, soa: soa, nodes: nodes, table: table, recordCount: recordCount, source: source))
+        table.compact()
+        return .success(Zone(origin: origin, soa: soa, nodes: nodes.withUnsafeBufferPointer { Array($0) }, table: table,
+                             recordCount: recordCount, source: source))
     }
 }

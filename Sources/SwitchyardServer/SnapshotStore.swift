@@ -1,3 +1,4 @@
+import CNetShim
 import Synchronization
 import SwitchyardCore
 
@@ -19,6 +20,7 @@ public final class SnapshotStore: Sendable {
     public func replace(with snapshot: Snapshot) {
         current.withLock { $0 = snapshot }
         counter.add(1, ordering: .releasing)
+        releaseFreedMemory()
     }
 
     /// Replaces the snapshot with one derived from it, atomically with respect to other
@@ -26,6 +28,13 @@ public final class SnapshotStore: Sendable {
     public func update<E: Error>(_ transform: (Snapshot) throws(E) -> Snapshot) throws(E) {
         try current.withLock { (snapshot: inout Snapshot) throws(E) in snapshot = try transform(snapshot) }
         counter.add(1, ordering: .releasing)
+        releaseFreedMemory()
+    }
+
+    /// Building a snapshot allocates a lot that is freed right after (parsing, the previous
+    /// snapshot once workers let go of it); give those pages back to the system.
+    private func releaseFreedMemory() {
+        _ = sy_malloc_trim()
     }
 }
 

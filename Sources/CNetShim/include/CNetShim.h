@@ -33,4 +33,6 @@ int sy_usable_cpus(void);
 /// kernel picks runs a handler that only writes the signal number. Returns the read end,
 /// or -1 with errno set.
 int sy_signal_pipe(void);
+/// malloc_trim(0): hands freed heap pages back to the system.
+int sy_malloc_trim(void);
 #endif
