@@ -11,6 +11,10 @@ struct PreparedAnswer: Sendable {
     var additionalCount: UInt16
     var bodyStart: Int32
     var bodyLength: Int32
+    /// Offset in the body of the SOA serial to patch with the zone's current serial (-1: none),
+    /// and that zone.
+    var serialOffset: Int32 = -1
+    var serialZone: Int32 = -1
     /// For metrics: the zone, and the stable name and pool this answer comes from.
     var zone: Int32
     var stable: Int32 = -1
@@ -36,11 +40,12 @@ struct PreparedStore: Sendable {
         let questionEnd = writer.count
         writer.registerName(at: 12)
         guard let counts = ResponseEncoder.encodeSections(workspace.resolution, zoneSet: zoneSet, writer: &writer),
-              !counts.truncated else { return nil }
+              !counts.truncated, counts.soaCount <= 1 else { return nil }
         entries.append(PreparedAnswer(
             flags: ResponseEncoder.flags(for: workspace.resolution),
             answerCount: counts.answer, authorityCount: counts.authority, additionalCount: counts.additional,
             bodyStart: Int32(body.count), bodyLength: Int32(writer.count - questionEnd),
+            serialOffset: counts.serialOffset < 0 ? -1 : Int32(counts.serialOffset - questionEnd), serialZone: counts.serialZone,
             zone: workspace.resolution.zone, stable: workspace.resolution.stable, pool: workspace.resolution.pool))
         body.append(contentsOf: UnsafeRawBufferPointer(rebasing: workspace.buffer[questionEnd..<writer.count]))
         return entries.count - 1

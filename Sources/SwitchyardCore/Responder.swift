@@ -245,6 +245,10 @@ public final class Responder {
         body.withUnsafeBytes { body in
             (out + query.questionEnd).copyMemory(from: body.baseAddress! + Int(entry.bodyStart), byteCount: Int(entry.bodyLength))
         }
+        if entry.serialOffset >= 0 {
+            out.storeBytes(of: snapshot.zoneSet.serials[Int(entry.serialZone)].bigEndian,
+                           toByteOffset: query.questionEnd + Int(entry.serialOffset), as: UInt32.self)
+        }
         if query.hasEDNS {
             writeOPT(at: query.questionEnd + Int(entry.bodyLength), extendedRCode: 0, query: query,
                      scope: subnetScope(query, stable: entry.stable, snapshot: snapshot), into: out)

@@ -6,6 +6,11 @@ enum ResponseEncoder {
         var authority: UInt16 = 0
         var additional: UInt16 = 0
         var truncated = false
+        /// Where the SOA serial was written and whose zone's it is (the last SOA written),
+        /// so prepared answers can carry a later serial without being encoded again.
+        var serialOffset = -1
+        var serialZone: Int32 = -1
+        var soaCount = 0
     }
 
     /// AA and RCODE (low four bits) of the header for a resolution.
@@ -18,14 +23,14 @@ enum ResponseEncoder {
     static func encodeSections(_ resolution: Resolution, zoneSet: ZoneSet, writer: inout MessageWriter) -> Counts? {
         var counts = Counts()
         for ref in resolution.answer {
-            guard let written = write(ref, resolution: resolution, zoneSet: zoneSet, writer: &writer) else {
+            guard let written = write(ref, resolution: resolution, zoneSet: zoneSet, writer: &writer, counts: &counts) else {
                 counts.truncated = true
                 return counts
             }
             counts.answer += written
         }
         for ref in resolution.authority {
-            guard let written = write(ref, resolution: resolution, zoneSet: zoneSet, writer: &writer) else {
+            guard let written = write(ref, resolution: resolution, zoneSet: zoneSet, writer: &writer, counts: &counts) else {
                 counts.truncated = true
                 return counts
             }
@@ -34,7 +39,7 @@ enum ResponseEncoder {
         // Additional data is optional: drop what does not fit, except glue a referral
         // cannot work without (RFC 9471 section 3).
         for ref in resolution.additional {
-            guard let written = write(ref, resolution: resolution, zoneSet: zoneSet, writer: &writer) else {
+            guard let written = write(ref, resolution: resolution, zoneSet: zoneSet, writer: &writer, counts: &counts) else {
                 if ref.required { counts.truncated = true }
                 break
             }
@@ -43,7 +48,8 @@ enum ResponseEncoder {
         return counts
     }
 
-    private static func write(_ ref: RecordRef, resolution: Resolution, zoneSet: ZoneSet, writer: inout MessageWriter) -> UInt16? {
+    private static func write(_ ref: RecordRef, resolution: Resolution, zoneSet: ZoneSet, writer: inout MessageWriter,
+                              counts: inout Counts) -> UInt16? {
         let rrset = zoneSet.rrset(ref)
         let written: Int?
         switch ref.owner {
@@ -54,6 +60,12 @@ enum ResponseEncoder {
         case .chainTarget(let index):
             let target = zoneSet.rrset(resolution.answer[index]).targets.first
             written = writer.rrset(rrset, owner: target, ownerAt: nil, ttl: rrset.ttl)
+        }
+        if written != nil && rrset.type == .soa {
+            // SOA RDATA ends with serial, refresh, retry, expire, minimum.
+            counts.serialOffset = writer.count - 20
+            counts.serialZone = ref.zone
+            counts.soaCount += 1
         }
         return written.map { UInt16($0) }
     }

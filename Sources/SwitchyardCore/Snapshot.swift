@@ -3,9 +3,12 @@ struct ZoneSet: Sendable {
     let zones: [Zone]
     let apexes: NameTable
     var stable = StableAnswers()
+    /// Each zone's SOA serial, patched into prepared answers at query time.
+    let serials: [UInt32]
 
     init(zones: [Zone]) {
         self.zones = zones
+        self.serials = zones.map(\.serial)
         var apexes = NameTable(expectedCount: zones.count)
         for zone in zones { apexes.insert(zone.origin.key) }
         self.apexes = apexes
@@ -59,11 +62,13 @@ public final class Snapshot: Sendable {
         self.precompiledStable = precompile ? PrecompiledStableAnswers(zoneSet: zoneSet) : PrecompiledStableAnswers()
     }
 
-    private init(base: Snapshot, stableNames: [StableNameSpec], down: Set<HealthKey>) {
-        zones = base.zones
+    /// `zones` must be `base.zones` or the same zones with other serials (the prepared zone
+    /// answers carry over: their serials are patched in per query).
+    private init(base: Snapshot, zones: [Zone], stableNames: [StableNameSpec], down: Set<HealthKey>) {
+        self.zones = zones
         self.stableNames = stableNames
         self.down = down
-        var zoneSet = base.zoneSet
+        var zoneSet = zip(zones, base.zones).allSatisfy({ $0 === $1 }) ? base.zoneSet : ZoneSet(zones: zones)
         zoneSet.stable = StableAnswers(specs: stableNames, down: down, zones: zoneSet)
         self.zoneSet = zoneSet
         // Zone answers never depend on stable names (those were left out), so they carry over.
@@ -73,8 +78,8 @@ public final class Snapshot: Sendable {
 
     /// The same zones with new weights, targets or health: the cheap swap behind every
     /// shift and health change. The names themselves must stay the same, in the same order.
-    /// New `serials` (origin → serial) rebuild the zone answers too, since negative
-    /// answers carry the SOA.
+    /// New `serials` (origin → serial) give new zones; their prepared answers carry over
+    /// (the serial is patched in per query), so a generation costs only the stable answers.
     public func updating(stableNames: [StableNameSpec]? = nil, down: Set<HealthKey>? = nil,
                          serials: [DomainName: UInt32] = [:]) throws(ZoneProblem) -> Snapshot {
         let names = stableNames ?? self.stableNames
@@ -82,11 +87,7 @@ public final class Snapshot: Sendable {
             throw ZoneProblem(file: "", line: 0, message: "updating a snapshot cannot add or remove stable names; reload instead")
         }
         let renumbered = zones.map { zone in serials[zone.origin].map(zone.withSerial) ?? zone }
-        if zip(renumbered, zones).contains(where: { $0 !== $1 }) {
-            return try Snapshot(zones: renumbered, stableNames: names, down: down ?? self.down,
-                                precompile: precompiled.count > 0)
-        }
-        return Snapshot(base: self, stableNames: names, down: down ?? self.down)
+        return Snapshot(base: self, zones: renumbered, stableNames: names, down: down ?? self.down)
     }
 
     public var precompiledCount: Int { precompiled.count + precompiledStable.count }

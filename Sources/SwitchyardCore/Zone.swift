@@ -80,11 +80,12 @@ public final class Zone: Sendable {
     init(origin: DomainName, soa: RRSet, nodes: [ZoneNode], table: NameTable, recordCount: Int, source: String) {
         self.origin = origin; self.soa = soa; self.nodes = nodes; self.table = table
         self.recordCount = recordCount; self.source = source
-        let minimum = soa.rdatas.first.flatMap(SOAFields.init(rdata:))?.minimum ?? soa.ttl
-        self.negativeSOA = soa.withTTL(min(soa.ttl, minimum))
+        let fields = soa.rdatas.first.flatMap(SOAFields.init(rdata:))
+        self.negativeSOA = soa.withTTL(min(soa.ttl, fields?.minimum ?? soa.ttl))
+        self.serial = fields?.serial ?? 0
     }
 
-    public var serial: UInt32 { soa.rdatas.first.flatMap(SOAFields.init(rdata:))?.serial ?? 0 }
+    public let serial: UInt32
 
     /// The same zone with another SOA serial (every generation moves it forward).
     public func withSerial(_ serial: UInt32) -> Zone {

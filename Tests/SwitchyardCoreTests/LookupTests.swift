@@ -128,3 +128,32 @@ enum SnapshotWithoutPrecompiled {
         try! Snapshot(zones: snapshot.zones, precompile: false)
     }
 }
+
+@Suite("Serial changes")
+struct SerialTests {
+    /// A generation moves the serial without re-encoding the zone: prepared answers get the
+    /// new serial patched in and still equal the general path byte for byte.
+    @Test func preparedAnswersCarryTheNewSerial() throws {
+        let before = Fixture.shared
+        let after = try before.updating(serials: [Fixture.name("example.test."): 4_000_000_000])
+        #expect(after.precompiledCount == before.precompiledCount)
+        let generalOnly = try Snapshot(zones: after.zones, precompile: false)
+        for (name, type) in [("nope.example.test.", RRType.a), ("example.test.", .soa), ("www.example.test.", .mx),
+                             ("b.c.example.test.", .a), ("x.wild.example.test.", .mx)] {
+            let packet = Fixture.query(name, type, edns: 1232)
+            let fast = try #require(Fixture.respond(packet, snapshot: after))
+            let general = try #require(Fixture.respond(packet, snapshot: generalOnly))
+            #expect(fast.bytes == general.bytes, "\(name) \(type)")
+            let soa = try #require((fast.answer + fast.authority).first { $0.type == 6 })
+            #expect(serial(of: soa.rdata) == 4_000_000_000)
+        }
+        // The original snapshot still serves its own serial.
+        let old = try #require(Fixture.respond(Fixture.query("nope.example.test.", .a), snapshot: before))
+        #expect(serial(of: old.authority[0].rdata) == 1)
+    }
+
+    /// The serial of an SOA RDATA as sent (its names may be compressed).
+    func serial(of rdata: [UInt8]) -> UInt32 {
+        rdata[(rdata.count - 20)..<(rdata.count - 16)].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+}
