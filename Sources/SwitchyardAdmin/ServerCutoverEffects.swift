@@ -44,8 +44,7 @@ struct ServerCutoverEffects: CutoverEffects {
     /// An address target as is; a hostname through this server's own answers (never the
     /// system resolver).
     private func resolve(_ target: String) -> [StableTarget] {
-        if let bytes = parseAddress(target, family: AF_INET, size: 4) { return [.ipv4(bytes)] }
-        if let bytes = parseAddress(target, family: AF_INET6, size: 16) { return [.ipv6(bytes)] }
+        if let bytes = addressBytes(target) { return [bytes.count == 4 ? .ipv4(bytes) : .ipv6(bytes)] }
         guard let name = DomainName(target.hasSuffix(".") ? target : target + "."), let server = verifyServers.first else { return [] }
         var found: [StableTarget] = []
         for type in [RRType.a, .aaaa] {
@@ -55,12 +54,6 @@ struct ServerCutoverEffects: CutoverEffects {
             }
         }
         return found
-    }
-
-    private func parseAddress(_ text: String, family: Int32, size: Int) -> [UInt8]? {
-        var storage = [UInt8](repeating: 0, count: 16)
-        let ok = storage.withUnsafeMutableBytes { bytes in text.withCString { inet_pton(family, $0, bytes.baseAddress) } }
-        return ok == 1 ? Array(storage.prefix(size)) : nil
     }
 
     func commit(state: ServingState, actor: String, reason: String) async throws -> Generation {
@@ -143,13 +136,19 @@ struct ServerCutoverEffects: CutoverEffects {
 /// One spelling per address (inet_ntop's), so `fd00:8::5` and `fd00:8:0::5` compare equal;
 /// names lowercase with the trailing dot.
 func canonical(_ text: String) -> String {
+    if let bytes = addressBytes(text) { return addressText(bytes) }
+    let lower = text.lowercased()
+    return lower.hasSuffix(".") ? lower : lower + "."
+}
+
+/// The 4 or 16 bytes of an IPv4 or IPv6 address in text, or nil for anything else.
+func addressBytes(_ text: String) -> [UInt8]? {
     var storage = [UInt8](repeating: 0, count: 16)
     for (family, size) in [(AF_INET, 4), (AF_INET6, 16)] {
         let ok = storage.withUnsafeMutableBytes { bytes in text.withCString { inet_pton(family, $0, bytes.baseAddress) } }
-        if ok == 1 { return addressText(Array(storage.prefix(size))) }
+        if ok == 1 { return Array(storage.prefix(size)) }
     }
-    let lower = text.lowercased()
-    return lower.hasSuffix(".") ? lower : lower + "."
+    return nil
 }
 
 func addressText(_ bytes: [UInt8]) -> String {

@@ -96,8 +96,10 @@ public final class Responder {
         }
 
         let limit = sizeLimit(query, transport)
+        // Only stable names draw; zone data never needs the client's hash.
+        let hashes = !snapshot.stableNames.isEmpty
         let draw = Draw(random: random.next(),
-                        clientHash: query.clientSubnetLength > 0
+                        clientHash: !hashes ? 0 : query.clientSubnetLength > 0
                             ? stableHash(UnsafeRawBufferPointer(rebasing: clientSubnet[0..<query.clientSubnetLength]))
                             : stableHash(client))
         if query.qtype != .any,

@@ -38,9 +38,6 @@ struct StableAnswers: Sendable {
         var tables: [Table]
         /// Offset of each pool's first variant, for the precompiled tables.
         var variantOffsets: [Int]
-        var totalVariants: Int
-        /// Closed policy with every target down: SERVFAIL.
-        var servFail: Bool { tables[Kind.other.rawValue].cumulative.isEmpty }
 
         /// The pool and rotation for a query; nil means SERVFAIL.
         @inline(__always)
@@ -120,8 +117,7 @@ struct StableAnswers: Sendable {
                       table { _ in true }]
         var offsets: [Int] = [], total = 0
         for pool in pools { offsets.append(total); total += pool.variants }
-        return NameSet(selection: spec.selection, pools: pools, tables: tables,
-                       variantOffsets: offsets, totalVariants: total)
+        return NameSet(selection: spec.selection, pools: pools, tables: tables, variantOffsets: offsets)
     }
 
     private mutating func preparePool(_ spec: StableNameSpec, targets: [StableTarget], zones: ZoneSet) -> Pool {

@@ -92,7 +92,7 @@ public final class ControlService: Sendable {
                 }
                 for note in notes { logger.notice("journal state reconciled with the inventory", metadata: ["change": "\(note)"]) }
                 if fitted != latest.state {
-                    served = served.mapValues { $0 &+ 1 }
+                    served = served.mapValues { SerialNumber.next(after: $0, atLeast: $0) }
                     generation = try journal.append(state: fitted, actor: "switchyard", reason: "reconciled with the inventory: " + notes.joined(separator: "; "),
                                                     serials: served, at: Date())
                 } else {

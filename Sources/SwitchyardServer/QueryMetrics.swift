@@ -24,9 +24,10 @@ public final class QueryMetrics: Sendable {
         }
     }
 
+    private static let rcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"]
+
     static func rcodeName(_ code: Int) -> String {
-        ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"].indices.contains(code)
-            ? ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"][code] : "OTHER"
+        rcodeNames.indices.contains(code) ? rcodeNames[code] : "OTHER"
     }
 }
 

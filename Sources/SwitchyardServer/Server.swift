@@ -47,8 +47,6 @@ public final class Server: @unchecked Sendable {
     public let queryMetrics = QueryMetrics()
     /// The snapshot being served now.
     public var servingSnapshot: Snapshot { store.snapshot }
-    /// The addresses this server answers on.
-    public var listenAddresses: [ListenAddress] { configuration.listen }
     /// Every health-checked endpoint.
     public var checkedTargets: Set<HealthKey> { checked.withLock { $0 } }
     private let checked = Mutex<Set<HealthKey>>([])

@@ -115,8 +115,4 @@ public enum ZoneLoader {
         inventories.flatMap { $0.stableNames(applying: overrides) }.sorted { $0.name.description < $1.name.description }
     }
 
-    /// Loads and builds the snapshot of `directory` (see `load(directory:)`).
-    public static func loadSnapshot(directory: String) throws(ZoneProblems) -> Snapshot {
-        try load(directory: directory).snapshot
-    }
 }

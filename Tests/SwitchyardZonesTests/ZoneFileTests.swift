@@ -113,7 +113,7 @@ struct ZoneLoaderTests {
     @Test func aSnapshotNeedsEveryZoneValid() throws {
         let directory = try write(["example.test.zone": Self.good, "broken.test.zone": "@ IN A 1.2.3.4\n"])
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        #expect(throws: ZoneProblems.self) { try ZoneLoader.loadSnapshot(directory: directory) }
+        #expect(throws: ZoneProblems.self) { try ZoneLoader.load(directory: directory) }
     }
 
     @Test(arguments: [("3600", 3600), ("1h30m", 5400), ("2d", 172_800), ("1w", 604_800)] as [(String, UInt32)])
