@@ -114,5 +114,4 @@ public enum ZoneLoader {
     public static func stableNames(of inventories: [Inventory], applying overrides: StableOverrides) -> [StableNameSpec] {
         inventories.flatMap { $0.stableNames(applying: overrides) }.sorted { $0.name.description < $1.name.description }
     }
-
 }
