@@ -31,12 +31,21 @@ let package = Package(
             name: "SwitchyardZones",
             dependencies: ["SwitchyardCore", "SwitchyardInventory", "CLDNS"]
         ),
-        // Sockets, worker threads, snapshot swapping, signals.
+        // Sockets, worker threads, the snapshot store, health probes, signals. Nothing else.
         .target(
             name: "SwitchyardServer",
             dependencies: [
-                "SwitchyardCore", "SwitchyardZones", "SwitchyardInventory", "SwitchyardDiscovery",
-                "SwitchyardControl", "SwitchyardJournal", "CNetShim",
+                "SwitchyardCore", "SwitchyardZones", "SwitchyardInventory", "CNetShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The control plane's I/O side: the one commit path (journal -> snapshot -> discovery
+        // -> invalidation), hooks, the DNS client, and cutover runs with their real effects.
+        .target(
+            name: "SwitchyardService",
+            dependencies: [
+                "SwitchyardServer", "SwitchyardControl", "SwitchyardJournal", "SwitchyardZones", "SwitchyardCore",
+                "SwitchyardInventory", "SwitchyardDiscovery",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -60,11 +69,11 @@ let package = Package(
             name: "SwitchyardJournal",
             dependencies: ["SwitchyardControl", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        // The admin HTTP endpoint: control API, /metrics, /healthz; cutover runs.
+        // The admin HTTP endpoint: control API, /metrics, /healthz.
         .target(
             name: "SwitchyardAdmin",
             dependencies: [
-                "SwitchyardServer", "SwitchyardControl", "SwitchyardJournal", "SwitchyardZones", "SwitchyardCore",
+                "SwitchyardServer", "SwitchyardService", "SwitchyardControl", "SwitchyardJournal", "SwitchyardZones", "SwitchyardCore",
                 "SwitchyardInventory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -75,6 +84,7 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore", "SwitchyardZones", "SwitchyardServer",
                 "SwitchyardInventory", "SwitchyardDiscovery", "SwitchyardAdmin", "SwitchyardControl", "SwitchyardJournal",
+                "SwitchyardService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -3,6 +3,7 @@ import Synchronization
 import SwitchyardControl
 import SwitchyardCore
 import SwitchyardServer
+import SwitchyardService
 
 /// Prometheus exposition: the server's counters are read at scrape time and folded into
 /// a swift-prometheus registry (counters advance by what happened since the last scrape).
@@ -23,7 +24,7 @@ final class AdminMetrics: Sendable {
     private static var discoveryOK: MetricNameDescriptor { metric("discovery_publish_ok", help: "0 when the last discovery publish failed.") }
     private static var cutoverRunning: MetricNameDescriptor { metric("cutover_running", help: "1 while a cutover or rollback runs for the cluster.") }
 
-    func render(server: Server, runs: [AdminAPI.RunStatus]) -> String {
+    func render(server: Server, control: ControlService, runs: [AdminAPI.RunStatus]) -> String {
         let counts = server.queryMetrics.snapshot
         exported.withLock { previous in
             for (labels, value) in counts {
@@ -35,7 +36,6 @@ final class AdminMetrics: Sendable {
                 previous[labels] = value
             }
         }
-        let control = server.control
         if let generation = control.current?.generation {
             registry.makeGauge(descriptor: Self.generation).set(to: Double(generation.number))
             for (zone, serial) in generation.serials {

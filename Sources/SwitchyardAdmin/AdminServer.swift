@@ -9,11 +9,13 @@ import SwitchyardCore
 import SwitchyardInventory
 import SwitchyardJournal
 import SwitchyardServer
+import SwitchyardService
 
 /// The admin HTTP endpoint: the control API the CLI uses, `/metrics` and `/healthz`.
 /// Every request but `GET /healthz` needs `Authorization: Bearer <token>`.
 public final class AdminServer: Sendable {
     private let server: Server
+    private let control: ControlService
     private let cutovers: CutoverService
     private let token: String
     private let address: ListenAddress
@@ -21,12 +23,13 @@ public final class AdminServer: Sendable {
     private let metrics: AdminMetrics
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    public init(server: Server, address: ListenAddress, token: String, verifyServers: [ListenAddress], logger: Logger) {
+    public init(server: Server, control: ControlService, address: ListenAddress, token: String, verifyServers: [ListenAddress], logger: Logger) {
         self.server = server
+        self.control = control
         self.address = address
         self.token = token
         self.logger = logger
-        self.cutovers = CutoverService(control: server.control, verifyServers: verifyServers, logger: logger)
+        self.cutovers = CutoverService(control: control, verifyServers: verifyServers, logger: logger)
         self.metrics = AdminMetrics()
     }
 
@@ -63,8 +66,7 @@ public final class AdminServer: Sendable {
     // MARK: Routes
 
     private func routes(_ router: Router<BasicRequestContext>) {
-        router.get("/healthz") { [server] _, _ -> Response in
-            let control = server.control
+        router.get("/healthz") { [control] _, _ -> Response in
             var problems: [String] = []
             if let failure = control.discoveryFailure { problems.append("discovery publish failed: \(failure)") }
             let body: [String: String] = [
@@ -75,42 +77,38 @@ public final class AdminServer: Sendable {
             ]
             return try json(body, status: control.current == nil ? .serviceUnavailable : .ok)
         }
-        router.get("/metrics") { [server, metrics, cutovers] _, _ -> Response in
-            let text = metrics.render(server: server, runs: (try? cutovers.recentRuns()) ?? [])
+        router.get("/metrics") { [server, control, metrics, cutovers] _, _ -> Response in
+            let text = metrics.render(server: server, control: control, runs: (try? cutovers.recentRuns()) ?? [])
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        router.get("/v1/status") { [server, cutovers] _, _ -> Response in
-            try handle { try json(status(server: server, runs: cutovers.recentRuns())) }
+        router.get("/v1/status") { [server, control, cutovers] _, _ -> Response in
+            try handle { try json(status(server: server, control: control, runs: cutovers.recentRuns())) }
         }
-        router.get("/v1/history") { [server] request, _ -> Response in
+        router.get("/v1/history") { [cutovers] request, _ -> Response in
             try handle {
                 let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 50
-                let journal = server.control.journal
-                if let cluster = request.uri.queryParameters.get("cluster"), let current = server.control.current {
-                    guard let found = current.inventories.lazy.compactMap({ $0.cluster(named: cluster) }).first else {
-                        throw ControlError("no cluster named \(cluster)", remedy: "see `switchyard status`")
-                    }
-                    return try json(journal.history(limit: limit, nameSuffix: ".\(found.name).\(found.origin)"))
-                }
-                return try json(journal.history(limit: limit))
+                return try json(cutovers.history(limit: limit, cluster: request.uri.queryParameters.get("cluster").map { String($0) }))
             }
         }
-        router.post("/v1/shift") { [server] request, context -> Response in
+        router.post("/v1/shift") { [control] request, context -> Response in
             try await handleAsync {
                 let body = try await request.decode(as: AdminAPI.ShiftBody.self, context: context)
-                let control = server.control
-                guard let current = control.current else { throw ControlServiceError.notReady }
-                let state = try Shifts.apply(body.request, to: current.generation.state, inventories: current.inventories)
-                guard state != current.generation.state else {
-                    throw ControlError("nothing to change: the names already have that setting", remedy: "see `switchyard status`")
+                // The shift is applied to the live state under the commit lock: a concurrent
+                // cutover step or shift is never reverted.
+                let commit = try await offloaded {
+                    try control.commit(actor: body.actor, reason: body.reason, expecting: body.expectedGeneration) { state, inventories in
+                        try Shifts.apply(body.request, to: state, inventories: inventories)
+                    }
                 }
-                let generation = try await offloaded { try control.commit(state, actor: body.actor, reason: body.reason) }
-                let hooks = await offloaded { control.invalidate(after: generation) }.map {
+                guard commit.changed else {
+                    return try json(AdminAPI.GenerationReply(generation: commit.generation, invalidation: [], changed: false))
+                }
+                let hooks = await offloaded { control.invalidate(after: commit.generation) }.map {
                     HookOutcome(hook: $0.command, succeeded: $0.succeeded, detail: $0.succeeded ? "" : "\($0)")
                 }
-                return try json(AdminAPI.GenerationReply(generation: generation, invalidation: hooks))
+                return try json(AdminAPI.GenerationReply(generation: commit.generation, invalidation: hooks))
             }
         }
         router.post("/v1/cutover/plan") { [cutovers] request, context -> Response in
@@ -128,15 +126,7 @@ public final class AdminServer: Sendable {
         router.post("/v1/runs") { [cutovers] request, context -> Response in
             try await handleAsync {
                 let body = try await request.decode(as: AdminAPI.RunBody.self, context: context)
-                let plan: CutoverPlan
-                if let options = body.options {
-                    plan = try cutovers.plan(options)
-                } else if let rollback = body.rollback {
-                    plan = try cutovers.rollbackPlan(rollback)
-                } else {
-                    throw ControlError("the request names neither a cutover nor a rollback", remedy: "send options or rollback")
-                }
-                return try json(cutovers.start(plan), status: .accepted)
+                return try json(cutovers.start(body), status: .accepted)
             }
         }
         router.get("/v1/runs/:cluster") { [cutovers] _, context -> Response in
@@ -158,8 +148,8 @@ public final class AdminServer: Sendable {
 }
 
 /// The state of every stable name as served now.
-func status(server: Server, runs: [AdminAPI.RunStatus]) throws -> AdminAPI.StatusReply {
-    guard let current = server.control.current else { throw ControlServiceError.notReady }
+func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus]) throws -> AdminAPI.StatusReply {
+    guard let current = control.current else { throw ControlServiceError.notReady }
     let snapshot = server.servingSnapshot
     let down = snapshot.down
     let checked = server.checkedTargets
@@ -176,7 +166,7 @@ func status(server: Server, runs: [AdminAPI.RunStatus]) throws -> AdminAPI.Statu
             })
     }
     return AdminAPI.StatusReply(generation: current.generation, names: names, runs: runs,
-                                discoveryError: server.control.discoveryFailure, failedHooks: server.control.failedHookCount)
+                                discoveryError: control.discoveryFailure, failedHooks: control.failedHookCount)
 }
 
 /// Turns thrown errors into JSON error replies: 400 for what the caller got wrong.
@@ -194,7 +184,7 @@ private func errorResponse(_ error: any Error) -> Response {
     case is ControlError, is DecodingError: status = .badRequest
     case let http as HTTPError: status = http.status
     case ControlServiceError.notReady: status = .serviceUnavailable
-    case is ControlServiceError: status = .conflict
+    case is ControlServiceError, is RunConflict: status = .conflict
     default: status = .internalServerError
     }
     let message: String

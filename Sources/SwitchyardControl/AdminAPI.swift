@@ -7,16 +7,47 @@ public enum AdminAPI {
         public var request: ShiftRequest
         public var actor: String
         public var reason: String
-        public init(request: ShiftRequest, actor: String, reason: String) {
-            self.request = request; self.actor = actor; self.reason = reason
+        /// When set, the shift is applied only if this is still the live generation (else 409).
+        public var expectedGeneration: UInt64?
+        public init(request: ShiftRequest, actor: String, reason: String, expectedGeneration: UInt64? = nil) {
+            self.request = request; self.actor = actor; self.reason = reason; self.expectedGeneration = expectedGeneration
         }
     }
 
     public struct GenerationReply: Codable, Sendable {
         public var generation: Generation
         public var invalidation: [HookOutcome]
-        public init(generation: Generation, invalidation: [HookOutcome]) {
-            self.generation = generation; self.invalidation = invalidation
+        /// `false` when the request asked for the state already served: nothing was committed
+        /// and ``generation`` is the live one.
+        public var changed: Bool?
+        public init(generation: Generation, invalidation: [HookOutcome], changed: Bool = true) {
+            self.generation = generation; self.invalidation = invalidation; self.changed = changed
+        }
+    }
+
+    /// A name whose TTL a cutover or rollback lowered and has not restored yet.
+    public struct LoweredTTL: Codable, Sendable, Equatable {
+        public var name: String
+        public var ttl: UInt32
+        /// The run that lowered it, when the journal still says.
+        public var run: Int64?
+        public init(name: String, ttl: UInt32, run: Int64?) { self.name = name; self.ttl = ttl; self.run = run }
+    }
+
+    /// One generation of `switchyard history`, with the run it belongs to and the drain
+    /// commands run for it.
+    public struct HistoryEntry: Codable, Sendable {
+        public var generation: Generation
+        /// The cutover or rollback run that committed it (from its actor `cutover:N`).
+        public var run: Int64?
+        public var drains: [DrainRecord]
+        public init(generation: Generation, run: Int64?, drains: [DrainRecord]) {
+            self.generation = generation; self.run = run; self.drains = drains
+        }
+
+        /// The run id in an actor such as `cutover:7`.
+        public static func run(of actor: String) -> Int64? {
+            actor.hasPrefix("cutover:") ? Int64(actor.dropFirst("cutover:".count)) : nil
         }
     }
 
@@ -55,8 +86,11 @@ public enum AdminAPI {
         /// Whether this server process is executing it right now.
         public var active: Bool
         public var progress: CutoverProgress?
-        public init(id: Int64, cluster: String, status: String, active: Bool, progress: CutoverProgress?) {
+        /// The cluster's names whose TTL is still lowered, and by which run.
+        public var loweredTTLs: [LoweredTTL]?
+        public init(id: Int64, cluster: String, status: String, active: Bool, progress: CutoverProgress?, loweredTTLs: [LoweredTTL]? = nil) {
             self.id = id; self.cluster = cluster; self.status = status; self.active = active; self.progress = progress
+            self.loweredTTLs = loweredTTLs
         }
     }
 
@@ -78,15 +112,17 @@ public enum AdminAPI {
         public init(plan: CutoverPlan) { self.plan = plan; self.text = plan.render() }
     }
 
-    /// `rollback <cluster> [--to-generation N | --steps K]`: the target is generation N's
-    /// state, or the state before the cluster's last K changes (default 1).
+    /// `rollback <cluster> [--run N | --to-generation N | --steps K]`: with no selector, the
+    /// state before the cluster's last cutover run; `run`: before that run; `toGeneration`:
+    /// generation N's state; `steps`: the state before the cluster's last K generations.
     public struct RollbackBody: Codable, Sendable {
         public var cluster: String
+        public var run: Int64?
         public var toGeneration: UInt64?
         public var steps: Int?
         public var options: CutoverOptions?
-        public init(cluster: String, toGeneration: UInt64?, steps: Int?, options: CutoverOptions?) {
-            self.cluster = cluster; self.toGeneration = toGeneration; self.steps = steps; self.options = options
+        public init(cluster: String, run: Int64? = nil, toGeneration: UInt64?, steps: Int?, options: CutoverOptions?) {
+            self.cluster = cluster; self.run = run; self.toGeneration = toGeneration; self.steps = steps; self.options = options
         }
     }
 

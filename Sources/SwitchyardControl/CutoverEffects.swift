@@ -1,8 +1,12 @@
+import Foundation
+
 /// Everything ``CutoverRunner`` does to the world. The server implements it with the journal,
 /// real DNS queries, sockets and commands; tests with a recording fake and a fake clock.
 public protocol CutoverEffects: Sendable {
     /// Waits `seconds`; throws `CancellationError` (or anything) to stop the run at a boundary.
     func sleep(seconds: UInt32) async throws
+    /// The time now, on the same clock as ``sleep(seconds:)``.
+    func now() async -> Date
     /// Runs one gate check.
     func checkGate(_ gate: GateCheck) async -> GateOutcome
     /// Journals `state` as a new generation (synced) and serves it. `state` is the whole state
@@ -15,8 +19,8 @@ public protocol CutoverEffects: Sendable {
     /// Runs the cache-invalidation hooks for `generation` (NOTIFY, flush commands, discovery
     /// publishing). Retrying a failed hook is this layer's job; the outcomes are only reported.
     func invalidate(after generation: Generation) async -> [HookOutcome]
-    /// Runs a drain command for a moved broker's old target.
-    func drain(_ drain: DrainAction) async -> HookOutcome
+    /// Runs a drain command for a moved broker's old target; `generation` is the step's.
+    func drain(_ drain: DrainAction, generation: UInt64?) async -> HookOutcome
     /// Journals the run's progress (synced).
     func save(_ progress: CutoverProgress) async throws
     /// A pause (`cutover pause`, Ctrl-C) was asked for; checked at step boundaries and
@@ -48,7 +52,39 @@ public struct HookOutcome: Codable, Sendable, Equatable {
     public var succeeded: Bool
     /// Exit code, output excerpt, or how many retries it took.
     public var detail: String
-    public init(hook: String, succeeded: Bool, detail: String = "") {
+    /// For commands: the exit status (`nil` when it was stopped at its timeout), how long it
+    /// ran, and the last lines of its output.
+    public var exitCode: Int32?
+    public var seconds: Double?
+    public var output: String?
+    public init(hook: String, succeeded: Bool, detail: String = "", exitCode: Int32? = nil, seconds: Double? = nil, output: String? = nil) {
         self.hook = hook; self.succeeded = succeeded; self.detail = detail
+        self.exitCode = exitCode; self.seconds = seconds; self.output = output
+    }
+}
+
+/// A drain command as it ran, for `cutover status`, `history` and the log.
+public struct DrainRecord: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var step: Int
+    public var broker: Int
+    public var generation: UInt64?
+    public var command: String
+    public var succeeded: Bool
+    public var exitCode: Int32?
+    public var seconds: Double
+    /// The last lines of its output.
+    public var output: String
+    public var at: Date
+
+    public init(step: Int, broker: Int, generation: UInt64?, outcome: HookOutcome, at: Date) {
+        self.step = step; self.broker = broker; self.generation = generation; self.command = outcome.hook
+        self.succeeded = outcome.succeeded; self.exitCode = outcome.exitCode; self.seconds = outcome.seconds ?? 0
+        self.output = outcome.output ?? outcome.detail; self.at = at
+    }
+
+    public var description: String {
+        let status = exitCode.map { "exit \($0)" } ?? "timed out"
+        let tail = output.split(separator: "\n").suffix(1).joined()
+        return "step \(step + 1) broker \(broker): `\(command)` \(status) after \(String(format: "%.1f", seconds)) s" + (tail.isEmpty ? "" : ": \(tail)")
     }
 }

@@ -28,13 +28,22 @@ public struct CutoverOptions: Codable, Sendable, Equatable {
     public var invalidationHooks: [String]
     /// How long verification may take per step before the step is rolled back.
     public var verifyTimeoutSeconds: UInt32
+    /// Seconds between a step's answers being first served and the drain of its old
+    /// targets; `nil`: max(old TTL, JVM cache, resolver floor).
+    public var drainAfterSeconds: UInt32?
+    /// How long one drain command may run before it is stopped and counts as failed
+    /// (`nil`: ``defaultDrainTimeout``).
+    public var drainTimeoutSeconds: UInt32?
+    public static let defaultDrainTimeout: UInt32 = 300
 
     public init(
         cluster: String, toPool: String, brokers: [Int]? = nil, ramp: [UInt8] = [100], batch: Int = 1,
         cutoverTTL: UInt32 = 5, jvmCacheSeconds: UInt32 = 30, resolverFloorSeconds: UInt32 = 0,
         dwellSeconds: UInt32 = 0, gateCommands: [String] = [], drainCommand: String? = nil,
-        invalidationHooks: [String] = [], verifyTimeoutSeconds: UInt32 = 30
+        invalidationHooks: [String] = [], verifyTimeoutSeconds: UInt32 = 30,
+        drainAfterSeconds: UInt32? = nil, drainTimeoutSeconds: UInt32? = nil
     ) {
+        self.drainAfterSeconds = drainAfterSeconds; self.drainTimeoutSeconds = drainTimeoutSeconds
         self.cluster = cluster; self.toPool = toPool; self.brokers = brokers; self.ramp = ramp; self.batch = batch
         self.cutoverTTL = cutoverTTL; self.jvmCacheSeconds = jvmCacheSeconds
         self.resolverFloorSeconds = resolverFloorSeconds; self.dwellSeconds = dwellSeconds
@@ -58,7 +67,7 @@ public struct CutoverOptions: Codable, Sendable, Equatable {
     public static func parseBrokers(_ text: String) throws(ControlError) -> [Int] {
         var ids: [Int] = []
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let id = Int(item.trimmingWhitespace), id > 0 else {
+            guard let id = Int(item.trimmingWhitespace), (0...Int(Int32.max)).contains(id) else {
                 throw ControlError("'\(item)' in --brokers \(text) is not a broker id", remedy: "list node ids like 1,3")
             }
             ids.append(id)

@@ -35,7 +35,7 @@ public struct CutoverPlan: Codable, Sendable, Equatable {
 
     /// Seconds spent waiting and dwelling if nothing fails.
     public var totalWaitSeconds: UInt64 {
-        steps.reduce(0) { $0 + UInt64($1.waitBefore) + UInt64($1.dwellSeconds) }
+        steps.reduce(0) { $0 + UInt64(max($1.waitBefore, $1.drainAfter ?? 0)) + UInt64($1.dwellSeconds) }
     }
 
     /// The state committed before step `index` (the start state for the first step).
@@ -82,6 +82,11 @@ public struct PlanStep: Codable, Sendable, Equatable {
     public var drains: [DrainAction]
     /// Seconds to stay on this step after it is done.
     public var dwellSeconds: UInt32
+    /// Seconds after the step's answers are first served before ``drains`` may run
+    /// (`nil` in plans journaled before drains waited: no wait).
+    public var drainAfter: UInt32?
+    /// Why ``drainAfter`` is that long; the longest reason first.
+    public var drainReasons: [String]?
 
     public init(index: Int, kind: Kind, title: String, waitBefore: UInt32, waitReasons: [String], state: ServingState,
                 changes: [NameChange], gates: [GateCheck], verify: [AnswerExpectation], drains: [DrainAction], dwellSeconds: UInt32) {
@@ -162,7 +167,8 @@ public struct DrainAction: Codable, Sendable, Equatable, CustomStringConvertible
     public var broker: Int
     public var oldTarget: String
     public var newTarget: String
-    /// The command with its placeholders filled in.
+    /// The command with its placeholders filled in, but for `{run}` and `{generation}`,
+    /// which are known only when it runs.
     public var command: String
 
     public init(broker: Int, oldTarget: String, newTarget: String, command: String) {

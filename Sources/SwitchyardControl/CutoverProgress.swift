@@ -1,3 +1,5 @@
+import Foundation
+
 /// A cutover run as the journal keeps it: enough to show it, pause it and continue it after a
 /// crash or restart of either process.
 public struct CutoverProgress: Codable, Sendable, Equatable {
@@ -34,6 +36,10 @@ public struct CutoverProgress: Codable, Sendable, Equatable {
     public var unsettledStep: Int?
     /// Hooks that failed during the run (reported, never a reason to stop).
     public var hookFailures: [String]
+    /// Step index → when its generation was first served; later waits and drains count from it.
+    public var servedAt: [Int: Date]?
+    /// Every drain command run, in order.
+    public var drains: [DrainRecord]?
 
     public init(runID: String, plan: CutoverPlan, startedFromGeneration: UInt64?) {
         self.runID = runID

@@ -1,9 +1,16 @@
+import Foundation
+
 /// Executes a ``CutoverPlan`` through injected ``CutoverEffects``; it never sleeps, queries or
 /// writes by itself, so a fake clock and resolver test every path.
 ///
 /// Per step: pause check → wait (in slices, checking for a pause) → gates → save progress →
 /// commit the step's state as a generation → save progress → verify → invalidate caches →
-/// drains → save progress → dwell. The last step of a plan restores the TTLs.
+/// wait until the drain is safe → drains → save progress → dwell. The last step of a plan
+/// restores the TTLs.
+///
+/// Waits count from when the previous step's generation was first served
+/// (``CutoverProgress/servedAt``), so time spent verifying, invalidating and waiting for a
+/// drain is not waited twice, and a resumed run waits only what is left.
 ///
 /// Failures:
 /// - **Gate**: nothing was committed, so the serving state already is the previous step's;
@@ -52,7 +59,8 @@ public final class CutoverRunner: Sendable {
                     try await pause(&progress, "paused before step \(label(index, plan))")
                     return progress
                 }
-                guard try await wait(step.waitBefore) else {
+                let waitLeft = await remaining(step.waitBefore, since: index > 0 ? progress.servedAt?[index - 1] : nil)
+                guard try await wait(waitLeft) else {
                     try await pause(&progress, "paused while waiting before step \(label(index, plan))")
                     return progress
                 }
@@ -78,6 +86,7 @@ public final class CutoverRunner: Sendable {
                 }
                 progress.committingStep = nil
                 progress.generations[index] = generation.number
+                progress.servedAt = (progress.servedAt ?? [:]).merging([index: await effects.now()]) { $1 }
                 progress.nextStep = index + 1
                 progress.unsettledStep = index
                 progress.message = "step \(label(index, plan)): committed as generation \(generation.number); verifying"
@@ -111,10 +120,25 @@ public final class CutoverRunner: Sendable {
         if let generation {
             record(await effects.invalidate(after: generation), &progress)
         }
+        if !step.drains.isEmpty {
+            // Clients that cached the old answer may still reconnect to the old target until
+            // the drain wait has passed since the new answer was first served.
+            let left = await remaining(step.drainAfter ?? 0, since: progress.servedAt?[index])
+            if left > 0 {
+                progress.message = "step \(label(index, plan)) verified; draining the old targets in \(left) s (\((step.drainReasons ?? []).first ?? "drain wait"))"
+                try await effects.save(progress)
+            }
+            guard try await wait(left) else {
+                try await pause(&progress, "paused before draining after step \(label(index, plan))")
+                return false
+            }
+        }
         var failedDrains: [String] = []
         for drain in step.drains {
-            let outcome = await effects.drain(drain)
-            if !outcome.succeeded { failedDrains.append("\(drain)\(outcome.detail.isEmpty ? "" : ": \(outcome.detail)")") }
+            let outcome = await effects.drain(drain, generation: progress.generations[index])
+            let drainRecord = DrainRecord(step: index, broker: drain.broker, generation: progress.generations[index], outcome: outcome, at: await effects.now())
+            progress.drains = (progress.drains ?? []) + [drainRecord]
+            if !outcome.succeeded { failedDrains.append("\(drainRecord)") }
         }
         progress.unsettledStep = nil
         guard failedDrains.isEmpty else {
@@ -137,6 +161,14 @@ public final class CutoverRunner: Sendable {
             return false
         }
         return true
+    }
+
+    /// What is left of `seconds` counted from `start` (all of it when `start` is unknown).
+    private func remaining(_ seconds: UInt32, since start: Date?) async -> UInt32 {
+        guard let start, seconds > 0 else { return seconds }
+        let elapsed = await effects.now().timeIntervalSince(start)
+        guard elapsed > 0 else { return seconds }
+        return UInt32(max(0, (Double(seconds) - elapsed).rounded(.up)))
     }
 
     /// Sleeps `seconds` in slices; `false` when a pause or cancellation came first.
@@ -178,6 +210,7 @@ public final class CutoverRunner: Sendable {
         let what = "verify failed after step \(label(index, plan)): \(problems.isEmpty ? "no details" : problems.joined(separator: "; "))"
         progress.nextStep = index
         progress.generations[index] = nil
+        progress.servedAt?[index] = nil
         progress.unsettledStep = nil
         progress.committingStep = nil
         progress.status = .failed
@@ -186,6 +219,7 @@ public final class CutoverRunner: Sendable {
         do {
             let generation = try await effects.commit(state: plan.state(before: index), actor: progress.actor,
                                                       reason: "roll back step \(label(index, plan)): verify failed")
+            if index > 0 { progress.servedAt?[index - 1] = await effects.now() }
             let check = await effects.verify(plan.verify(before: index), timeoutSeconds: plan.options.verifyTimeoutSeconds)
             record(await effects.invalidate(after: generation), &progress)
             progress.message = what + "; rolled back to the state before it as generation \(generation.number)"

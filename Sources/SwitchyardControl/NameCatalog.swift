@@ -68,6 +68,6 @@ struct NameCatalog {
 
     /// The TTL a name is served with in `state`.
     func effectiveTTL(of name: String, in state: ServingState) -> UInt32 {
-        state.ttls[name] ?? entries[name]?.declaredTTL ?? 0
+        state.servedTTL(of: name) ?? entries[name]?.declaredTTL ?? 0
     }
 }

@@ -18,12 +18,15 @@ extension Planner {
         affected.sort()
         stager.verifiedNames = affected.isEmpty ? managedNames(cluster) : affected
 
-        // 1. Lower TTLs, then wait out the highest old one.
+        // 1. Lower the TTLs that are above the cutover TTL (a name already low enough, also
+        //    from an earlier run, is left alone), then wait out the highest old one.
         var lowered = start
-        for name in affected { lowered.ttls[name] = min(stager.effectiveTTL(name, in: start), options.cutoverTTL) }
-        if lowered != start {
-            stager.add(.lowerTTL, title: "lower the TTLs of \(affected.count) name\(affected.count == 1 ? "" : "s") to \(options.cutoverTTL) s", state: lowered)
-            let oldest = affected.max { stager.effectiveTTL($0, in: start) < stager.effectiveTTL($1, in: start) }!
+        let high = affected.filter { stager.effectiveTTL($0, in: start) > options.cutoverTTL }
+        for name in high { lowered.loweredTTLs[name] = options.cutoverTTL }
+        if let oldest = high.max(by: { stager.effectiveTTL($0, in: start) < stager.effectiveTTL($1, in: start) }) {
+            let rest = affected.count - high.count
+            stager.add(.lowerTTL, title: "lower the TTLs of \(high.count) name\(high.count == 1 ? "" : "s") to \(options.cutoverTTL) s"
+                           + (rest > 0 ? " (\(rest) already at or below it)" : ""), state: lowered)
             stager.pendingWait = wait([
                 (stager.effectiveTTL(oldest, in: start), "old TTL of \(oldest) is \(stager.effectiveTTL(oldest, in: start)) s"),
                 (options.resolverFloorSeconds, "resolver floor \(options.resolverFloorSeconds) s (resolvers keep answers at least this long)"),
@@ -53,9 +56,13 @@ extension Planner {
             }
         }
 
-        // 4. Restore TTLs to the goal's.
+        // 4. Restore TTLs: drop every lowered TTL of the cluster (this run's and any a failed
+        //    run left behind); the baseline is the goal's operator overrides or the inventory.
         var restored = stager.state
-        for name in managedNames(cluster) { restored.ttls[name] = goal.ttls[name] }
+        for name in managedNames(cluster) {
+            restored.ttls[name] = goal.ttls[name]
+            restored.loweredTTLs[name] = nil
+        }
         let restoredCount = Generation.changes(from: stager.state, to: restored).count
         stager.add(.restoreTTL, title: "restore the TTLs of \(restoredCount) name\(restoredCount == 1 ? "" : "s")", state: restored)
 
@@ -86,7 +93,7 @@ extension Planner {
         }
 
         func effectiveTTL(_ name: String, in state: ServingState) -> UInt32 {
-            if let ttl = state.ttls[name] { return ttl }
+            if let ttl = state.servedTTL(of: name) { return ttl }
             return name == cluster.bootstrapName ? cluster.bootstrap.ttl : cluster.ttl
         }
 
@@ -95,10 +102,12 @@ extension Planner {
                           gates: [GateCheck] = [], drains: [DrainAction] = []) {
             let changes = Generation.changes(from: state, to: next)
             guard !changes.isEmpty else { return }
-            steps.append(PlanStep(
+            var step = PlanStep(
                 index: steps.count, kind: kind, title: title, waitBefore: pendingWait.seconds, waitReasons: pendingWait.reasons,
                 state: next, changes: changes, gates: gates, verify: expectations(for: next), drains: drains,
-                dwellSeconds: kind == .moveBrokers || kind == .setBootstrapWeights ? options.dwellSeconds : 0))
+                dwellSeconds: kind == .moveBrokers || kind == .setBootstrapWeights ? options.dwellSeconds : 0)
+            if !drains.isEmpty { (step.drainAfter, step.drainReasons) = drainWait(for: changes.map(\.name), before: state) }
+            steps.append(step)
             // Answers this step replaced were cached with the TTLs in force before it.
             let ttlName = verifiedNames.max { effectiveTTL($0, in: state) < effectiveTTL($1, in: state) }
             let ttl = ttlName.map { effectiveTTL($0, in: state) } ?? 0
@@ -110,13 +119,31 @@ extension Planner {
             state = next
         }
 
+        /// How long after a step's answers are first served its old targets may be drained:
+        /// every client that cached an old answer must have let go of it, so a client that
+        /// reconnects goes to the new target, never to a stopped one (SPEC "Cutover controller").
+        func drainWait(for names: [String], before state: ServingState) -> (UInt32, [String]) {
+            if let seconds = options.drainAfterSeconds {
+                return (seconds, ["--drain-after \(seconds) s"])
+            }
+            let ttlName = names.max { effectiveTTL($0, in: state) < effectiveTTL($1, in: state) }
+            let ttl = ttlName.map { effectiveTTL($0, in: state) } ?? 0
+            let (seconds, reasons) = Planner.wait([
+                (ttl, "the old answer of \(ttlName ?? "-") was served with TTL \(ttl) s"),
+                (options.jvmCacheSeconds, "JVM clients cache the old address for \(options.jvmCacheSeconds) s (networkaddress.cache.ttl)"),
+                (options.resolverFloorSeconds, "resolver floor \(options.resolverFloorSeconds) s"),
+            ])
+            return (seconds, reasons)
+        }
+
         /// TCP to the broker's new target on the cluster port, then each gate command.
         func gates(for move: Move) -> [GateCheck] {
             guard let target = move.broker.targets[move.to] else { return [] }
             var gates = [GateCheck(check: .tcpConnect(target: target.description, port: cluster.port), name: move.name, broker: move.broker.id)]
             for command in options.gateCommands {
+                // {run} and {generation} are filled in when the gate runs.
                 let filled = fill(command, ["broker": String(move.broker.id), "target": target.description,
-                                            "port": String(cluster.port), "cluster": cluster.name])
+                                            "port": String(cluster.port), "cluster": cluster.name, "name": move.name])
                 gates.append(GateCheck(check: .command(filled), name: move.name, broker: move.broker.id))
             }
             return gates
@@ -125,8 +152,10 @@ extension Planner {
         func drain(for move: Move) -> DrainAction? {
             guard let command = options.drainCommand, let old = move.broker.targets[move.from],
                   let new = move.broker.targets[move.to] else { return nil }
+            // {run} and {generation} are filled in when the drain runs.
             let filled = fill(command, ["broker": String(move.broker.id), "old_target": old.description,
-                                        "new_target": new.description, "cluster": cluster.name])
+                                        "new_target": new.description, "cluster": cluster.name, "name": move.name,
+                                        "port": String(cluster.port)])
             return DrainAction(broker: move.broker.id, oldTarget: old.description, newTarget: new.description, command: filled)
         }
 
@@ -204,7 +233,7 @@ extension Planner {
 
     /// Replaces `{key}` placeholders. Values are addresses, hostnames, numbers and cluster
     /// labels, none of which need shell quoting.
-    static func fill(_ template: String, _ values: [String: String]) -> String {
+    public static func fill(_ template: String, _ values: [String: String]) -> String {
         var result = template
         for (key, value) in values { result = result.replacingOccurrences(of: "{\(key)}", with: value) }
         return result

@@ -85,6 +85,7 @@ public enum Planner {
             goal.brokerPools[name] = wanted.brokerPools[name] ?? goal.brokerPools[name]
             goal.weights[name] = wanted.weights[name] ?? goal.weights[name]
             goal.ttls[name] = wanted.ttls[name]
+            goal.loweredTTLs[name] = nil
         }
         let unreachable = cluster.brokers.filter { broker in
             guard let pool = goal.brokerPools[cluster.brokerName(broker.id)] else { return false }

@@ -10,14 +10,41 @@ public struct ServingState: Codable, Equatable, Sendable {
     public var brokerPools: [String: String]
     /// Weighted name (bootstrap or `names:` entry) → pool → weight 0–255.
     public var weights: [String: [String: UInt8]]
-    /// Name → TTL override (a cutover lowers TTLs first and restores them at the end).
+    /// Name → TTL override set by an operator (`shift ... --ttl`): the name's *baseline* TTL,
+    /// which every cutover restores.
     public var ttls: [String: UInt32]
+    /// Name → TTL a cutover or rollback lowered it to for the length of the run. Kept apart
+    /// from ``ttls`` so that a lowered TTL never becomes the baseline: a run that fails midway
+    /// leaves it here, and the next run's last step removes it.
+    public var loweredTTLs: [String: UInt32]
 
-    public init(brokerPools: [String: String] = [:], weights: [String: [String: UInt8]] = [:], ttls: [String: UInt32] = [:]) {
+    public init(brokerPools: [String: String] = [:], weights: [String: [String: UInt8]] = [:], ttls: [String: UInt32] = [:],
+                loweredTTLs: [String: UInt32] = [:]) {
         self.brokerPools = brokerPools
         self.weights = weights
         self.ttls = ttls
+        self.loweredTTLs = loweredTTLs
     }
+
+    private enum CodingKeys: String, CodingKey { case brokerPools, weights, ttls, loweredTTLs }
+
+    /// Generations journaled before lowered TTLs were kept apart have no `loweredTTLs`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        brokerPools = try container.decode([String: String].self, forKey: .brokerPools)
+        weights = try container.decode([String: [String: UInt8]].self, forKey: .weights)
+        ttls = try container.decode([String: UInt32].self, forKey: .ttls)
+        loweredTTLs = try container.decodeIfPresent([String: UInt32].self, forKey: .loweredTTLs) ?? [:]
+    }
+
+    /// Every name this state says something about.
+    public var names: Set<String> {
+        Set(brokerPools.keys).union(weights.keys).union(ttls.keys).union(loweredTTLs.keys)
+    }
+
+    /// The TTL a name is served with when the state sets one: a cutover's lowered TTL, else
+    /// the operator's override; `nil` means the inventory's.
+    public func servedTTL(of name: String) -> UInt32? { loweredTTLs[name] ?? ttls[name] }
 
     /// The state the inventories declare (no TTL overrides).
     public static func initial(_ inventories: [Inventory]) -> ServingState {
@@ -61,12 +88,15 @@ public struct ServingState: Codable, Equatable, Sendable {
         for (name, ttl) in ttls where defaults.brokerPools[name] != nil || defaults.weights[name] != nil {
             result.ttls[name] = ttl
         }
+        for (name, ttl) in loweredTTLs where defaults.brokerPools[name] != nil || defaults.weights[name] != nil {
+            result.loweredTTLs[name] = ttl
+        }
         return (result, notes)
     }
 
     /// What this state says about one name.
     public func setting(of name: String) -> NameSetting {
-        NameSetting(livePool: brokerPools[name], weights: weights[name], ttl: ttls[name])
+        NameSetting(livePool: brokerPools[name], weights: weights[name], ttl: ttls[name], loweredTTL: loweredTTLs[name])
     }
 }
 
@@ -75,9 +105,11 @@ public struct NameSetting: Codable, Equatable, Sendable, CustomStringConvertible
     public var livePool: String?
     public var weights: [String: UInt8]?
     public var ttl: UInt32?
+    /// A cutover's temporary TTL, served instead of ``ttl`` while set.
+    public var loweredTTL: UInt32?
 
-    public init(livePool: String? = nil, weights: [String: UInt8]? = nil, ttl: UInt32? = nil) {
-        self.livePool = livePool; self.weights = weights; self.ttl = ttl
+    public init(livePool: String? = nil, weights: [String: UInt8]? = nil, ttl: UInt32? = nil, loweredTTL: UInt32? = nil) {
+        self.livePool = livePool; self.weights = weights; self.ttl = ttl; self.loweredTTL = loweredTTL
     }
 
     public var description: String {
@@ -85,6 +117,7 @@ public struct NameSetting: Codable, Equatable, Sendable, CustomStringConvertible
         if let livePool { parts.append("live=\(livePool)") }
         if let weights { parts.append(weights.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")) }
         if let ttl { parts.append("ttl=\(ttl)") }
+        if let loweredTTL { parts.append("lowered-ttl=\(loweredTTL)") }
         return parts.joined(separator: " ")
     }
 }
@@ -120,8 +153,7 @@ public struct Generation: Codable, Equatable, Sendable {
 
     /// The changes between two states, sorted by name.
     public static func changes(from before: ServingState, to after: ServingState) -> [NameChange] {
-        let names = Set(before.brokerPools.keys).union(after.brokerPools.keys).union(before.weights.keys)
-            .union(after.weights.keys).union(before.ttls.keys).union(after.ttls.keys)
+        let names = before.names.union(after.names)
         return names.sorted().compactMap { name in
             let old = before.setting(of: name), new = after.setting(of: name)
             return old == new ? nil : NameChange(name: name, before: old, after: new)

@@ -31,7 +31,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String { family == .ipv4 ? "\(host):\(port)" : "[\(host)]:\(port)" }
 
     /// Calls `body` with this address as a sockaddr.
-    func withSockaddr<R, E: Error>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(E) -> R) throws(E) -> R {
+    public func withSockaddr<R, E: Error>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(E) -> R) throws(E) -> R {
         switch family {
         case .ipv4:
             var address = sockaddr_in()

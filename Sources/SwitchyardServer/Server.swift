@@ -4,8 +4,15 @@ import Logging
 import Synchronization
 import SwitchyardCore
 import SwitchyardInventory
-import SwitchyardJournal
 import SwitchyardZones
+
+/// The control plane's side of a (re)load: it fits its state to freshly loaded zones and
+/// swaps the snapshot that serves them into the store, all or nothing. The server only
+/// loads files and keeps health; what the names answer is the installer's business.
+public protocol ZoneInstaller: Sendable {
+    /// Throws (changing nothing) when the loaded data cannot be served with the current state.
+    func install(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>) throws
+}
 
 /// How `switchyard serve` runs.
 public struct ServerConfiguration: Sendable {
@@ -39,10 +46,7 @@ public final class Server: @unchecked Sendable {
     private var threads: [WorkerThread] = []
     private var udpSockets: [Int32] = []
     private var health: HealthMonitor?
-    private let discovery: DiscoverySync?
-    private var inventories: [Inventory]
-    /// Journal, generations and invalidation.
-    public let control: ControlService
+    private let installer: any ZoneInstaller
     /// Queries answered, by zone, stable name, pool and rcode.
     public let queryMetrics = QueryMetrics()
     /// The snapshot being served now.
@@ -51,18 +55,14 @@ public final class Server: @unchecked Sendable {
     public var checkedTargets: Set<HealthKey> { checked.withLock { $0 } }
     private let checked = Mutex<Set<HealthKey>>([])
 
-    /// Opens nothing yet but the journal: the snapshot served first is the journal's
-    /// latest generation fitted to the loaded zones and inventories.
-    public init(configuration: ServerConfiguration, loaded: ZoneLoader.Configuration, journal: Journal,
-                discovery: DiscoverySync?, invalidation: InvalidationSettings, logger: Logger) throws {
+    /// Opens no socket yet: `installer` puts the first snapshot into `store`.
+    public init(configuration: ServerConfiguration, loaded: ZoneLoader.Configuration, store: SnapshotStore,
+                installer: any ZoneInstaller, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        self.discovery = discovery
-        self.inventories = loaded.inventories
-        let store = SnapshotStore(loaded.snapshot)
         self.store = store
-        self.control = ControlService(journal: journal, store: store, discovery: discovery, invalidation: invalidation, logger: logger)
-        store.replace(with: try control.install(loaded, down: []))
+        self.installer = installer
+        try installer.install(loaded, down: [])
         self.health = makeHealthMonitor(loaded.healthChecks, initiallyDown: [])
         checked.withLock { $0 = Set(loaded.healthChecks.keys) }
     }
@@ -116,7 +116,6 @@ public final class Server: @unchecked Sendable {
         }
         threads.append(try WorkerThread(name: "tcp") { tcp.run() })
         try health?.start()
-        discovery?.publish(inventories, generation: control.current?.generation.number)
         let snapshot = store.snapshot
         logger.info("serving", metadata: [
             "listen": "\(configuration.listen.map(\.description).joined(separator: " "))",
@@ -135,13 +134,11 @@ public final class Server: @unchecked Sendable {
             // Health carries over for endpoints that are still checked. The old monitor keeps
             // probing until the new data is in, so a rejected reload changes nothing.
             let down = (health?.down ?? []).intersection(loaded.healthChecks.keys)
-            let snapshot = try control.install(loaded, down: down)
-            store.replace(with: snapshot)
+            try installer.install(loaded, down: down)
+            let snapshot = store.snapshot
             health?.stop()
             health = makeHealthMonitor(loaded.healthChecks, initiallyDown: down)
             checked.withLock { $0 = Set(loaded.healthChecks.keys) }
-            inventories = loaded.inventories
-            discovery?.publish(inventories, generation: control.current?.generation.number)
             do { try health?.start() } catch { logger.error("health checks not started", metadata: ["error": "\(error)"]) }
             logger.info("reloaded", metadata: [
                 "zones": "\(snapshot.zones.map { "\($0.origin)(serial \($0.serial))" }.joined(separator: " "))",

@@ -9,7 +9,7 @@ struct Cutover: AsyncParsableCommand {
         abstract: "Move a cluster's names to another pool in safe, verified, reversible steps.",
         subcommands: [Plan.self, Apply.self, Pause.self, Resume.self, Status.self])
 
-    /// What a cutover moves and how carefully.
+    /// What a cutover moves; how carefully is ``Staging``.
     struct Settings: ParsableArguments {
         @Argument(help: "The cluster.")
         var cluster: String
@@ -17,42 +17,16 @@ struct Cutover: AsyncParsableCommand {
         @Option(help: "The pool to move to, e.g. pod.")
         var to: String
 
-        @Option(help: "Only these brokers, e.g. 1,3 (default: every broker not yet in the pool).")
+        @Option(help: "Only these brokers, e.g. 0,3 (default: every broker not yet in the pool).")
         var brokers: String?
 
-        @Option(help: "Bootstrap weight of the new pool per ramp step, e.g. 10,50,100.")
-        var ramp = "100"
-
-        @Option(help: "Brokers moved per step.")
-        var batch = 1
-
-        @Option(help: "TTL of the affected names during the cutover, seconds.")
-        var cutoverTTL: UInt32 = 5
-
-        @Option(help: "How long JVM clients cache addresses (networkaddress.cache.ttl), seconds.")
-        var jvmCache: UInt32 = 30
-
-        @Option(help: "The lowest TTL resolvers in front of clients honour, seconds.")
-        var resolverFloor: UInt32 = 0
-
-        @Option(help: "Pause after each step, seconds.")
-        var dwell: UInt32 = 0
-
-        @Option(help: ArgumentHelp("Extra gate command per moved broker ({broker} {target} {port} {cluster}); repeatable.", valueName: "command"))
-        var gate: [String] = []
-
-        @Option(help: ArgumentHelp("Command draining a moved broker's old target ({broker} {old_target} {new_target} {cluster}).", valueName: "command"))
-        var drain: String?
-
-        @Option(help: "Seconds to wait for the serving addresses to answer a step's targets.")
-        var verifyTimeout: UInt32 = 30
+        @OptionGroup var staging: Staging
 
         func options() throws -> CutoverOptions {
             do {
-                return CutoverOptions(
-                    cluster: cluster, toPool: to, brokers: try brokers.map(CutoverOptions.parseBrokers), ramp: try CutoverOptions.parseRamp(ramp),
-                    batch: batch, cutoverTTL: cutoverTTL, jvmCacheSeconds: jvmCache, resolverFloorSeconds: resolverFloor,
-                    dwellSeconds: dwell, gateCommands: gate, drainCommand: drain, verifyTimeoutSeconds: verifyTimeout)
+                return try staging.options(cluster: cluster, toPool: to, brokers: try brokers.map(CutoverOptions.parseBrokers))
+            } catch let error as ValidationError {
+                throw error
             } catch {
                 throw ValidationError("\(error)")
             }
@@ -136,6 +110,10 @@ func describe(_ status: AdminAPI.RunStatus) -> String {
     var lines = ["run \(status.id) (\(progress.plan.purpose.rawValue) of \(status.cluster)): \(state), \(min(progress.nextStep, total))/\(total) steps done"]
     if !progress.message.isEmpty { lines.append("  \(progress.message)") }
     for failure in progress.hookFailures { lines.append("  hook failure: \(failure)") }
+    for drain in progress.drains ?? [] { lines.append("  drain \(drain.succeeded ? "ok" : "FAILED"): \(drain)") }
+    for lowered in status.loweredTTLs ?? [] {
+        lines.append("  TTL lowered: \(lowered.name) at \(lowered.ttl) s" + (lowered.run.map { " by run \($0)" } ?? "") + " (the next run of this cluster restores it)")
+    }
     return lines.joined(separator: "\n")
 }
 
@@ -172,39 +150,85 @@ func follow(client: AdminClient, cluster: String) async throws {
     }
 }
 
+/// How carefully a cutover or rollback moves: the options both take.
+struct Staging: ParsableArguments {
+    @Option(help: "Bootstrap weight of the pool gaining weight per ramp step, e.g. 10,50,100.")
+    var ramp = "100"
+
+    @Option(help: "Brokers moved per step.")
+    var batch = 1
+
+    @Option(help: "TTL of the affected names during the run, seconds.")
+    var cutoverTTL: UInt32 = 5
+
+    @Option(help: "How long JVM clients cache addresses (networkaddress.cache.ttl), seconds.")
+    var jvmCache: UInt32 = 30
+
+    @Option(help: "The lowest TTL resolvers in front of clients honour, seconds.")
+    var resolverFloor: UInt32 = 0
+
+    @Option(help: "Pause after each step, seconds.")
+    var dwell: UInt32 = 0
+
+    @Option(help: ArgumentHelp("Extra gate command per moved broker ({broker} {target} {port} {cluster} {name} {run} {generation}, and SWITCHYARD_* variables); repeatable.", valueName: "command"))
+    var gate: [String] = []
+
+    @Option(help: ArgumentHelp("Command draining a moved broker's old target ({broker} {old_target} {new_target} {port} {cluster} {name} {run} {generation}, and SWITCHYARD_* variables).", valueName: "command"))
+    var drain: String?
+
+    @Option(help: "Seconds from a step's answers being first served to draining its old targets (default: max(old TTL, --jvm-cache, --resolver-floor)).")
+    var drainAfter: UInt32?
+
+    @Option(help: "Seconds a drain command may run before it is stopped and counts as failed.")
+    var drainTimeout: UInt32 = CutoverOptions.defaultDrainTimeout
+
+    @Option(help: "Seconds to wait for the serving addresses to answer a step's targets.")
+    var verifyTimeout: UInt32 = 30
+
+    func options(cluster: String, toPool: String, brokers: [Int]?) throws -> CutoverOptions {
+        do {
+            return CutoverOptions(
+                cluster: cluster, toPool: toPool, brokers: brokers, ramp: try CutoverOptions.parseRamp(ramp),
+                batch: batch, cutoverTTL: cutoverTTL, jvmCacheSeconds: jvmCache, resolverFloorSeconds: resolverFloor,
+                dwellSeconds: dwell, gateCommands: gate, drainCommand: drain, verifyTimeoutSeconds: verifyTimeout,
+                drainAfterSeconds: drainAfter, drainTimeoutSeconds: drainTimeout)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
 struct Rollback: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Take a cluster back to an earlier generation with the same staging and checks as a cutover.",
-        discussion: "Exit status: 0 completed, 1 failed, 3 paused.")
+        abstract: "Undo a cutover run, or go back to an earlier generation, as one staged run with the same checks as a cutover.",
+        discussion: """
+            switchyard rollback orders                   the state before the cluster's last cutover run
+            switchyard rollback orders --run 7           the state before run 7
+            switchyard rollback orders --steps 1         the state before the cluster's last generation
+            switchyard rollback orders --to-generation 12
+            Per step: gate (the targets returned to) -> commit -> verify -> invalidate -> drain the
+            targets left (after their caches expire) -> dwell. Exit status: 0 completed, 1 failed, 3 paused.
+            """)
     @OptionGroup var adminOptions: AdminOptions
     @Argument(help: "The cluster.") var cluster: String
-    @Option(help: "The generation whose state to return to.") var toGeneration: UInt64?
-    @Option(help: "Undo the cluster's last K changes (default 1).") var steps: Int?
-    @Option(help: "Bootstrap ramp of the way back, e.g. 50,100.") var ramp = "100"
-    @Option(help: "Brokers moved back per step.") var batch = 1
-    @Option(help: "TTL during the rollback, seconds.") var cutoverTTL: UInt32 = 5
-    @Option(help: "JVM address cache, seconds.") var jvmCache: UInt32 = 30
-    @Option(help: "Resolver TTL floor, seconds.") var resolverFloor: UInt32 = 0
-    @Option(help: "Seconds to wait for the serving addresses to answer each step.") var verifyTimeout: UInt32 = 30
-    @Flag(help: "Print the plan only.") var planOnly = false
-    @Flag(help: "Start the run and return.") var detach = false
+    @Option(help: "The cutover run to undo (default: the cluster's last one).") var run: Int64?
+    @Option(help: "Generation-level undo: the generation whose state to return to.") var toGeneration: UInt64?
+    @Option(help: "Generation-level undo: undo the cluster's last K generations.") var steps: Int?
+    @OptionGroup var staging: Staging
+    @Flag(help: "Print the plan only; changes nothing.") var planOnly = false
+    @Flag(help: "Start the run and return; follow it with `cutover status`.") var detach = false
 
     func validate() throws {
-        if toGeneration != nil && steps != nil { throw ValidationError("give --to-generation or --steps, not both") }
+        if [run != nil, toGeneration != nil, steps != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give at most one of --run, --to-generation and --steps")
+        }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
     }
 
     func run() async throws {
         let client = try adminOptions.client()
-        let options: CutoverOptions
-        do {
-            options = CutoverOptions(cluster: cluster, toPool: "", ramp: try CutoverOptions.parseRamp(ramp), batch: batch,
-                                     cutoverTTL: cutoverTTL, jvmCacheSeconds: jvmCache, resolverFloorSeconds: resolverFloor,
-                                     verifyTimeoutSeconds: verifyTimeout)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        let body = AdminAPI.RollbackBody(cluster: cluster, toGeneration: toGeneration, steps: steps, options: options)
+        let options = try staging.options(cluster: cluster, toPool: "", brokers: nil)
+        let body = AdminAPI.RollbackBody(cluster: cluster, run: run, toGeneration: toGeneration, steps: steps, options: options)
         if planOnly {
             let reply: AdminAPI.PlanReply = try await client.post("/v1/rollback/plan", body)
             print(reply.text)

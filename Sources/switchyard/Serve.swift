@@ -5,6 +5,7 @@ import SwitchyardAdmin
 import SwitchyardCore
 import SwitchyardJournal
 import SwitchyardServer
+import SwitchyardService
 import SwitchyardZones
 
 struct Serve: ParsableCommand {
@@ -99,10 +100,12 @@ struct Serve: ParsableCommand {
         let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
             let journal = try Journal(directory: state)
-            let server = try Server(configuration: configuration, loaded: loaded, journal: journal, discovery: discovery,
-                                    invalidation: InvalidationSettings(notify: notify.compactMap(ListenAddress.init), hooks: invalidateHook),
-                                    logger: logger)
-            let adminServer = try startAdmin(server: server, logger: logger)
+            let store = SnapshotStore(loaded.snapshot)
+            let control = ControlService(journal: journal, store: store, discovery: discovery,
+                                         invalidation: InvalidationSettings(notify: notify.compactMap(ListenAddress.init), hooks: invalidateHook),
+                                         logger: logger)
+            let server = try Server(configuration: configuration, loaded: loaded, store: store, installer: control, logger: logger)
+            let adminServer = try startAdmin(server: server, control: control, logger: logger)
             defer { adminServer?.stop() }
             try server.runUntilSignalled(signals: signals)
         } catch {
@@ -113,13 +116,13 @@ struct Serve: ParsableCommand {
 
     /// The default admin address is best effort (DNS serving matters more); an address
     /// given with --admin must work.
-    private func startAdmin(server: Server, logger: Logger) throws -> AdminServer? {
+    private func startAdmin(server: Server, control: ControlService, logger: Logger) throws -> AdminServer? {
         if admin == "none" { return nil }
         let address = ListenAddress(admin ?? "127.0.0.1:8053")!
         let tokenPath = adminTokenFile ?? (state as NSString).appendingPathComponent("admin.token")
         let token = try AdminToken.loadOrCreate(path: tokenPath)
         let verify = verifyServer.isEmpty ? listen.compactMap(ListenAddress.init) : verifyServer.compactMap(ListenAddress.init)
-        let adminServer = AdminServer(server: server, address: address, token: token, verifyServers: verify, logger: logger)
+        let adminServer = AdminServer(server: server, control: control, address: address, token: token, verifyServers: verify, logger: logger)
         do {
             try adminServer.start()
         } catch {

@@ -35,11 +35,19 @@ struct Shift: AsyncParsableCommand {
     @Option(help: "Why; kept in the journal.")
     var reason = "manual shift"
 
+    @Option(help: "Apply only if this is still the live generation (else exit 1, nothing changed).")
+    var expectGeneration: UInt64?
+
     func run() async throws {
         let request = try makeRequest()
         let client = try adminOptions.client()
         let actor = "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown")
-        let reply: AdminAPI.GenerationReply = try await client.post("/v1/shift", AdminAPI.ShiftBody(request: request, actor: actor, reason: reason))
+        let body = AdminAPI.ShiftBody(request: request, actor: actor, reason: reason, expectedGeneration: expectGeneration)
+        let reply: AdminAPI.GenerationReply = try await client.post("/v1/shift", body)
+        guard reply.changed != false else {
+            print("nothing to change: already served that way; generation \(reply.generation.number) stays live")
+            return
+        }
         print("generation \(reply.generation.number) committed and served")
         for change in reply.generation.changes { print("  \(change.name)  \(change.before) -> \(change.after)") }
         for hook in reply.invalidation where !hook.succeeded { printError("warning: invalidation failed: \(hook.hook): \(hook.detail)") }

@@ -35,11 +35,14 @@ struct History: AsyncParsableCommand {
     func run() async throws {
         var path = "/v1/history?limit=\(limit)"
         if let cluster { path += "&cluster=\(cluster)" }
-        let generations: [Generation] = try await adminOptions.client().get(path)
+        let entries: [AdminAPI.HistoryEntry] = try await adminOptions.client().get(path)
         let formatter = ISO8601DateFormatter()
-        for generation in generations {
-            print("\(generation.number)  \(formatter.string(from: generation.createdAt))  \(generation.actor)  \(generation.reason)")
+        for entry in entries {
+            let generation = entry.generation
+            let run = entry.run.map { "run \($0)  " } ?? ""
+            print("\(generation.number)  \(formatter.string(from: generation.createdAt))  \(run)\(generation.actor)  \(generation.reason)")
             for change in generation.changes { print("    \(change.name)  \(change.before) -> \(change.after)") }
+            for drain in entry.drains { print("    drain \(drain.succeeded ? "ok" : "FAILED"): \(drain)") }
         }
     }
 }

@@ -44,6 +44,11 @@ actor FakeEffects: CutoverEffects {
         clock += UInt64(seconds)
     }
 
+    func now() async -> Date { Date(timeIntervalSince1970: Double(clock)) }
+
+    /// The fake clock whenever a drain ran.
+    private(set) var drainClocks: [UInt64] = []
+
     func checkGate(_ gate: GateCheck) async -> GateOutcome {
         calls.append("gate \(gate)")
         if case .tcpConnect(let target, _) = gate.check, failingGateTargets.contains(target) {
@@ -82,9 +87,11 @@ actor FakeEffects: CutoverEffects {
         return [HookOutcome(hook: "rndc flush", succeeded: !failingHook, detail: failingHook ? "exit 1 after 3 tries" : "")]
     }
 
-    func drain(_ drain: DrainAction) async -> HookOutcome {
+    func drain(_ drain: DrainAction, generation: UInt64?) async -> HookOutcome {
         calls.append("drain broker \(drain.broker)")
-        return HookOutcome(hook: drain.command, succeeded: !failingDrains.contains(drain.broker), detail: "exit 3")
+        drainClocks.append(clock)
+        let failed = failingDrains.contains(drain.broker)
+        return HookOutcome(hook: drain.command, succeeded: !failed, detail: failed ? "exit 3" : "", exitCode: failed ? 3 : 0, seconds: 0.5, output: failed ? "exit 3" : "")
     }
 
     func save(_ progress: CutoverProgress) async throws {

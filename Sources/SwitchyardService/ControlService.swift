@@ -5,6 +5,7 @@ import SwitchyardControl
 import SwitchyardCore
 import SwitchyardInventory
 import SwitchyardJournal
+import SwitchyardServer
 import SwitchyardZones
 
 /// Where caches are told about a new generation (SPEC "Cache invalidation").
@@ -23,10 +24,12 @@ public struct InvalidationSettings: Sendable {
     }
 }
 
-/// The one writer of serving state: every change becomes a journaled generation (synced to
-/// disk) before the snapshot that serves it is swapped in; then discovery files are
-/// re-published and caches invalidated.
-public final class ControlService: Sendable {
+/// The one writer of serving state: every change, whether a shift, a cutover or rollback
+/// step, or fitting the journal to reloaded zones, is a function of the current state applied
+/// under one commit lock. It becomes a journaled generation (synced to disk) before the
+/// snapshot that serves it is swapped in; then discovery files are re-published. Caches are
+/// invalidated separately (``invalidate(after:)``), by whoever asked for the change.
+public final class ControlService: ZoneInstaller, Sendable {
     private struct State {
         var inventories: [Inventory]
         var generation: Generation
@@ -40,13 +43,13 @@ public final class ControlService: Sendable {
     let store: SnapshotStore
     private let logger: Logger
     private let discovery: DiscoverySync?
-    private let invalidation: InvalidationSettings
+    public let invalidation: InvalidationSettings
     private let state: Mutex<State?> = Mutex(nil)
     /// Serializes commits (journal append + swap) without holding `state` during I/O.
     private let commitLock = Mutex(())
     private let hookFailures = Atomic<Int>(0)
 
-    init(journal: Journal, store: SnapshotStore, discovery: DiscoverySync?, invalidation: InvalidationSettings, logger: Logger) {
+    public init(journal: Journal, store: SnapshotStore, discovery: DiscoverySync?, invalidation: InvalidationSettings, logger: Logger) {
         self.journal = journal
         self.store = store
         self.discovery = discovery
@@ -63,37 +66,25 @@ public final class ControlService: Sendable {
     public var discoveryFailure: String? { discovery?.failure }
 
     /// Fits the journal's latest generation to freshly loaded zones and inventories (on
-    /// start and on every reload) and returns the snapshot to serve. A generation is
-    /// appended when the state had to change (first start, brokers added or removed).
-    func install(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>) throws -> Snapshot {
-        try commitLock.withLock { _ in
+    /// start and on every reload) and swaps in the snapshot that serves it, under the commit
+    /// lock, so a reload and a concurrent shift never lose each other's work. A generation
+    /// is appended when the state had to change (first start, names added or removed).
+    public func install(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>) throws {
+        let generation: Generation = try commitLock.withLock { _ in
             let latest = try journal.latest()
             let inventories = loaded.inventories
-            let declared = ServingState.initial(inventories)
-            let baseline = try state.withLock { $0 }.map { ServingState.initial($0.inventories) } ?? journal.inventoryBaseline()
             let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
-            var generation: Generation
             var served: [String: UInt32] = [:]
             for (origin, fileSerial) in fileSerials {
                 // Never serve a serial older than one already served (RFC 1982 order).
                 if let old = latest?.serials[origin], !SerialNumber.isAfter(fileSerial, old) { served[origin] = old } else { served[origin] = fileSerial }
             }
+            let generation: Generation
             if let latest {
-                var (fitted, notes) = latest.state.reconciled(with: inventories)
-                if let before = baseline {
-                    // A name whose inventory setting was edited since the last load (also
-                    // while the server was down) takes the edit: the operator meant it.
-                    for name in Set(declared.brokerPools.keys).union(declared.weights.keys).sorted()
-                    where before.setting(of: name) != declared.setting(of: name) && before.setting(of: name) != NameSetting() {
-                        fitted.brokerPools[name] = declared.brokerPools[name]
-                        fitted.weights[name] = declared.weights[name]
-                        notes.append("\(name): inventory edited, now \(declared.setting(of: name))")
-                    }
-                }
-                for note in notes { logger.notice("journal state reconciled with the inventory", metadata: ["change": "\(note)"]) }
-                if fitted != latest.state {
+                let fitted = try fit(latest, to: inventories)
+                if fitted.state != latest.state {
                     served = served.mapValues { SerialNumber.next(after: $0, atLeast: $0) }
-                    generation = try journal.append(state: fitted, actor: "switchyard", reason: "reconciled with the inventory: " + notes.joined(separator: "; "),
+                    generation = try journal.append(state: fitted.state, actor: "switchyard", reason: "reconciled with the inventory: " + fitted.notes.joined(separator: "; "),
                                                     serials: served, at: Date())
                 } else {
                     generation = latest
@@ -103,68 +94,111 @@ public final class ControlService: Sendable {
                                                 serials: served, at: Date())
             }
             let snapshot = try buildSnapshot(loaded.snapshot, inventories: inventories, state: generation.state, down: down, serials: served)
-            try journal.setInventoryBaseline(declared)
+            try journal.setInventoryBaseline(ServingState.initial(inventories))
+            store.replace(with: snapshot)
             state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served) }
             logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
-            return snapshot
+            return generation
         }
+        publishDiscovery(generation)
+    }
+
+    /// The journal's `latest` state fitted to `inventories`: names that left the inventory are
+    /// dropped (a warning when they carried cutover state), and a name whose inventory setting
+    /// was edited since the last load (also while the server was down) takes the edit: the
+    /// operator meant it.
+    private func fit(_ latest: Generation, to inventories: [Inventory]) throws -> (state: ServingState, notes: [String]) {
+        let declared = ServingState.initial(inventories)
+        let baseline = try state.withLock { $0 }.map { ServingState.initial($0.inventories) } ?? journal.inventoryBaseline()
+        var (fitted, notes) = latest.state.reconciled(with: inventories)
+        let known = Set(declared.brokerPools.keys).union(declared.weights.keys)
+        for name in latest.state.names.subtracting(known).sorted() {
+            let setting = latest.state.setting(of: name)
+            let defaulted = baseline.map { $0.setting(of: name) == NameSetting(livePool: setting.livePool, weights: setting.weights) } ?? false
+            logger.warning("stable name left the inventory; its journaled state is dropped", metadata: [
+                "name": "\(name)", "generation": "\(latest.number)", "state": "\(setting)",
+                "cutover_state": "\(defaulted && setting.loweredTTL == nil ? "no" : "yes")",
+            ])
+        }
+        if let before = baseline {
+            for name in known.sorted()
+            where before.setting(of: name) != declared.setting(of: name) && before.setting(of: name) != NameSetting() {
+                fitted.brokerPools[name] = declared.brokerPools[name]
+                fitted.weights[name] = declared.weights[name]
+                notes.append("\(name): inventory edited, now \(declared.setting(of: name))")
+            }
+        }
+        for note in notes { logger.notice("journal state reconciled with the inventory", metadata: ["change": "\(note)"]) }
+        return (fitted, notes)
     }
 
     private func buildSnapshot(_ base: Snapshot, inventories: [Inventory], state: ServingState, down: Set<HealthKey>,
                                serials: [String: UInt32]) throws -> Snapshot {
         let specs = ZoneLoader.stableNames(of: inventories, applying: state.overrides)
-        var byOrigin: [DomainName: UInt32] = [:]
-        for (origin, serial) in serials { if let name = DomainName(origin) { byOrigin[name] = serial } }
         do {
-            return try base.updating(stableNames: specs, down: down, serials: byOrigin)
+            return try base.updating(stableNames: specs, down: down, serials: Self.byOrigin(serials))
         } catch {
             throw ControlServiceError.notServable(error.description)
         }
     }
 
-    /// Journals `newState` as the next generation (synced), then serves it. Every zone's
-    /// SOA serial moves forward. Returns the generation; invalidation is separate.
-    public func commit(_ newState: ServingState, actor: String, reason: String) throws -> Generation {
-        try commit(actor: actor, reason: reason) { _ in newState }
+    private static func byOrigin(_ serials: [String: UInt32]) -> [DomainName: UInt32] {
+        var result: [DomainName: UInt32] = [:]
+        for (origin, serial) in serials { if let name = DomainName(origin) { result[name] = serial } }
+        return result
     }
 
-    /// Like `commit(_:actor:reason:)`, with the new state derived from the live one under the
-    /// commit lock, so that concurrent writers (a shift during a cutover) never overwrite
-    /// each other's names.
-    public func commit(actor: String, reason: String, _ change: (ServingState) throws -> ServingState) throws -> Generation {
-        let generation: Generation = try commitLock.withLock { _ in
+    /// What a commit did.
+    public struct Commit: Sendable {
+        /// The new generation, or the current one when nothing changed.
+        public var generation: Generation
+        /// `false` when the change left the state as it was: nothing was journaled.
+        public var changed: Bool
+    }
+
+    /// The one commit path. `change` gets the live state and inventories under the commit
+    /// lock and returns the next state, so concurrent writers (a shift during a cutover)
+    /// never overwrite each other's names. When `expecting` is given and the live generation
+    /// is another, nothing happens and ``ControlServiceError/generationMoved(expected:current:)``
+    /// is thrown. A change to the same state journals nothing.
+    public func commit(actor: String, reason: String, expecting: UInt64? = nil,
+                       _ change: (ServingState, [Inventory]) throws -> ServingState) throws -> Commit {
+        let result: Commit = try commitLock.withLock { _ in
             guard let current = state.withLock({ $0 }) else { throw ControlServiceError.notReady }
-            let newState = try change(current.generation.state)
+            if let expecting, expecting != current.generation.number {
+                throw ControlServiceError.generationMoved(expected: expecting, current: current.generation.number)
+            }
+            let newState = try change(current.generation.state, current.inventories)
+            guard newState != current.generation.state else { return Commit(generation: current.generation, changed: false) }
             var serials: [String: UInt32] = [:]
             for (origin, served) in current.servedSerials {
                 serials[origin] = SerialNumber.next(after: served, atLeast: current.fileSerials[origin] ?? served)
             }
             let specs = ZoneLoader.stableNames(of: current.inventories, applying: newState.overrides)
-            // Check that it builds before it is journaled, so the journal never holds a
-            // generation that cannot be served.
-            var byOrigin: [DomainName: UInt32] = [:]
-            for (origin, serial) in serials { if let name = DomainName(origin) { byOrigin[name] = serial } }
+            // Built once, and before it is journaled, so the journal never holds a generation
+            // that cannot be served. Only health changes the store outside this lock.
             let next: Snapshot
-            do { next = try store.snapshot.updating(stableNames: specs, serials: byOrigin) } catch {
+            do { next = try store.snapshot.updating(stableNames: specs, serials: Self.byOrigin(serials)) } catch {
                 throw ControlServiceError.notServable("\(error)")
             }
             let generation = try journal.append(state: newState, actor: actor, reason: reason, serials: serials, at: Date())
-            // Health may have changed since `next` was built: keep the live down set.
-            try store.update { (snapshot) throws(ZoneProblem) in try next.updating(down: snapshot.down) }
+            try store.update { (live) throws(ZoneProblem) in live.down == next.down ? next : try next.updating(down: live.down) }
             state.withLock { $0?.generation = generation; $0?.servedSerials = serials }
             logger.info("generation committed", metadata: [
                 "generation": "\(generation.number)", "actor": "\(actor)", "reason": "\(reason)",
                 "changes": "\(generation.changes.map { "\($0.name) \($0.before) -> \($0.after)" }.joined(separator: "; "))",
             ])
-            return generation
+            return Commit(generation: generation, changed: true)
         }
-        if let inventories = current?.inventories {
-            let results = discovery?.publish(inventories, generation: generation.number) ?? []
-            for result in results {
-                record(generation: generation.number, kind: .discovery, target: result.command, result: result, attempt: 1)
-            }
+        if result.changed { publishDiscovery(result.generation) }
+        return result
+    }
+
+    private func publishDiscovery(_ generation: Generation) {
+        guard let discovery, let inventories = current?.inventories else { return }
+        for result in discovery.publish(inventories, generation: generation.number) {
+            record(generation: generation.number, kind: .discovery, target: result.command, result: result, attempt: 1)
         }
-        return generation
     }
 
     /// DNS NOTIFY to the secondaries and the configured hooks, each retried; every attempt
@@ -232,17 +266,21 @@ public final class ControlService: Sendable {
 public enum ControlServiceError: Error, CustomStringConvertible {
     case notReady
     case notServable(String)
+    /// The caller's expected generation is no longer the live one (admin API: 409).
+    case generationMoved(expected: UInt64, current: UInt64)
 
     public var description: String {
         switch self {
         case .notReady: return "the server has not loaded its zones yet; retry in a moment"
         case .notServable(let why): return "the new state cannot be served (\(why)); nothing was changed"
+        case .generationMoved(let expected, let current):
+            return "the live generation is \(current), not \(expected) as expected; nothing was changed. Look at `switchyard status` and try again"
         }
     }
 }
 
 extension ServingState {
     var overrides: StableOverrides {
-        StableOverrides(livePools: brokerPools, weights: weights, ttls: ttls)
+        StableOverrides(livePools: brokerPools, weights: weights, ttls: ttls.merging(loweredTTLs) { _, lowered in lowered })
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import SwitchyardCore
+import SwitchyardServer
 
 /// A minimal UDP DNS client for the control plane: verifying what serving instances answer
 /// and sending NOTIFY to secondaries. Never used on the answer path.

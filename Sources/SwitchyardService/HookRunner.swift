@@ -6,6 +6,8 @@ public struct HookResult: Sendable, Equatable, CustomStringConvertible {
     public var exitCode: Int32
     public var output: String
     public var timedOut: Bool
+    /// Wall-clock seconds it ran.
+    public var seconds: Double = 0
     public var succeeded: Bool { exitCode == 0 && !timedOut }
     public var description: String {
         timedOut ? "`\(command)` timed out" : "`\(command)` exited \(exitCode)"
@@ -24,10 +26,16 @@ public enum HookRunner {
         return command
     }
 
-    public static func run(_ command: String, timeout: Double = 10) -> HookResult {
+    /// Runs `command` with `/bin/sh -c`, `environment` added to this process's, stopping
+    /// it (SIGTERM, then SIGKILL) after `timeout` seconds.
+    public static func run(_ command: String, timeout: Double = 10, environment: [String: String] = [:]) -> HookResult {
+        let started = Date()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -51,7 +59,8 @@ public enum HookRunner {
             }
         }
         let output = reader.finish()
-        return HookResult(command: command, exitCode: process.terminationStatus, output: output, timedOut: timedOut)
+        return HookResult(command: command, exitCode: process.terminationStatus, output: output, timedOut: timedOut,
+                          seconds: Date().timeIntervalSince(started))
     }
 
     private final class OutputReader: @unchecked Sendable {

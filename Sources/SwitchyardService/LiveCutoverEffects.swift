@@ -8,10 +8,9 @@ import SwitchyardServer
 /// The real effects of a cutover run: wall-clock sleeps, TCP and command gates, journaled
 /// generations served by this process, DNS verification against the serving addresses,
 /// cache invalidation and drain commands.
-struct ServerCutoverEffects: CutoverEffects {
+struct LiveCutoverEffects: CutoverEffects {
     let runID: Int64
-    /// The names the plan manages; a step's commit touches only these.
-    let names: [String]
+    let plan: CutoverPlan
     let control: ControlService
     let verifyServers: [ListenAddress]
     let pause: PauseFlag
@@ -19,6 +18,18 @@ struct ServerCutoverEffects: CutoverEffects {
 
     func sleep(seconds: UInt32) async throws {
         try await Task.sleep(for: .seconds(Int(seconds)))
+    }
+
+    func now() async -> Date { Date() }
+
+    /// `{run}` and `{generation}` of gate and drain commands, and the same facts (with the
+    /// rest of the step's) as `SWITCHYARD_*` environment variables.
+    private func context(generation: UInt64?, _ extra: [String: String]) -> (placeholders: [String: String], environment: [String: String]) {
+        let generationText = generation.map(String.init) ?? ""
+        var environment = ["SWITCHYARD_RUN": String(runID), "SWITCHYARD_CLUSTER": plan.cluster, "SWITCHYARD_ORIGIN": plan.origin,
+                           "SWITCHYARD_GENERATION": generationText, "SWITCHYARD_PURPOSE": plan.purpose.rawValue]
+        for (key, value) in extra { environment["SWITCHYARD_" + key.uppercased()] = value }
+        return (["run": String(runID), "generation": generationText], environment)
     }
 
     func checkGate(_ gate: GateCheck) async -> GateOutcome {
@@ -35,8 +46,13 @@ struct ServerCutoverEffects: CutoverEffects {
                 return .failed("\(address) does not accept TCP connections on port \(port)")
             }
             return .passed
-        case .command(let command):
-            let result = HookRunner.run(command, timeout: 30)
+        case .command(let template):
+            var extra = ["name": gate.name]
+            if let broker = gate.broker { extra["broker"] = String(broker) }
+            let (placeholders, environment) = context(generation: control.current?.generation.number, extra)
+            let command = Planner.fill(template, placeholders)
+            let result = HookRunner.run(command, timeout: 30, environment: environment)
+            logger.info("gate command", metadata: ["run": "\(runID)", "command": "\(command)", "result": "\(result)"])
             return result.succeeded ? .passed : .failed("\(result): \(result.output.prefix(300))")
         }
     }
@@ -60,16 +76,19 @@ struct ServerCutoverEffects: CutoverEffects {
         try await offloaded { try commitNow(state: state, actor: actor, reason: reason) }
     }
 
+    /// Applies the step's setting of the plan's names to the live state, under the commit
+    /// lock: a concurrent shift of another name is kept, never reverted.
     private func commitNow(state: ServingState, actor: String, reason: String) throws -> Generation {
-        try control.commit(actor: actor, reason: reason) { live in
+        try control.commit(actor: actor, reason: reason) { live, _ in
             var merged = live
-            for name in names {
+            for name in plan.names {
                 merged.brokerPools[name] = state.brokerPools[name]
                 merged.weights[name] = state.weights[name]
                 merged.ttls[name] = state.ttls[name]
+                merged.loweredTTLs[name] = state.loweredTTLs[name]
             }
             return merged
-        }
+        }.generation
     }
 
     /// Queries every serving address until each expectation holds, or the timeout passes.
@@ -87,28 +106,49 @@ struct ServerCutoverEffects: CutoverEffects {
         return .failed(problems)
     }
 
+    /// One expectation at one server. A hostname target is answered as a CNAME, chased when
+    /// it lies in a served zone, and a weighted pool's hostnames may be answered flattened to
+    /// their addresses: so an answer may hold the CNAME, the addresses it leads to, or both.
     private func check(_ expectation: AnswerExpectation, at server: ListenAddress) -> String? {
         guard let name = DomainName(expectation.name) else { return "\(expectation.name) is not a domain name" }
         let type: RRType = expectation.type == .aaaa ? .aaaa : expectation.type == .cname ? .cname : .a
         // Weighted names answer one pool per query: look at several answers.
         let samples = expectation.rule == .subset ? 8 : 1
         let allowed = Set(expectation.allowed.map(canonical))
+        let accepted = expectation.rule == .subset ? allowed.union(addresses(of: allowed, type, at: server)) : allowed
         for _ in 0..<samples {
             guard let reply = DNSClient.query(name, type, server: server) else { return "\(server) did not answer \(expectation.name)" }
             guard reply.rcode == 0 else { return "\(server) answered \(expectation.name) with rcode \(reply.rcode)" }
-            let got = Set(reply.answers.filter { $0.type == type && $0.owner == name }.map { record -> String in
-                if let target = record.target { return target.description.lowercased() }
-                return addressText(record.rdata)
-            })
+            let got = seen(in: reply.answers, type)
             switch expectation.rule {
             case .exactly where got != allowed:
                 return "\(server) answers \(expectation.name) \(expectation.type.rawValue) with \(got.sorted()), expected \(allowed.sorted())"
-            case .subset where got.isEmpty || !got.isSubset(of: allowed):
-                return "\(server) answers \(expectation.name) \(expectation.type.rawValue) with \(got.sorted()), expected a subset of \(allowed.sorted())"
+            case .subset where got.isEmpty || !got.isSubset(of: accepted):
+                return "\(server) answers \(expectation.name) \(expectation.type.rawValue) with \(got.sorted()), expected a subset of \(accepted.sorted())"
             default: continue
             }
         }
         return nil
+    }
+
+    /// The CNAME targets and the `type` addresses of an answer section, in canonical text.
+    private func seen(in answers: [MessageReader.Record], _ type: RRType) -> Set<String> {
+        Set(answers.compactMap { record -> String? in
+            if record.type == .cname, let target = record.target { return canonical(target.description) }
+            return record.type == type ? addressText(record.rdata) : nil
+        })
+    }
+
+    /// What the hostnames among `targets` lead to at `server`: the CNAMEs on the way and the
+    /// addresses at the end (nothing for a hostname outside the served zones).
+    private func addresses(of targets: Set<String>, _ type: RRType, at server: ListenAddress) -> Set<String> {
+        guard type != .cname else { return [] }
+        var found: Set<String> = []
+        for target in targets where addressBytes(target) == nil {
+            guard let name = DomainName(target) else { continue }
+            found.formUnion(seen(in: DNSClient.query(name, type, server: server)?.answers ?? [], type))
+        }
+        return found
     }
 
     func invalidate(after generation: Generation) async -> [HookOutcome] {
@@ -117,11 +157,27 @@ struct ServerCutoverEffects: CutoverEffects {
         }
     }
 
-    func drain(_ drain: DrainAction) async -> HookOutcome {
-        let result = await offloaded { HookRunner.run(drain.command, timeout: 300) }
-        _ = try? control.journal.recordHook(generation: control.current?.generation.number ?? 0, kind: .drain, target: drain.command,
-                                            exitCode: result.timedOut ? nil : result.exitCode, output: result.output, attempt: 1, at: Date())
-        return HookOutcome(hook: drain.command, succeeded: result.succeeded, detail: result.succeeded ? "" : "\(result): \(result.output.prefix(300))")
+    func drain(_ drain: DrainAction, generation: UInt64?) async -> HookOutcome {
+        let (placeholders, environment) = context(generation: generation, [
+            "broker": String(drain.broker), "old_target": drain.oldTarget, "new_target": drain.newTarget,
+            "name": plan.cluster.isEmpty ? "" : "broker-\(drain.broker).\(plan.cluster).\(plan.origin)",
+        ])
+        let command = Planner.fill(drain.command, placeholders)
+        let timeout = Double(plan.options.drainTimeoutSeconds ?? CutoverOptions.defaultDrainTimeout)
+        let result = await offloaded { HookRunner.run(command, timeout: timeout, environment: environment) }
+        do {
+            _ = try control.journal.recordHook(generation: generation ?? control.current?.generation.number ?? 0, kind: .drain, target: command,
+                                               exitCode: result.timedOut ? nil : result.exitCode, output: result.output, attempt: 1, at: Date())
+        } catch {
+            logger.error("could not journal a drain", metadata: ["run": "\(runID)", "error": "\(error)"])
+        }
+        let tail = result.output.split(separator: "\n").suffix(5).joined(separator: "\n")
+        let metadata: Logger.Metadata = ["run": "\(runID)", "broker": "\(drain.broker)", "command": "\(command)",
+                                         "exit": "\(result.timedOut ? "timed out after \(Int(timeout)) s" : String(result.exitCode))",
+                                         "seconds": "\(String(format: "%.1f", result.seconds))", "output": "\(tail)"]
+        if result.succeeded { logger.info("drain finished", metadata: metadata) } else { logger.error("drain failed", metadata: metadata) }
+        return HookOutcome(hook: command, succeeded: result.succeeded, detail: result.succeeded ? "" : "\(result): \(tail.prefix(300))",
+                           exitCode: result.timedOut ? nil : result.exitCode, seconds: result.seconds, output: tail)
     }
 
     func save(_ progress: CutoverProgress) async throws {
@@ -161,13 +217,13 @@ func addressText(_ bytes: [UInt8]) -> String {
 
 /// Runs blocking work (sockets, child processes, SQLite) on a Dispatch thread, so a long hook
 /// or probe never holds one of the few cooperative threads the admin endpoint answers on.
-func offloaded<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+public func offloaded<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }
 
-func offloaded<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+public func offloaded<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(returning: work()) }
     }

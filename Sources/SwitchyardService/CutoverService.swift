@@ -1,0 +1,272 @@
+import Foundation
+import Logging
+import Synchronization
+import SwitchyardControl
+import SwitchyardCore
+import SwitchyardInventory
+import SwitchyardJournal
+import SwitchyardServer
+
+/// Runs cutover and rollback plans inside the server, one per cluster at a time, with the
+/// journal as the only record of progress: a run survives a restart of the CLI (it never
+/// ran there) and of the server (`resume` picks it up from the journal).
+public final class CutoverService: Sendable {
+    private struct Active: Sendable {
+        var id: Int64
+        var pause: PauseFlag
+    }
+
+    private let control: ControlService
+    private let verifyServers: [ListenAddress]
+    private let logger: Logger
+    private let active = Mutex<[String: Active]>([:])
+    /// Held while a run is checked and started (or resumed), so two requests for one
+    /// cluster can never both pass the check.
+    private let startLock = Mutex(())
+
+    public init(control: ControlService, verifyServers: [ListenAddress], logger: Logger) {
+        self.control = control
+        self.verifyServers = verifyServers
+        self.logger = logger
+    }
+
+    private var journal: Journal { control.journal }
+
+    func inventory(for cluster: String) throws -> (Inventory, Generation) {
+        guard let current = control.current else { throw ControlServiceError.notReady }
+        guard let inventory = current.inventories.first(where: { $0.cluster(named: cluster) != nil }) else {
+            let known = current.inventories.flatMap { $0.clusters.map(\.name) }.sorted()
+            throw ControlError("no cluster named \(cluster)", remedy: "use one of: \(known.joined(separator: ", "))")
+        }
+        return (inventory, current.generation)
+    }
+
+    /// The plan a cutover would run (pure: nothing changes).
+    public func plan(_ options: CutoverOptions) throws -> CutoverPlan {
+        let (inventory, generation) = try inventory(for: options.cluster)
+        return withServerHooks(try Planner.plan(options: options, inventory: inventory, state: generation.state))
+    }
+
+    /// The plan lists what this server runs after every step, besides the plan's own hooks.
+    private func withServerHooks(_ plan: CutoverPlan) -> CutoverPlan {
+        var plan = plan
+        let settings = control.invalidation
+        let configured = settings.notify.map { "DNS NOTIFY for \(plan.origin) to \($0)" }
+            + settings.hooks.map { "command `\($0)` (\(settings.attempts) attempts, \(Int(settings.hookTimeout)) s timeout each)" }
+        plan.hooks = plan.hooks.filter { !configured.contains($0) } + configured
+        return plan
+    }
+
+    /// The plan a rollback would run: back to the state before a cutover run (`run`, or
+    /// with no selector the cluster's last cutover run), or to a generation (`toGeneration`,
+    /// or the state before the cluster's last `steps` changes).
+    public func rollbackPlan(_ body: AdminAPI.RollbackBody) throws -> CutoverPlan {
+        try rollback(body).plan
+    }
+
+    private func rollback(_ body: AdminAPI.RollbackBody) throws -> (plan: CutoverPlan, undoing: Int64?) {
+        let (inventory, generation) = try inventory(for: body.cluster)
+        guard let cluster = inventory.cluster(named: body.cluster) else { throw ControlServiceError.notReady }
+        var options = body.options ?? CutoverOptions(cluster: body.cluster, toPool: "")
+        options.cluster = body.cluster
+        let selectors = [body.run != nil, body.toGeneration != nil, body.steps != nil].filter { $0 }.count
+        guard selectors <= 1 else {
+            throw ControlError("give at most one of --run, --to-generation and --steps", remedy: "--run undoes a cutover run; the other two undo generations")
+        }
+        if body.toGeneration != nil || body.steps != nil {
+            let target = try generationTarget(body, cluster: cluster)
+            return (withServerHooks(try Planner.rollback(from: generation.state, to: target.state, inventory: inventory, options: options)), nil)
+        }
+        let (id, run) = try cutoverRun(body.run, cluster: cluster.name)
+        // Back to where the run started for the cluster's names; TTLs go back to their
+        // baseline (a lowered TTL is never one), other names keep their live setting.
+        var target = generation.state
+        for name in run.plan.names {
+            target.brokerPools[name] = run.plan.startState.brokerPools[name]
+            target.weights[name] = run.plan.startState.weights[name]
+            target.loweredTTLs[name] = nil
+        }
+        let plan = try Planner.rollback(from: generation.state, to: target, inventory: inventory, options: options)
+        return (withServerHooks(plan), id)
+    }
+
+    /// The cutover run to undo: `id`, or the cluster's newest cutover (not rollback) run.
+    private func cutoverRun(_ id: Int64?, cluster: String) throws -> (Int64, CutoverProgress) {
+        if let id {
+            guard let stored = try journal.run(id: id, as: CutoverProgress.self), stored.cluster == cluster else {
+                throw ControlError("cluster \(cluster) has no run \(id)", remedy: "see `switchyard status` or `switchyard cutover status \(cluster)`")
+            }
+            return (id, stored.record)
+        }
+        for summary in try journal.runs(limit: 1_000, cluster: cluster) {
+            if let stored = try journal.run(id: summary.id, as: CutoverProgress.self), stored.record.plan.purpose == .cutover {
+                return (summary.id, stored.record)
+            }
+        }
+        throw ControlError("cluster \(cluster) has no cutover run to roll back",
+                           remedy: "undo generations with `switchyard rollback \(cluster) --steps K` or `--to-generation N`")
+    }
+
+    private func generationTarget(_ body: AdminAPI.RollbackBody, cluster: Cluster) throws -> Generation {
+        if let number = body.toGeneration {
+            guard let found = try journal.generation(number) else {
+                throw ControlError("generation \(number) is not in the journal", remedy: "see `switchyard history --cluster \(body.cluster)`")
+            }
+            return found
+        }
+        // The state before the cluster's last K changes.
+        let steps = body.steps ?? 1
+        guard steps >= 1 else { throw ControlError("--steps \(steps) undoes nothing", remedy: "give 1 or more") }
+        let history = try journal.history(limit: 10_000, nameSuffix: ".\(cluster.name).\(cluster.origin)")
+        guard history.count >= steps, let before = try journal.generation(history[steps - 1].number - 1) else {
+            throw ControlError("cluster \(body.cluster) has only \(history.count) changes in the journal", remedy: "use a smaller --steps or --to-generation")
+        }
+        return before
+    }
+
+    /// Starts a cutover (`options`) or rollback (`rollback`) run in the background. The check
+    /// that the cluster has no active run and the start happen under one lock; a rollback of
+    /// a paused or failed cutover run marks that run rolled back in the same transaction.
+    public func start(_ body: AdminAPI.RunBody) throws -> AdminAPI.RunStatus {
+        try startLock.withLock { _ in
+            let plan: CutoverPlan, undoing: Int64?
+            if let options = body.options {
+                (plan, undoing) = (try self.plan(options), nil)
+            } else if let rollback = body.rollback {
+                (plan, undoing) = try self.rollback(rollback)
+            } else {
+                throw ControlError("the request names neither a cutover nor a rollback", remedy: "send options or rollback")
+            }
+            if let running = active.withLock({ $0[plan.cluster] }) {
+                throw RunConflict(message: "cluster \(plan.cluster) already has run \(running.id) running",
+                                  remedy: "wait for it, or `switchyard cutover pause \(plan.cluster)` first")
+            }
+            let (_, generation) = try inventory(for: plan.cluster)
+            var progress = try CutoverRunner.begin(runID: "pending", plan: plan, currentState: generation.state, currentGeneration: generation.number)
+            let id: Int64 = try journal.write { transaction in
+                if let undoing, var undone = try transaction.run(id: undoing, as: CutoverProgress.self)?.record, !undone.isFinished {
+                    undone.status = .rolledBack
+                    undone.message += " — rolled back by the run that follows"
+                    try transaction.updateRun(id: undoing, status: undone.status.rawValue, record: undone)
+                }
+                if let existing = try transaction.activeRun(cluster: plan.cluster) {
+                    throw RunConflict(message: "cluster \(plan.cluster) already has run \(existing.id) (\(existing.status))",
+                                      remedy: "`switchyard cutover resume \(plan.cluster)` to continue it, or `switchyard rollback \(plan.cluster)` to undo it")
+                }
+                let id = try transaction.createRun(cluster: plan.cluster, status: progress.status.rawValue, record: progress)
+                progress.runID = String(id)
+                try transaction.updateRun(id: id, status: progress.status.rawValue, record: progress)
+                return id
+            }
+            launch(id: id, progress: progress, current: generation)
+            return AdminAPI.RunStatus(id: id, cluster: plan.cluster, status: progress.status.rawValue, active: true, progress: progress)
+        }
+    }
+
+    /// Continues a paused, failed or interrupted run from the journal.
+    public func resume(cluster: String) throws -> AdminAPI.RunStatus {
+        try startLock.withLock { _ in
+            if let running = active.withLock({ $0[cluster] }) {
+                throw RunConflict(message: "run \(running.id) of cluster \(cluster) is already running", remedy: "wait, or pause it first")
+            }
+            guard let summary = try journal.runs(limit: 1, cluster: cluster).first,
+                  let stored = try journal.run(id: summary.id, as: CutoverProgress.self) else {
+                throw ControlError("cluster \(cluster) has no cutover to resume", remedy: "plan one with `switchyard cutover plan`")
+            }
+            let (_, generation) = try inventory(for: cluster)
+            let progress = try CutoverRunner.resume(progress: stored.record, current: generation)
+            try journal.updateRun(id: summary.id, status: progress.status.rawValue, record: progress)
+            launch(id: summary.id, progress: progress, current: generation)
+            return AdminAPI.RunStatus(id: summary.id, cluster: cluster, status: progress.status.rawValue, active: true, progress: progress)
+        }
+    }
+
+    /// Asks the running run to stop at the next step boundary.
+    public func pause(cluster: String) throws -> AdminAPI.RunStatus {
+        guard let running = active.withLock({ $0[cluster] }) else {
+            throw ControlError("cluster \(cluster) has no running cutover", remedy: "see `switchyard status`")
+        }
+        running.pause.set()
+        return try status(cluster: cluster) ?? AdminAPI.RunStatus(id: running.id, cluster: cluster, status: "running", active: true, progress: nil)
+    }
+
+    public func status(cluster: String) throws -> AdminAPI.RunStatus? {
+        guard let summary = try journal.runs(limit: 1, cluster: cluster).first else { return nil }
+        return try runStatus(summary.id)
+    }
+
+    /// Generations newest first (only those that changed `cluster`'s names when given), each
+    /// with its run and the drain commands run for it.
+    public func history(limit: Int, cluster: String?) throws -> [AdminAPI.HistoryEntry] {
+        let generations: [Generation]
+        if let cluster {
+            let (inventory, _) = try inventory(for: cluster)
+            guard let found = inventory.cluster(named: cluster) else { throw ControlServiceError.notReady }
+            generations = try journal.history(limit: limit, nameSuffix: ".\(found.name).\(found.origin)")
+        } else {
+            generations = try journal.history(limit: limit)
+        }
+        var drainsByRun: [Int64: [DrainRecord]] = [:]
+        return try generations.map { generation in
+            let run = AdminAPI.HistoryEntry.run(of: generation.actor)
+            if let run, drainsByRun[run] == nil {
+                drainsByRun[run] = try journal.run(id: run, as: CutoverProgress.self)?.record.drains ?? []
+            }
+            let drains = run.flatMap { drainsByRun[$0] }?.filter { $0.generation == generation.number } ?? []
+            return AdminAPI.HistoryEntry(generation: generation, run: run, drains: drains)
+        }
+    }
+
+    public func recentRuns(limit: Int = 10) throws -> [AdminAPI.RunStatus] {
+        try journal.runs(limit: limit).compactMap { try runStatus($0.id) }
+    }
+
+    private func runStatus(_ id: Int64) throws -> AdminAPI.RunStatus? {
+        guard let stored = try journal.run(id: id, as: CutoverProgress.self) else { return nil }
+        let running = active.withLock { $0[stored.cluster]?.id == id }
+        return AdminAPI.RunStatus(id: id, cluster: stored.cluster, status: stored.status, active: running, progress: stored.record,
+                                  loweredTTLs: try loweredTTLs(of: stored.record.plan))
+    }
+
+    /// The plan's names whose TTL is lowered now, each with the run whose generation lowered it.
+    private func loweredTTLs(of plan: CutoverPlan) throws -> [AdminAPI.LoweredTTL] {
+        guard let state = control.current?.generation.state else { return [] }
+        let lowered = plan.names.compactMap { name in state.loweredTTLs[name].map { (name, $0) } }
+        guard !lowered.isEmpty else { return [] }
+        let history = try journal.history(limit: 10_000, nameSuffix: ".\(plan.cluster).\(plan.origin)")
+        return lowered.map { name, ttl in
+            let lowering = history.first { generation in
+                generation.changes.contains { $0.name == name && $0.after.loweredTTL != nil && $0.before.loweredTTL != $0.after.loweredTTL }
+            }
+            return AdminAPI.LoweredTTL(name: name, ttl: ttl, run: lowering.flatMap { AdminAPI.HistoryEntry.run(of: $0.actor) })
+        }
+    }
+
+    private func launch(id: Int64, progress: CutoverProgress, current: Generation) {
+        let pause = PauseFlag()
+        active.withLock { $0[progress.cluster] = Active(id: id, pause: pause) }
+        let effects = LiveCutoverEffects(runID: id, plan: progress.plan, control: control, verifyServers: verifyServers, pause: pause, logger: logger)
+        let runner = CutoverRunner(effects: effects, sliceSeconds: 1)
+        let cluster = progress.cluster
+        logger.info("cutover run started", metadata: ["run": "\(id)", "cluster": "\(cluster)", "next_step": "\(progress.nextStep)"])
+        Task.detached { [self, logger] in
+            let final = await runner.run(progress, current: current)
+            active.withLock { _ = $0.removeValue(forKey: cluster) }
+            logger.info("cutover run stopped", metadata: ["run": "\(id)", "status": "\(final.status.rawValue)", "message": "\(final.message)"])
+        }
+    }
+}
+
+/// A run conflicts with one already running or paused (admin API: 409).
+public struct RunConflict: Error, CustomStringConvertible {
+    public var message: String
+    public var remedy: String
+    public var description: String { "\(message); \(remedy)" }
+}
+
+/// Set by `pause`, read by the runner at step boundaries.
+final class PauseFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+}
