@@ -26,6 +26,11 @@ extension CutoverPlan {
             for gate in step.gates { lines.append("    - \(gate)") }
             lines.append(step.verify.isEmpty ? "  verify: nothing" : "  verify:")
             for expectation in step.verify { lines.append("    - \(expectation)") }
+            if !step.drains.isEmpty {
+                lines.append("  drain after: \(step.drainAfter ?? 0) s from when the step is first served")
+                for reason in step.drainReasons ?? [] { lines.append("    - \(reason)") }
+                lines.append("  drain timeout: \(options.drainTimeoutSeconds ?? CutoverOptions.defaultDrainTimeout) s per command")
+            }
             for drain in step.drains { lines.append("  drain: \(drain)") }
             if step.dwellSeconds > 0 { lines.append("  dwell: \(step.dwellSeconds) s") }
         }

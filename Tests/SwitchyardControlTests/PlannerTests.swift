@@ -59,9 +59,13 @@ struct PlannerTests {
         // Every non-zero factor is listed, the longest first.
         let expectedCount = [c.cutoverTTL, c.jvm, c.floor].filter { $0 > 0 }.count
         #expect(p.steps[2].waitReasons.count == expectedCount)
-        // Lowered TTLs never rise above what a name had.
-        #expect(p.steps[0].state.ttls == [Fixture.broker(1): min(20, c.cutoverTTL), Fixture.broker(2): min(20, c.cutoverTTL),
-                                          Fixture.bootstrap: min(c.oldTTL, c.cutoverTTL)])
+        // Only TTLs above the cutover TTL are lowered, and apart from the baseline.
+        var lowered: [String: UInt32] = [:]
+        for (name, ttl) in [(Fixture.broker(1), UInt32(20)), (Fixture.broker(2), 20), (Fixture.bootstrap, c.oldTTL)] where ttl > c.cutoverTTL {
+            lowered[name] = c.cutoverTTL
+        }
+        #expect(p.steps[0].state.loweredTTLs == lowered)
+        #expect(p.steps[0].state.ttls.isEmpty)
     }
 
     @Test("brokers move in batches", arguments: [
@@ -152,8 +156,10 @@ struct PlannerTests {
         expected.brokerPools[Fixture.broker(3)] = "pod"
         expected.weights[Fixture.bootstrap] = ["vm": 0, "pod": 100]
         #expect(p.finalState == expected)
-        #expect(p.steps[0].state.ttls == [Fixture.registry: 600, Fixture.broker(1): 5, Fixture.broker(3): 5, Fixture.bootstrap: 5])
+        #expect(p.steps[0].state.ttls == [Fixture.registry: 600])
+        #expect(p.steps[0].state.loweredTTLs == [Fixture.broker(1): 5, Fixture.broker(3): 5, Fixture.bootstrap: 5])
         #expect(p.steps.last?.kind == .restoreTTL)
+        #expect(p.finalState.loweredTTLs.isEmpty)
     }
 
     struct BadOptions: Sendable, CustomTestStringConvertible {
@@ -233,8 +239,8 @@ struct PlannerTests {
         Step 1/5: lower the TTLs of 2 names to 5 s
           wait before: none
           changes:
-            bootstrap.orders.kafka.example.  pod=0,vm=100 -> pod=0,vm=100 ttl=5
-            broker-1.orders.kafka.example.  live=vm -> live=vm ttl=5
+            bootstrap.orders.kafka.example.  pod=0,vm=100 -> pod=0,vm=100 lowered-ttl=5
+            broker-1.orders.kafka.example.  live=vm -> live=vm lowered-ttl=5
           gates: none
           verify:
             - bootstrap.orders.kafka.example. A ⊆ {10.0.1.11}
@@ -245,7 +251,7 @@ struct PlannerTests {
             - old TTL of bootstrap.orders.kafka.example. is 60 s
             - resolver floor 10 s (resolvers keep answers at least this long)
           changes:
-            broker-1.orders.kafka.example.  live=vm ttl=5 -> live=pod ttl=5
+            broker-1.orders.kafka.example.  live=vm lowered-ttl=5 -> live=pod lowered-ttl=5
           gates:
             - broker 1: TCP connect to 10.8.1.11:9092
           verify:
@@ -266,5 +272,75 @@ struct PlannerTests {
           - unbound-control flush_zone kafka.example.
 
         """))
+    }
+
+    @Test("a drain waits max(old TTL, JVM cache, resolver floor) after the flip, or --drain-after")
+    func drainWait() throws {
+        let options = CutoverOptions(cluster: "orders", toPool: "pod", cutoverTTL: 5, jvmCacheSeconds: 30, resolverFloorSeconds: 12,
+                                     drainCommand: "stop {old_target}")
+        let p = try plan(options, Fixture.orders(brokers: 1))
+        let move = try #require(p.steps.first { $0.kind == .moveBrokers })
+        #expect(move.drains.map(\.command) == ["stop 10.0.1.11"])
+        #expect(move.drainAfter == 30)
+        #expect(move.drainReasons?.first == "JVM clients cache the old address for 30 s (networkaddress.cache.ttl)")
+        #expect(move.drainReasons?.count == 3)
+        #expect(p.render().contains("drain after: 30 s"))
+
+        // A cutover TTL above the JVM cache is what clients may keep.
+        let long = try plan(CutoverOptions(cluster: "orders", toPool: "pod", cutoverTTL: 50, jvmCacheSeconds: 30, drainCommand: "x"),
+                            Fixture.orders(brokers: 1))
+        #expect(long.steps.first { $0.kind == .moveBrokers }?.drainAfter == 50)
+
+        var explicit = options
+        explicit.drainAfterSeconds = 7
+        let overridden = try plan(explicit, Fixture.orders(brokers: 1))
+        #expect(overridden.steps.first { $0.kind == .moveBrokers }?.drainAfter == 7)
+        #expect(overridden.steps.first { $0.kind == .moveBrokers }?.drainReasons == ["--drain-after 7 s"])
+    }
+
+    @Test("TTLs lowered by a failed run are not the baseline: no second lowering, and the run restores the inventory's")
+    func loweredTTLIsNotABaseline() throws {
+        let inventory = Fixture.inventory(Fixture.orders(brokers: 2))
+        var start = Fixture.state(inventory)
+        // A failed run left every name at 5 s and broker 1 in pod.
+        for name in [Fixture.broker(1), Fixture.broker(2), Fixture.bootstrap] { start.loweredTTLs[name] = 5 }
+        start.brokerPools[Fixture.broker(1)] = "pod"
+        let p = try Planner.plan(options: CutoverOptions(cluster: "orders", toPool: "pod"), inventory: inventory, state: start)
+        #expect(!p.steps.contains { $0.kind == .lowerTTL })
+        #expect(p.steps.first?.waitBefore == 0)
+        #expect(p.finalState.loweredTTLs.isEmpty)
+        #expect(p.finalState.ttls.isEmpty)
+        #expect(p.steps.last?.kind == .restoreTTL)
+
+        // A rollback restores the baseline too, and keeps an operator's TTL override.
+        var current = p.finalState
+        current.ttls[Fixture.bootstrap] = 120
+        current.loweredTTLs[Fixture.broker(2)] = 5
+        let back = try Planner.rollback(from: current, to: Fixture.state(inventory), inventory: inventory,
+                                        options: CutoverOptions(cluster: "orders", toPool: ""))
+        #expect(back.finalState.loweredTTLs.isEmpty)
+        #expect(back.finalState.brokerPools == Fixture.state(inventory).brokerPools)
+    }
+
+    @Test("a rollback plan gates the targets returned to and drains the ones left")
+    func rollbackGatesAndDrains() throws {
+        let inventory = Fixture.inventory(Fixture.orders(brokers: 2))
+        let start = Fixture.state(inventory)
+        let forward = try Planner.plan(options: CutoverOptions(cluster: "orders", toPool: "pod"), inventory: inventory, state: start)
+        let back = try Planner.rollback(from: forward.finalState, to: start, inventory: inventory,
+                                        options: CutoverOptions(cluster: "orders", toPool: "", drainCommand: "stop {old_target}"))
+        #expect(back.purpose == .rollback)
+        #expect(back.finalState == start)
+        let moves = back.steps.filter { $0.kind == .moveBrokers }
+        #expect(moves.flatMap(\.gates).map(\.description) == ["broker 1: TCP connect to 10.0.1.11:9092", "broker 2: TCP connect to 10.0.1.12:9092"])
+        #expect(moves.flatMap(\.drains).map(\.command) == ["stop 10.8.1.11", "stop 10.8.1.12"])
+        #expect(moves.allSatisfy { $0.drainAfter == 30 })
+    }
+
+    @Test("broker 0 is a node id like any other")
+    func brokerZero() throws {
+        #expect(try CutoverOptions.parseBrokers("0,3") == [0, 3])
+        #expect(throws: ControlError.self) { try CutoverOptions.parseBrokers("-1") }
+        #expect(throws: ControlError.self) { try CutoverOptions.parseBrokers("2147483648") }
     }
 }
