@@ -41,11 +41,21 @@ struct LiveCutoverEffects: CutoverEffects {
         case .tcpConnect(let target, let port):
             guard let port = UInt16(exactly: port) else { return .failed("port \(port) is out of range") }
             let addresses = resolve(target)
-            guard !addresses.isEmpty else { return .failed("\(target) has no address in the served zones") }
-            for address in addresses where !TCPProbe.check(address, port: port, timeout: 2) {
-                return .failed("\(address) does not accept TCP connections on port \(port)")
+            guard addresses.isEmpty else {
+                // Clients get every one of these addresses from us: each must work.
+                for address in addresses where !TCPProbe.check(address, port: port, timeout: 2) {
+                    return .failed("\(address) does not accept TCP connections on port \(port)")
+                }
+                return .passed
             }
-            return .passed
+            // A hostname outside the served zones: clients resolve it themselves and connect
+            // to the first address that works; so does the gate.
+            let external = Self.systemAddresses(of: target)
+            guard !external.isEmpty else {
+                return .failed("\(target) has no address: it is not in the served zones and the system resolver has none")
+            }
+            if external.contains(where: { TCPProbe.check($0, port: port, timeout: 2) }) { return .passed }
+            return .failed("no address of \(target) (\(external.map(\.description).joined(separator: ", "))) accepts TCP connections on port \(port)")
         case .command(let template):
             var extra = ["name": gate.name]
             if let broker = gate.broker { extra["broker"] = String(broker) }
@@ -70,6 +80,33 @@ struct LiveCutoverEffects: CutoverEffects {
             }
         }
         return found
+    }
+
+    /// The addresses getaddrinfo gives for a hostname target outside the served zones.
+    static func systemAddresses(of hostname: String) -> [StableTarget] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let name = hostname.hasSuffix(".") ? String(hostname.dropLast()) : hostname
+        guard getaddrinfo(name, nil, &hints, &list) == 0, let first = list else { return [] }
+        defer { freeaddrinfo(first) }
+        var found: [StableTarget] = []
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let current = entry {
+            if let address = current.pointee.ai_addr {
+                if current.pointee.ai_family == AF_INET {
+                    let bytes = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { withUnsafeBytes(of: $0.pointee.sin_addr) { Array($0) } }
+                    found.append(.ipv4(bytes))
+                } else if current.pointee.ai_family == AF_INET6 {
+                    let bytes = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { withUnsafeBytes(of: $0.pointee.sin6_addr) { Array($0) } }
+                    found.append(.ipv6(bytes))
+                }
+            }
+            entry = current.pointee.ai_next
+        }
+        var unique: [StableTarget] = []
+        for target in found where !unique.contains(target) { unique.append(target) }
+        return unique
     }
 
     func commit(state: ServingState, actor: String, reason: String) async throws -> Generation {

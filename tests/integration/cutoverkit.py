@@ -658,7 +658,8 @@ def timeline(answers: Sequence[Answer], states: Sequence[dict],
     def ttl_of(state: dict, name: str) -> int | None:
         if inventory_ttl is None:
             return None
-        return (state.get("ttls") or {}).get(name, inventory_ttl)
+        lowered = (state.get("loweredTTLs") or {}).get(name)
+        return lowered if lowered is not None else (state.get("ttls") or {}).get(name, inventory_ttl)
 
     problems = []
     first_seen: dict[int, float] = {}

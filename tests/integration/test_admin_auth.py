@@ -131,7 +131,7 @@ def test_refused_shift_changes_nothing(deployment, token):
     assert deployment.ask(broker_name(1)) == (0, frozenset([VM[1]])), "broker-1 moved"
     status, history = admin.request("GET", "/v1/history?limit=50")
     assert status == 200
-    assert all(g["actor"] != "pytest" for g in history), f"a refused shift is in the journal: {history}"
+    assert all(e["generation"]["actor"] != "pytest" for e in history), f"a refused shift is in the journal: {history}"
     # Runs cannot be started, paused or resumed without the token either.
     options = {"cluster": "orders", "toPool": "pod", "ramp": [100], "batch": 1, "cutoverTTL": 1,
                "jvmCacheSeconds": 1, "resolverFloorSeconds": 0, "dwellSeconds": 0,
