@@ -100,7 +100,7 @@ def test_rollback_of_a_completed_cutover_in_one_command(deployments, broker_list
         answers = list(q.answers)
         assert not q.errors, q.errors
         assert len(answers) > minimum, f"only {len(answers)} answers"
-        bad = [a for a in answers if a.rcode != 0 or not a.addresses]
+        bad = [a for a in answers if a.rcode != 0 or (a.name in MANAGED_NAMES and not a.addresses)]
         assert not bad, [(a.name, a.rcode, sorted(a.addresses)) for a in bad[:10]]
 
     # The drain ran for the targets left (the pods), with {run} and the environment filled in.
@@ -212,7 +212,7 @@ def test_concurrent_shifts_never_revert_a_cutover_step(deployments, broker_liste
         for change in history[number]["generation"]["changes"]:
             name = change["name"]
             later_run = [n for n in run_numbers if n > number and any(c["name"] == name for c in history[n]["generation"]["changes"])]
-            until = later_run[0] if later_run else max(history)
+            until = later_run[0] - 1 if later_run else max(history)
             for other in range(number + 1, until + 1):
                 state = history[other]["generation"]["state"]
                 setting = {"livePool": state["brokerPools"].get(name), "weights": state["weights"].get(name)}
