@@ -87,7 +87,7 @@ public struct Cluster: Sendable, Equatable {
 /// Broker names are *exclusive*: the node lives in exactly one pool at a time, so a broker has
 /// one target per pool and a live pool instead of weights.
 public struct Broker: Sendable, Equatable {
-    /// The Kafka node id (positive).
+    /// The Kafka node id, within ``Broker/nodeIDs``.
     public var id: Int
     /// The broker's target in each pool it can live in, keyed by pool name.
     public var targets: [String: Target]
@@ -98,6 +98,17 @@ public struct Broker: Sendable, Equatable {
         self.id = id
         self.targets = targets
         self.livePool = livePool
+    }
+
+    /// Every valid Kafka node id: `node.id` / `broker.id` is a non-negative Java int, and 0 is
+    /// the id of many clusters' first broker.
+    public static let nodeIDs: ClosedRange<Int> = 0...2_147_483_647
+
+    /// The node id `text` spells in decimal (`0`, `3`), or `nil` when it is not one.
+    public static func nodeID(_ text: some StringProtocol) -> Int? {
+        guard !text.isEmpty, text.count <= 10, text.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let id = Int(text), nodeIDs.contains(id) else { return nil }
+        return id
     }
 
     /// The target the broker name answers with at start.

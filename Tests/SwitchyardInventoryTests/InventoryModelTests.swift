@@ -84,6 +84,24 @@ struct InventoryModelTests {
         #expect(cluster.health == nil && cluster.discovery == nil)
     }
 
+    @Test("every Kafka node id is a broker id, 0 and 2147483647 included")
+    func nodeIDRange() throws {
+        let yaml = """
+        clusters:
+          b:
+            port: 9092
+            pools: [vm]
+            brokers:
+              0: { vm: 10.0.0.1 }
+              2147483647: { vm: 10.0.0.2 }
+        """
+        let cluster = try #require(InventoryLoader.parse(text: yaml, path: "x.yaml", origin: "k.example.").get().clusters.first)
+        #expect(cluster.brokers.map(\.id) == [0, 2_147_483_647])
+        #expect(cluster.brokerName(0) == "broker-0.b.k.example.")
+        #expect(Broker.nodeID("0") == 0 && Broker.nodeID("2147483647") == 2_147_483_647)
+        #expect(Broker.nodeID("2147483648") == nil && Broker.nodeID("-1") == nil && Broker.nodeID("") == nil && Broker.nodeID("+3") == nil)
+    }
+
     @Test("an empty inventory declares nothing")
     func emptyInventory() throws {
         let inventory = try InventoryLoader.parse(text: "# nothing yet\n", path: "x.yaml", origin: "a.example.").get()
