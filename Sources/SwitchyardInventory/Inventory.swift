@@ -15,13 +15,25 @@ public struct Inventory: Sendable, Equatable {
     public var clusters: [Cluster]
     /// Weighted names declared under `names:`, sorted by name.
     public var names: [WeightedName]
+    /// Where each stable name (absolute, lowercase) is declared, so that a problem found
+    /// later, in the zone the name is served from, can point at the inventory line.
+    public var declarations: [String: Declaration]
 
-    public init(origin: String, sourcePath: String, defaultTTL: UInt32, clusters: [Cluster], names: [WeightedName]) {
+    /// The line and dotted field of one stable name's declaration.
+    public struct Declaration: Sendable, Equatable {
+        public var line: Int
+        public var field: String
+        public init(line: Int, field: String) { self.line = line; self.field = field }
+    }
+
+    public init(origin: String, sourcePath: String, defaultTTL: UInt32, clusters: [Cluster], names: [WeightedName],
+                declarations: [String: Declaration] = [:]) {
         self.origin = origin
         self.sourcePath = sourcePath
         self.defaultTTL = defaultTTL
         self.clusters = clusters
         self.names = names
+        self.declarations = declarations
     }
 
     /// The cluster called `name`, if declared.

@@ -51,7 +51,12 @@ struct InventoryModelTests {
             ]),
             health: nil)
 
-        #expect(inventory == Inventory(origin: "kafka.example.", sourcePath: path, defaultTTL: 60, clusters: [orders, payments], names: [registry]))
+        var model = inventory
+        model.declarations = [:]
+        #expect(model == Inventory(origin: "kafka.example.", sourcePath: path, defaultTTL: 60, clusters: [orders, payments], names: [registry]))
+        // Where each stable name is declared, for problems found in the zone it lands in.
+        #expect(inventory.declarations["broker-2.orders.kafka.example."] == Inventory.Declaration(line: 9, field: "clusters.orders.brokers.2"))
+        #expect(inventory.declarations["schema-registry.kafka.example."]?.field == "names.schema-registry")
         #expect(orders.brokerName(2) == "broker-2.orders.kafka.example.")
         #expect(orders.bootstrapName == "bootstrap.orders.kafka.example.")
         #expect(inventory.cluster(named: "payments")?.broker(3)?.liveTarget.description == "10.8.3.23")
