@@ -87,6 +87,7 @@ public enum ZoneLoader {
                 }
             }
         }
+        problems += declaredTwice(by: inventories)
         guard problems.isEmpty else { throw ZoneProblems(problems) }
 
         let specs = stableNames(of: inventories, applying: .none)
@@ -106,6 +107,25 @@ public enum ZoneLoader {
         } catch {
             throw ZoneProblems([error])
         }
+    }
+
+    /// With nested zones, a parent's inventory may declare a name inside the child, which the
+    /// child's inventory may declare too: one name, two answers. Each inventory checks itself;
+    /// this checks across them.
+    static func declaredTwice(by inventories: [Inventory]) -> [ZoneProblem] {
+        var first: [String: (path: String, declaration: Inventory.Declaration)] = [:]
+        var problems: [ZoneProblem] = []
+        for inventory in inventories {
+            for (name, declaration) in inventory.declarations.sorted(by: { $0.value.line < $1.value.line }) {
+                if let earlier = first[name] {
+                    problems.append(ZoneProblem(file: inventory.sourcePath, line: declaration.line, message:
+                        "\(declaration.field): stable name \(name) is also declared in \(earlier.path):\(earlier.declaration.line) (\(earlier.declaration.field)); declare it in one inventory only"))
+                } else {
+                    first[name] = (inventory.sourcePath, declaration)
+                }
+            }
+        }
+        return problems
     }
 
     /// Puts each stable name into the deepest served zone that contains it, as lookup finds

@@ -211,6 +211,19 @@ struct NestedZoneTests {
         #expect(child.nodes.contains { $0.stable >= 0 && $0.name.description == "registry.kafka.example." })
     }
 
+    @Test func aNameDeclaredByParentAndChildInventoriesIsReportedOnce() throws {
+        let names = "names:\n  bootstrap.orders.kafka.example.:\n    pools:\n      vm: { weight: 1, targets: [10.0.2.5] }\n"
+        let directory = try write(["example.zone": Self.parent, "example.yaml": names,
+                                   "kafka.example.zone": Self.child, "kafka.example.yaml": Self.inventory])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let problems = try #require(throws: ZoneProblems.self) { try ZoneLoader.load(directory: directory) }
+        #expect(problems.problems.count == 1, "\(problems)")
+        let problem = try #require(problems.problems.first)
+        #expect(problem.file.hasSuffix("/kafka.example.yaml") && problem.line == 2, "\(problem)")
+        #expect(problem.message.hasPrefix("clusters.orders: stable name bootstrap.orders.kafka.example. is also declared in ")
+                && problem.message.contains("example.yaml:2 (names.bootstrap.orders.kafka.example.)"), "\(problem)")
+    }
+
     @Test func aStableNameBelowADelegationOfItsOwnZoneNamesTheInventoryLine() throws {
         // The child itself delegates orders.kafka.example. to someone else.
         let child = Self.child + "\norders  IN NS  ns.elsewhere.test.\n"
