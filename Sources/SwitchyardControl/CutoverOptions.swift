@@ -1,3 +1,5 @@
+import SwitchyardInventory
+
 /// What `switchyard cutover plan|apply <cluster> --to <pool> ...` asks for.
 public struct CutoverOptions: Codable, Sendable, Equatable {
     public var cluster: String
@@ -67,8 +69,8 @@ public struct CutoverOptions: Codable, Sendable, Equatable {
     public static func parseBrokers(_ text: String) throws(ControlError) -> [Int] {
         var ids: [Int] = []
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let id = Int(item.trimmingWhitespace), (0...Int(Int32.max)).contains(id) else {
-                throw ControlError("'\(item)' in --brokers \(text) is not a broker id", remedy: "list node ids like 1,3")
+            guard let id = Broker.nodeID(item.trimmingWhitespace) else {
+                throw ControlError("'\(item)' in --brokers \(text) is not a broker id", remedy: "list Kafka node ids (0 to 2147483647) like 0,3")
             }
             ids.append(id)
         }

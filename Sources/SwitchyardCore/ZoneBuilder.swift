@@ -1,11 +1,31 @@
+/// A stable name placed in a zone: its snapshot-wide index, and where it is declared, so
+/// that a problem with it names the inventory line rather than the zone file.
+public struct StableNode: Sendable, Equatable {
+    public var name: DomainName
+    public var index: Int
+    /// The declaring file (an inventory) and line; `field` is its dotted path there.
+    public var file: String
+    public var line: Int
+    public var field: String
+
+    public init(name: DomainName, index: Int, file: String = "", line: Int = 0, field: String = "") {
+        self.name = name; self.index = index; self.file = file; self.line = line; self.field = field
+    }
+
+    func problem(_ message: String, zoneSource: String) -> ZoneProblem {
+        file.isEmpty ? ZoneProblem(file: zoneSource, line: 0, message: message)
+            : ZoneProblem(file: file, line: line, message: field.isEmpty ? message : "\(field): \(message)")
+    }
+}
+
 /// Turns the records of one zone file into a validated `Zone`, reporting every problem
 /// the zone parser lets through (missing or extra SOA, data outside the origin, CNAME
 /// beside other data) with its line.
 public enum ZoneBuilder {
-    /// `stableNames` are the names (with their snapshot-wide index) whose answers come from
-    /// pools; they become nodes of the zone so that lookup finds them like any other name.
+    /// `stableNames` are the names whose answers come from pools; they become nodes of the
+    /// zone so that lookup finds them like any other name.
     public static func build(origin: DomainName, records: [ResourceRecord], source: String,
-                             stableNames: [(name: DomainName, index: Int)] = []) -> Result<Zone, ZoneProblems> {
+                             stableNames: [StableNode] = []) -> Result<Zone, ZoneProblems> {
         var problems: [ZoneProblem] = []
         func problem(_ line: Int, _ message: String) {
             problems.append(ZoneProblem(file: source, line: line, message: message))
@@ -83,7 +103,7 @@ public enum ZoneBuilder {
         }
         for stable in stableNames {
             if !stable.name.isSubdomain(of: origin) || stable.name == origin {
-                problem(0, "stable name \(stable.name) is not below the zone origin \(origin)")
+                problems.append(stable.problem("stable name \(stable.name) is not below the zone origin \(origin) (\(source))", zoneSource: source))
             } else if grouped[stable.name] != nil {
                 problem(grouped[stable.name]!.values.map(\.line).min() ?? 0, "\(stable.name) is a stable name of the inventory and also has records in the zone file; remove one of them")
             }
@@ -120,12 +140,16 @@ public enum ZoneBuilder {
                 ancestor = name.parent
             }
         }
-        // Data below a zone cut is glue, and a stable name there would never be answered.
-        for node in nodes where node.stable >= 0 {
-            var ancestor = node.name.parent
+        // Data below a zone cut is glue, and a stable name there would never be answered:
+        // resolvers are referred to the child's servers (RFC 1034 section 4.3.2).
+        for stable in stableNames {
+            var ancestor = stable.name.parent
             while let name = ancestor, name != origin, name.isSubdomain(of: origin) {
                 if let cut = table.find(name.key), nodes[cut].isDelegation {
-                    problems.append(ZoneProblem(file: source, line: 0, message: "stable name \(node.name) lies below the delegation \(name)"))
+                    let line = grouped[name]?[.ns]?.line ?? 0
+                    problems.append(stable.problem(
+                        "stable name \(stable.name) lies below the delegation \(name) (NS records at \(source):\(line)), so it would never be answered: serve \(name) as its own zone (a \(name)zone file), remove the delegation, or rename the stable name",
+                        zoneSource: source))
                 }
                 ancestor = name.parent
             }

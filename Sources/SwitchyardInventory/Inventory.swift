@@ -15,13 +15,25 @@ public struct Inventory: Sendable, Equatable {
     public var clusters: [Cluster]
     /// Weighted names declared under `names:`, sorted by name.
     public var names: [WeightedName]
+    /// Where each stable name (absolute, lowercase) is declared, so that a problem found
+    /// later, in the zone the name is served from, can point at the inventory line.
+    public var declarations: [String: Declaration]
 
-    public init(origin: String, sourcePath: String, defaultTTL: UInt32, clusters: [Cluster], names: [WeightedName]) {
+    /// The line and dotted field of one stable name's declaration.
+    public struct Declaration: Sendable, Equatable {
+        public var line: Int
+        public var field: String
+        public init(line: Int, field: String) { self.line = line; self.field = field }
+    }
+
+    public init(origin: String, sourcePath: String, defaultTTL: UInt32, clusters: [Cluster], names: [WeightedName],
+                declarations: [String: Declaration] = [:]) {
         self.origin = origin
         self.sourcePath = sourcePath
         self.defaultTTL = defaultTTL
         self.clusters = clusters
         self.names = names
+        self.declarations = declarations
     }
 
     /// The cluster called `name`, if declared.
@@ -87,7 +99,7 @@ public struct Cluster: Sendable, Equatable {
 /// Broker names are *exclusive*: the node lives in exactly one pool at a time, so a broker has
 /// one target per pool and a live pool instead of weights.
 public struct Broker: Sendable, Equatable {
-    /// The Kafka node id (positive).
+    /// The Kafka node id, within ``Broker/nodeIDs``.
     public var id: Int
     /// The broker's target in each pool it can live in, keyed by pool name.
     public var targets: [String: Target]
@@ -98,6 +110,17 @@ public struct Broker: Sendable, Equatable {
         self.id = id
         self.targets = targets
         self.livePool = livePool
+    }
+
+    /// Every valid Kafka node id: `node.id` / `broker.id` is a non-negative Java int, and 0 is
+    /// the id of many clusters' first broker.
+    public static let nodeIDs: ClosedRange<Int> = 0...2_147_483_647
+
+    /// The node id `text` spells in decimal (`0`, `3`), or `nil` when it is not one.
+    public static func nodeID(_ text: some StringProtocol) -> Int? {
+        guard !text.isEmpty, text.count <= 10, text.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let id = Int(text), nodeIDs.contains(id) else { return nil }
+        return id
     }
 
     /// The target the broker name answers with at start.

@@ -136,9 +136,9 @@ extension InventoryReader {
     func readBroker(_ entry: Entry, field parent: String, cluster: String, pools: [String]?, clusterLive: String?) -> Broker? {
         let field = "\(parent).\(entry.key)"
         var valid = true
-        let id = Self.decimal(entry.key).flatMap { $0 > 0 ? $0 : nil }
+        let id = Self.decimal(entry.key).flatMap { Broker.nodeIDs.contains($0) ? $0 : nil }
         if id == nil {
-            report(entry.line, field, "broker id '\(entry.key)' must be a positive integer (the Kafka node id)")
+            report(entry.line, field, "broker id '\(entry.key)' must be a Kafka node id, an integer from 0 to 2147483647")
             valid = false
         }
         let exclusive = "broker names are exclusive: use live: POOL to choose where the broker lives"

@@ -62,7 +62,10 @@ final class InventoryReader {
         return Inventory(
             origin: origin, sourcePath: path, defaultTTL: defaultTTL,
             clusters: clusters.sorted { $0.name < $1.name },
-            names: names.sorted { $0.name < $1.name })
+            names: names.sorted { $0.name < $1.name },
+            declarations: stableNames.reduce(into: [:]) { found, use in
+                if found[use.name] == nil { found[use.name] = Inventory.Declaration(line: use.line, field: use.field) }
+            })
     }
 
     /// Stable names must be unique and must not also be records of the zone file.

@@ -86,3 +86,16 @@ extension Journal {
         try write { try $0.setInventoryBaseline(state, at: date) }
     }
 }
+
+extension Journal {
+    // MARK: Ownership
+
+    /// The zones directory this journal belongs to, if recorded.
+    public func zonesDirectory() throws -> String? { try read { try $0.zonesDirectory() } }
+
+    /// See ``JournalTransaction/claim(zonesDirectory:adopt:at:)``.
+    @discardableResult
+    public func claim(zonesDirectory: String, adopt: Bool, at date: Date = Date()) throws -> StateClaim {
+        try write { try $0.claim(zonesDirectory: zonesDirectory, adopt: adopt, at: date) }
+    }
+}

@@ -25,6 +25,8 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
     case runAlreadyActive(path: String, cluster: String, activeID: Int64)
     /// A hook run names a generation that is not in the journal.
     case unknownGeneration(path: String, number: UInt64)
+    /// The state directory belongs to another zones directory (and `--adopt-state` was not given).
+    case otherZonesDirectory(path: String, recorded: String, given: String)
     /// Any other SQLite failure.
     case storage(path: String, detail: String)
 
@@ -50,6 +52,9 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): cluster \(cluster) already has an active cutover (run \(activeID)); resume or finish it before starting another"
         case let .unknownGeneration(path, number):
             return "\(path): no generation \(number) in the journal; hook runs must belong to a journaled generation"
+        case let .otherZonesDirectory(path, recorded, given):
+            let directory = (path as NSString).deletingLastPathComponent
+            return "\(directory): this state directory belongs to the zones directory \(recorded), not \(given); serve \(recorded) with it, give \(given) its own --state directory, or pass --adopt-state to make this state \(given)'s"
         case let .storage(path, detail):
             return "\(path): journal storage error (\(detail))"
         }

@@ -64,6 +64,18 @@ enum JournalSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v3-metadata") { db in
+            // Facts about the state directory itself, one row per key: which zones directory
+            // it belongs to (`zones_directory`), so that a server started on another zones
+            // directory does not serve this journal's generations by mistake.
+            try db.execute(sql: """
+                CREATE TABLE metadata (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -82,7 +82,9 @@ struct QueryTally {
                 deltas[QueryLabels(zone: origin, name: "", pool: "", rcode: QueryMetrics.rcodeName(index % QueryTally.rcodes))] = value
             }
             for (stable, spec) in snapshot.stableNames.enumerated() {
-                let origin = snapshot.zones.first { spec.name.isSubdomain(of: $0.origin) }?.origin.description ?? ""
+                // The deepest zone holding the name serves it (nested zones: the child, not the parent).
+                let origin = snapshot.zones.filter { spec.name.isSubdomain(of: $0.origin) }
+                    .max { $0.origin.labelCount < $1.origin.labelCount }?.origin.description ?? ""
                 for (pool, poolSpec) in spec.pools.enumerated() {
                     for rcode in 0..<QueryTally.rcodes {
                         let value = byPool[(stableOffsets[stable] + pool) * QueryTally.rcodes + rcode]

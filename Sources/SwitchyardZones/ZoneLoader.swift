@@ -87,15 +87,14 @@ public enum ZoneLoader {
                 }
             }
         }
+        problems += declaredTwice(by: inventories)
         guard problems.isEmpty else { throw ZoneProblems(problems) }
 
         let specs = stableNames(of: inventories, applying: .none)
+        let placed = place(specs, in: zoneFiles.map(\.origin), declaredBy: inventories)
         var zones: [Zone] = []
-        for file in zoneFiles {
-            let stable = specs.enumerated()
-                .filter { $0.element.name.isSubdomain(of: file.origin) }
-                .map { (name: $0.element.name, index: $0.offset) }
-            switch ZoneBuilder.build(origin: file.origin, records: file.records, source: file.path, stableNames: stable) {
+        for (index, file) in zoneFiles.enumerated() {
+            switch ZoneBuilder.build(origin: file.origin, records: file.records, source: file.path, stableNames: placed[index]) {
             case .success(let zone): zones.append(zone)
             case .failure(let found): problems += found.problems
             }
@@ -108,6 +107,45 @@ public enum ZoneLoader {
         } catch {
             throw ZoneProblems([error])
         }
+    }
+
+    /// With nested zones, a parent's inventory may declare a name inside the child, which the
+    /// child's inventory may declare too: one name, two answers. Each inventory checks itself;
+    /// this checks across them.
+    static func declaredTwice(by inventories: [Inventory]) -> [ZoneProblem] {
+        var first: [String: (path: String, declaration: Inventory.Declaration)] = [:]
+        var problems: [ZoneProblem] = []
+        for inventory in inventories {
+            for (name, declaration) in inventory.declarations.sorted(by: { $0.value.line < $1.value.line }) {
+                if let earlier = first[name] {
+                    problems.append(ZoneProblem(file: inventory.sourcePath, line: declaration.line, message:
+                        "\(declaration.field): stable name \(name) is also declared in \(earlier.path):\(earlier.declaration.line) (\(earlier.declaration.field)); declare it in one inventory only"))
+                } else {
+                    first[name] = (inventory.sourcePath, declaration)
+                }
+            }
+        }
+        return problems
+    }
+
+    /// Puts each stable name into the deepest served zone that contains it, as lookup finds
+    /// it: with `example.` and `kafka.example.` both served, `bootstrap.orders.kafka.example.`
+    /// is the child's. Each node carries the inventory line that declares it, for messages.
+    static func place(_ specs: [StableNameSpec], in origins: [DomainName], declaredBy inventories: [Inventory]) -> [[StableNode]] {
+        var placed = Array(repeating: [StableNode](), count: origins.count)
+        for (index, spec) in specs.enumerated() {
+            let deepest = origins.indices
+                .filter { spec.name.isSubdomain(of: origins[$0]) }
+                .max { origins[$0].labelCount < origins[$1].labelCount }
+            guard let deepest else { continue }
+            let key = spec.name.description.lowercased()
+            var node = StableNode(name: spec.name, index: index)
+            if let inventory = inventories.first(where: { $0.declarations[key] != nil }), let declared = inventory.declarations[key] {
+                node.file = inventory.sourcePath; node.line = declared.line; node.field = declared.field
+            }
+            placed[deepest].append(node)
+        }
+        return placed
     }
 
     /// The stable names of all inventories in snapshot order, with overrides applied.

@@ -40,6 +40,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Directory of the state database (journal of generations).")
     var state = "state"
 
+    @Flag(help: "Take over a state directory that belongs to another zones directory (the journal records the new one).")
+    var adoptState = false
+
     @Option(help: ArgumentHelp("Secondary to send DNS NOTIFY after every generation; repeatable.", valueName: "addr:port"))
     var notify: [String] = []
 
@@ -87,6 +90,18 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchyard")
+        // Before anything is bound: a second server on this state directory must leave the
+        // first one's sockets, journal and token alone. Held until run() returns.
+        let zonesDirectory = Self.canonicalPath(zones)
+        let lock: StateDirectoryLock
+        do { lock = try StateDirectoryLock.acquire(directory: Self.canonicalPath(state), zonesDirectory: zonesDirectory) } catch {
+            printError("switchyard: \(error)")
+            throw ExitCode(1)
+        }
+        try withExtendedLifetime(lock) { try serve(zonesDirectory: zonesDirectory, signals: signals, logger: logger) }
+    }
+
+    private func serve(zonesDirectory: String, signals: Int32, logger: Logger) throws {
         let loaded: ZoneLoader.Configuration
         do {
             loaded = try ZoneLoader.load(directory: zones)
@@ -99,7 +114,15 @@ struct Serve: ParsableCommand {
             tcpIdleTimeout: tcpIdleTimeout, tcpMaxConnections: tcpMaxConnections, maxUDPSize: maxUDPSize)
         let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
-            let journal = try Journal(directory: state)
+            let journal = try Journal(directory: Self.canonicalPath(state))
+            switch try journal.claim(zonesDirectory: zonesDirectory, adopt: adoptState) {
+            case .unchanged: break
+            case .recorded:
+                logger.info("state directory recorded as this zones directory's", metadata: ["state": "\(state)", "zones": "\(zonesDirectory)"])
+            case .adopted(let previous):
+                logger.notice("state directory adopted (--adopt-state): it belonged to another zones directory",
+                              metadata: ["state": "\(state)", "zones": "\(zonesDirectory)", "previous": "\(previous)"])
+            }
             let store = SnapshotStore(loaded.snapshot)
             let control = ControlService(journal: journal, store: store, discovery: discovery,
                                          invalidation: InvalidationSettings(notify: notify.compactMap(ListenAddress.init), hooks: invalidateHook),
@@ -112,6 +135,14 @@ struct Serve: ParsableCommand {
             printError("switchyard: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// `path` absolute, with symbolic links and `..` resolved, so that one zones directory is
+    /// recorded the same way whatever path it was given by.
+    static func canonicalPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The default admin address is best effort (DNS serving matters more); an address

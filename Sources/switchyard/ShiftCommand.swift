@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwitchyardControl
+import SwitchyardInventory
 
 struct Shift: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -61,8 +62,8 @@ struct Shift: AsyncParsableCommand {
         } else {
             guard let cluster, let target else { throw ValidationError("missing <cluster> <broker-N|bootstrap> (or --name NAME)") }
             if target.hasPrefix("broker-") {
-                guard let id = Int(target.dropFirst("broker-".count)), id > 0 else {
-                    throw ValidationError("\(target): expected broker-<id>, e.g. broker-3")
+                guard let id = Broker.nodeID(target.dropFirst("broker-".count)) else {
+                    throw ValidationError("\(target): expected broker-<id> with a Kafka node id from 0 to 2147483647, e.g. broker-0 or broker-3")
                 }
                 if let to {
                     guard weights == nil else { throw ValidationError("broker names are exclusive: use --to POOL, not --weights") }

@@ -28,7 +28,7 @@ struct StableNameTests {
 
     static func snapshot(_ specs: [StableNameSpec], down: Set<HealthKey> = [], precompile: Bool = true) -> Snapshot {
         let records = Fixture.exampleRecords + [Fixture.record("pod-1.example.test.", .a, Fixture.a("10.8.1.1"))]
-        let stable = specs.enumerated().map { (name: $0.element.name, index: $0.offset) }
+        let stable = specs.enumerated().map { StableNode(name: $0.element.name, index: $0.offset) }
         let zone = try! ZoneBuilder.build(origin: Fixture.name("example.test."), records: records, source: "t", stableNames: stable).get()
         return try! Snapshot(zones: [zone], stableNames: specs, down: down, precompile: precompile)
     }
@@ -181,7 +181,7 @@ struct ZoneToStableTests {
         let spec = StableNameTests.weighted([50, 50])
         let records = Fixture.exampleRecords + [Fixture.record("kafka.example.test.", .cname, Fixture.name("bootstrap.orders.example.test.").wire)]
         let zone = try ZoneBuilder.build(origin: Fixture.name("example.test."), records: records, source: "t",
-                                         stableNames: [(name: spec.name, index: 0)]).get()
+                                         stableNames: [StableNode(name: spec.name, index: 0)]).get()
         let snapshot = try Snapshot(zones: [zone], stableNames: [spec])
         let responder = Responder(seed: 3)
         var finals = Set<[UInt8]>()
@@ -196,7 +196,7 @@ struct ZoneToStableTests {
     @Test func aStableNameBesideZoneRecordsIsRejected() {
         let records = Fixture.exampleRecords
         let result = ZoneBuilder.build(origin: Fixture.name("example.test."), records: records, source: "t",
-                                       stableNames: [(name: Fixture.name("www.example.test."), index: 0)])
+                                       stableNames: [StableNode(name: Fixture.name("www.example.test."), index: 0)])
         guard case .failure(let problems) = result else { Issue.record("should fail"); return }
         #expect(problems.description.contains("stable name"))
     }

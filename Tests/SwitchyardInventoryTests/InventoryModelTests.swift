@@ -51,7 +51,12 @@ struct InventoryModelTests {
             ]),
             health: nil)
 
-        #expect(inventory == Inventory(origin: "kafka.example.", sourcePath: path, defaultTTL: 60, clusters: [orders, payments], names: [registry]))
+        var model = inventory
+        model.declarations = [:]
+        #expect(model == Inventory(origin: "kafka.example.", sourcePath: path, defaultTTL: 60, clusters: [orders, payments], names: [registry]))
+        // Where each stable name is declared, for problems found in the zone it lands in.
+        #expect(inventory.declarations["broker-2.orders.kafka.example."] == Inventory.Declaration(line: 9, field: "clusters.orders.brokers.2"))
+        #expect(inventory.declarations["schema-registry.kafka.example."]?.field == "names.schema-registry")
         #expect(orders.brokerName(2) == "broker-2.orders.kafka.example.")
         #expect(orders.bootstrapName == "bootstrap.orders.kafka.example.")
         #expect(inventory.cluster(named: "payments")?.broker(3)?.liveTarget.description == "10.8.3.23")
@@ -82,6 +87,24 @@ struct InventoryModelTests {
             WeightedPool(name: "pod", weight: 100, targets: nil), WeightedPool(name: "vm", weight: 0, targets: nil),
         ]))
         #expect(cluster.health == nil && cluster.discovery == nil)
+    }
+
+    @Test("every Kafka node id is a broker id, 0 and 2147483647 included")
+    func nodeIDRange() throws {
+        let yaml = """
+        clusters:
+          b:
+            port: 9092
+            pools: [vm]
+            brokers:
+              0: { vm: 10.0.0.1 }
+              2147483647: { vm: 10.0.0.2 }
+        """
+        let cluster = try #require(InventoryLoader.parse(text: yaml, path: "x.yaml", origin: "k.example.").get().clusters.first)
+        #expect(cluster.brokers.map(\.id) == [0, 2_147_483_647])
+        #expect(cluster.brokerName(0) == "broker-0.b.k.example.")
+        #expect(Broker.nodeID("0") == 0 && Broker.nodeID("2147483647") == 2_147_483_647)
+        #expect(Broker.nodeID("2147483648") == nil && Broker.nodeID("-1") == nil && Broker.nodeID("") == nil && Broker.nodeID("+3") == nil)
     }
 
     @Test("an empty inventory declares nothing")

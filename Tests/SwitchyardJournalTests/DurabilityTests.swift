@@ -14,7 +14,7 @@ import Glibc
                 let storage = try Journal(directory: dir.path).storage()
                 #expect(storage.journalMode == "wal")
                 #expect(storage.synchronous == "full")
-                #expect(storage.migrations == ["v1-journal", "v2-inventory-baseline"])
+                #expect(storage.migrations == ["v1-journal", "v2-inventory-baseline", "v3-metadata"])
             }
         }
     }

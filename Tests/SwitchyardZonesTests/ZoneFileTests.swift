@@ -153,3 +153,101 @@ struct TTLDefaultTests {
         #expect(again.records.map(\.ttl) == [300, 60, 60, 120, 60])
     }
 }
+
+@Suite("Nested zones: a parent delegating a child, both served")
+struct NestedZoneTests {
+    static let parent = """
+        $ORIGIN example.
+        $TTL 3600
+        @       IN SOA ns1 hostmaster 1 3600 600 86400 60
+                IN NS  ns1
+        ns1     IN A   192.0.2.1
+        www     IN A   192.0.2.80
+        kafka   IN NS  ns1.kafka
+        ns1.kafka IN A 192.0.2.53
+        """
+    static let child = """
+        $ORIGIN kafka.example.
+        $TTL 3600
+        @       IN SOA ns1 hostmaster 1 3600 600 86400 60
+                IN NS  ns1
+        ns1     IN A   192.0.2.53
+        """
+    static let inventory = """
+        clusters:
+          orders:
+            port: 9092
+            pools: [vm, pod]
+            brokers:
+              0: { vm: 10.0.1.10, pod: 10.8.1.10 }
+        """
+
+    func write(_ files: [String: String]) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zones-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (name, text) in files {
+            try text.write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    @Test func eachStableNameLandsInTheDeepestServedZone() throws {
+        let directory = try write(["example.zone": Self.parent, "kafka.example.zone": Self.child, "kafka.example.yaml": Self.inventory])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let loaded = try ZoneLoader.load(directory: directory)
+        let stableIn = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { zone in
+            (zone.origin.description, Set(zone.nodes.filter { $0.stable >= 0 }.map(\.name.description)))
+        })
+        #expect(stableIn["example."] == [])
+        #expect(stableIn["kafka.example."] == ["bootstrap.orders.kafka.example.", "broker-0.orders.kafka.example."])
+    }
+
+    @Test func aParentInventoryNameInsideTheChildIsTheChilds() throws {
+        let names = "names:\n  registry.kafka.example.:\n    pools:\n      vm: { weight: 1, targets: [10.0.2.5] }\n"
+        let directory = try write(["example.zone": Self.parent, "example.yaml": names, "kafka.example.zone": Self.child])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let loaded = try ZoneLoader.load(directory: directory)
+        let child = try #require(loaded.snapshot.zones.first { $0.origin.description == "kafka.example." })
+        #expect(child.nodes.contains { $0.stable >= 0 && $0.name.description == "registry.kafka.example." })
+    }
+
+    @Test func aNameDeclaredByParentAndChildInventoriesIsReportedOnce() throws {
+        let names = "names:\n  bootstrap.orders.kafka.example.:\n    pools:\n      vm: { weight: 1, targets: [10.0.2.5] }\n"
+        let directory = try write(["example.zone": Self.parent, "example.yaml": names,
+                                   "kafka.example.zone": Self.child, "kafka.example.yaml": Self.inventory])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let problems = try #require(throws: ZoneProblems.self) { try ZoneLoader.load(directory: directory) }
+        #expect(problems.problems.count == 1, "\(problems)")
+        let problem = try #require(problems.problems.first)
+        #expect(problem.file.hasSuffix("/kafka.example.yaml") && problem.line == 2, "\(problem)")
+        #expect(problem.message.hasPrefix("clusters.orders: stable name bootstrap.orders.kafka.example. is also declared in ")
+                && problem.message.contains("example.yaml:2 (names.bootstrap.orders.kafka.example.)"), "\(problem)")
+    }
+
+    @Test func aStableNameBelowADelegationOfItsOwnZoneNamesTheInventoryLine() throws {
+        // The child itself delegates orders.kafka.example. to someone else.
+        let child = Self.child + "\norders  IN NS  ns.elsewhere.test.\n"
+        let directory = try write(["example.zone": Self.parent, "kafka.example.zone": child, "kafka.example.yaml": Self.inventory])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let problems = try #require(throws: ZoneProblems.self) { try ZoneLoader.load(directory: directory) }
+        let yaml = (directory as NSString).appendingPathComponent("kafka.example.yaml")
+        let zone = (directory as NSString).appendingPathComponent("kafka.example.zone")
+        #expect(!problems.problems.isEmpty)
+        for problem in problems.problems {
+            #expect(problem.file == yaml && problem.line == 2, "\(problem)")
+            #expect(problem.message.contains("lies below the delegation orders.kafka.example.") && problem.message.contains("\(zone):6"), "\(problem)")
+        }
+        #expect(problems.problems.contains { $0.message.hasPrefix("clusters.orders.brokers.0: stable name broker-0.orders.kafka.example.") })
+        #expect(!problems.description.contains("example.zone:0"))
+    }
+
+    @Test func aDelegationOfAnUnservedChildStillRefusesNamesBelowIt() throws {
+        let names = "names:\n  registry.kafka.example.:\n    pools:\n      vm: { weight: 1, targets: [10.0.2.5] }\n"
+        let directory = try write(["example.zone": Self.parent, "example.yaml": names])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let problems = try #require(throws: ZoneProblems.self) { try ZoneLoader.load(directory: directory) }
+        let problem = try #require(problems.problems.first)
+        #expect(problem.file.hasSuffix("/example.yaml") && problem.line == 2, "\(problem)")
+        #expect(problem.message.contains("delegation kafka.example.") && problem.message.contains("example.zone:7"), "\(problem)")
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import GRDB
+
+/// What ``JournalTransaction/claim(zonesDirectory:adopt:at:)`` found and did.
+public enum StateClaim: Equatable, Sendable {
+    /// The journal already belonged to this zones directory.
+    case unchanged
+    /// Nothing was recorded yet (a fresh state directory, or one written before the record
+    /// existed): this zones directory is recorded now.
+    case recorded
+    /// The journal belonged to `previous`; with `adopt` it now belongs to the new one.
+    case adopted(previous: String)
+}
+
+extension JournalTransaction {
+    static let zonesDirectoryKey = "zones_directory"
+
+    /// The zones directory (absolute, canonical) this journal belongs to, if recorded.
+    public func zonesDirectory() throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = ?", arguments: [Self.zonesDirectoryKey])
+    }
+
+    public func setZonesDirectory(_ directory: String, at date: Date) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO metadata (key, value, updated_at) VALUES (?, ?, ?)",
+                       arguments: [Self.zonesDirectoryKey, directory, date.timeIntervalSince1970])
+    }
+
+    /// Makes this journal the one of `zonesDirectory` (absolute, canonical): recorded when
+    /// nothing is, refused with ``JournalError/otherZonesDirectory(path:recorded:given:)``
+    /// when another one is, unless `adopt`. Generations name stable names, not files, so a
+    /// journal served from the wrong zones directory would quietly apply one deployment's
+    /// weights to another's names.
+    public func claim(zonesDirectory: String, adopt: Bool, at date: Date) throws -> StateClaim {
+        guard let recorded = try self.zonesDirectory() else {
+            try setZonesDirectory(zonesDirectory, at: date)
+            return .recorded
+        }
+        if recorded == zonesDirectory { return .unchanged }
+        guard adopt else { throw JournalError.otherZonesDirectory(path: path, recorded: recorded, given: zonesDirectory) }
+        try setZonesDirectory(zonesDirectory, at: date)
+        return .adopted(previous: recorded)
+    }
+}
