@@ -73,8 +73,8 @@ public final class CutoverService: Sendable {
     public func start(_ plan: CutoverPlan) throws -> AdminAPI.RunStatus {
         let (_, generation) = try inventory(for: plan.cluster)
         if let existing = try journal.activeRun(cluster: plan.cluster) {
-            throw ControlError("cluster \(plan.cluster) already has run \(existing.id) (\(existing.status))",
-                               remedy: "`switchyard cutover resume \(plan.cluster)` to continue it, or wait for it to finish")
+            throw ControlConflict("a run is already active for cluster \(plan.cluster): run \(existing.id) (\(existing.status))",
+                                  remedy: "`switchyard cutover resume \(plan.cluster)` to continue it, or wait for it to finish")
         }
         var progress = try CutoverRunner.begin(runID: "pending", plan: plan, currentState: generation.state, currentGeneration: generation.number)
         let id = try journal.createRun(cluster: plan.cluster, status: progress.status.rawValue, record: progress)
@@ -87,7 +87,7 @@ public final class CutoverService: Sendable {
     /// Continues a paused, failed or interrupted run from the journal.
     public func resume(cluster: String) throws -> AdminAPI.RunStatus {
         if let running = active.withLock({ $0[cluster] }) {
-            throw ControlError("run \(running.id) of cluster \(cluster) is already running", remedy: "wait, or pause it first")
+            throw ControlConflict("a run is already active for cluster \(cluster): run \(running.id) is running", remedy: "wait, or pause it first")
         }
         guard let summary = try journal.runs(limit: 1, cluster: cluster).first,
               let stored = try journal.run(id: summary.id, as: CutoverProgress.self) else {
