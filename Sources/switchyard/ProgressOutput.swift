@@ -9,7 +9,7 @@ enum ProgressOutput {
         let stamp = date.formatted(Date.ISO8601FormatStyle(timeZone: .current))
         var body = Substring(text)
         while body.last == "\n" { body = body.dropLast() }
-        let lines = body.split(separator: "\n", omittingEmptySubsequences: false).map { "\(stamp) \($0)\n" }
+        let lines = body.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "\(stamp)\n" : "\(stamp) \($0)\n" }
         fflush(nil)   // anything `print` left in a buffer goes first
         FileHandle.standardOutput.write(Data(lines.joined().utf8))
     }
