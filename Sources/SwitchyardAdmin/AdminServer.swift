@@ -115,7 +115,7 @@ public final class AdminServer: Sendable {
                 return try json(journal.history(limit: limit))
             }
         }
-        router.post("/v1/shift") { [server] request, _ -> Response in
+        router.post("/v1/shift") { [server] request, context -> Response in
             try await handleAsync {
                 let body = try await decodeBody(request, as: AdminAPI.ShiftBody.self)
                 let control = server.control
@@ -131,19 +131,19 @@ public final class AdminServer: Sendable {
                 return try json(AdminAPI.GenerationReply(generation: generation, invalidation: hooks))
             }
         }
-        router.post("/v1/cutover/plan") { [cutovers] request, _ -> Response in
+        router.post("/v1/cutover/plan") { [cutovers] request, context -> Response in
             try await handleAsync {
                 let options = try await decodeBody(request, as: CutoverOptions.self)
                 return try json(AdminAPI.PlanReply(plan: cutovers.plan(options)))
             }
         }
-        router.post("/v1/rollback/plan") { [cutovers] request, _ -> Response in
+        router.post("/v1/rollback/plan") { [cutovers] request, context -> Response in
             try await handleAsync {
                 let body = try await decodeBody(request, as: AdminAPI.RollbackBody.self)
                 return try json(AdminAPI.PlanReply(plan: cutovers.rollbackPlan(body)))
             }
         }
-        router.post("/v1/runs") { [cutovers] request, _ -> Response in
+        router.post("/v1/runs") { [cutovers] request, context -> Response in
             try await handleAsync {
                 let body = try await decodeBody(request, as: AdminAPI.RunBody.self)
                 let plan: CutoverPlan
