@@ -6,12 +6,14 @@ PORT       ?= 5353
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
-# Build: libldns. Tests: real DNS clients, and python3-venv for the test tools.
+# Build: libldns. Serve: dig, for the README's quick start. Tests: real DNS clients, and
+# python3-venv for the test tools.
 APT_BUILD  := libldns-dev pkg-config
+APT_SERVE  := dnsutils
 APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound python3-venv curl
 APT_BENCH  := nsd knot dnsperf time util-linux iproute2
 
-.PHONY: all deps test-deps build release serve check test unit-test integration-test bench clean
+.PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test bench clean
 
 all: build
 
@@ -29,6 +31,9 @@ endef
 deps:
 	$(call apt_install,$(APT_BUILD))
 
+serve-deps:
+	$(call apt_install,$(APT_BUILD) $(APT_SERVE))
+
 test-deps:
 	$(call apt_install,$(APT_BUILD) $(APT_TEST))
 	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
@@ -40,7 +45,7 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-serve: release
+serve: serve-deps release
 	.build/release/switchyard serve --zones zones --listen 127.0.0.1:$(PORT) --listen [::1]:$(PORT)
 
 check: build

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Prometheus
+import ServiceLifecycle
 import Synchronization
 import SwitchyardControl
 import SwitchyardCore
@@ -21,7 +22,7 @@ public final class AdminServer: Sendable {
     private let address: ListenAddress
     private let logger: Logger
     private let metrics: AdminMetrics
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let running = Mutex<(group: ServiceGroup, task: Task<Void, Never>)?>(nil)
 
     public init(server: Server, control: ControlService, address: ListenAddress, token: String, verifyServers: [ListenAddress], logger: Logger) {
         self.server = server
@@ -37,6 +38,7 @@ public final class AdminServer: Sendable {
     public func start() throws {
         let router = Router()
         router.add(middleware: BearerAuthentication(token: token))
+        router.add(middleware: RequestBodyLimit())
         routes(router)
         let ready = DispatchSemaphore(value: 0)
         let failure = Mutex<String?>(nil)
@@ -45,13 +47,17 @@ public final class AdminServer: Sendable {
             configuration: .init(address: .hostname(address.host, port: Int(address.port)), serverName: "switchyard"),
             onServerRunning: { _ in ready.signal() },
             logger: logger)
-        let running = Task {
-            do { try await app.run() } catch {
+        // A ServiceGroup without signals of its own (the server handles them): `stop` asks it
+        // for a graceful shutdown, which lets the HTTP server finish its connections. Cancelling
+        // the task instead makes Hummingbird log "Waiting on child channel: CancellationError()".
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task {
+            do { try await group.run() } catch {
                 failure.withLock { $0 = "\(error)" }
                 ready.signal()
             }
         }
-        task.withLock { $0 = running }
+        running.withLock { $0 = (group, task) }
         _ = ready.wait(timeout: .now() + 10)
         if let error = failure.withLock({ $0 }) {
             throw ControlError("the admin endpoint cannot listen on \(address): \(error)", remedy: "pick another --admin address")
@@ -59,8 +65,20 @@ public final class AdminServer: Sendable {
         logger.info("admin endpoint listening", metadata: ["admin": "\(address)"])
     }
 
-    public func stop() {
-        task.withLock { $0?.cancel() }
+    /// Shuts the endpoint down gracefully and waits (up to `timeout` seconds) until it has;
+    /// after that it is cancelled.
+    public func stop(timeout: Double = 5) {
+        guard let (group, task) = running.withLock({ $0.take() }) else { return }
+        let stopped = DispatchSemaphore(value: 0)
+        Task {
+            await group.triggerGracefulShutdown()
+            await task.value
+            stopped.signal()
+        }
+        if stopped.wait(timeout: .now() + timeout) == .timedOut {
+            logger.warning("the admin endpoint did not stop within \(timeout) s; cancelling it")
+            task.cancel()
+        }
     }
 
     // MARK: Routes
@@ -94,7 +112,7 @@ public final class AdminServer: Sendable {
         }
         router.post("/v1/shift") { [control] request, context -> Response in
             try await handleAsync {
-                let body = try await request.decode(as: AdminAPI.ShiftBody.self, context: context)
+                let body = try await decodeBody(request, as: AdminAPI.ShiftBody.self)
                 // The shift is applied to the live state under the commit lock: a concurrent
                 // cutover step or shift is never reverted.
                 let commit = try await offloaded {
@@ -113,19 +131,19 @@ public final class AdminServer: Sendable {
         }
         router.post("/v1/cutover/plan") { [cutovers] request, context -> Response in
             try await handleAsync {
-                let options = try await request.decode(as: CutoverOptions.self, context: context)
+                let options = try await decodeBody(request, as: CutoverOptions.self)
                 return try json(AdminAPI.PlanReply(plan: cutovers.plan(options)))
             }
         }
         router.post("/v1/rollback/plan") { [cutovers] request, context -> Response in
             try await handleAsync {
-                let body = try await request.decode(as: AdminAPI.RollbackBody.self, context: context)
+                let body = try await decodeBody(request, as: AdminAPI.RollbackBody.self)
                 return try json(AdminAPI.PlanReply(plan: cutovers.rollbackPlan(body)))
             }
         }
         router.post("/v1/runs") { [cutovers] request, context -> Response in
             try await handleAsync {
-                let body = try await request.decode(as: AdminAPI.RunBody.self, context: context)
+                let body = try await decodeBody(request, as: AdminAPI.RunBody.self)
                 return try json(cutovers.start(body), status: .accepted)
             }
         }
@@ -169,7 +187,7 @@ func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus])
                                 discoveryError: control.discoveryFailure, failedHooks: control.failedHookCount)
 }
 
-/// Turns thrown errors into JSON error replies: 400 for what the caller got wrong.
+/// Turns thrown errors into JSON error replies (see ``errorResponse(_:)``).
 private func handle(_ body: () throws -> Response) throws -> Response {
     do { return try body() } catch { return errorResponse(error) }
 }
@@ -178,18 +196,50 @@ private func handleAsync(_ body: () async throws -> Response) async throws -> Re
     do { return try await body() } catch { return errorResponse(error) }
 }
 
-private func errorResponse(_ error: any Error) -> Response {
+/// The one mapping from errors to HTTP statuses: an error that reports its own status
+/// (``HTTPStatusReporting``: ``RequestError`` 400/413, ``ControlConflict`` 409, and whatever
+/// the control plane adds) gets it; a refusal (``ControlError``) is 400; the control service's
+/// errors are 503 while not ready and 409 otherwise; anything else is 500.
+func errorResponse(_ error: any Error) -> Response {
     let status: HTTPResponse.Status
+    var message = "\(error)"
     switch error {
-    case is ControlError, is DecodingError: status = .badRequest
-    case let http as HTTPError: status = http.status
+    case let reporting as any HTTPStatusReporting: status = httpStatus(reporting.httpStatus)
+    case let http as HTTPError:
+        status = http.status
+        message = http.body ?? "\(http.status)"
     case ControlServiceError.notReady: status = .serviceUnavailable
-    case is ControlServiceError, is RunConflict: status = .conflict
+    case is ControlServiceError: status = .conflict
+    case is ControlError: status = .badRequest
+    case let decoding as DecodingError:
+        status = .badRequest
+        message = RequestError(describing: decoding).description
     default: status = .internalServerError
     }
-    let message: String
-    if let http = error as? HTTPError { message = http.body ?? "\(http.status)" } else { message = "\(error)" }
     return (try? json(AdminAPI.ErrorReply(error: message), status: status)) ?? Response(status: status)
+}
+
+private func httpStatus(_ code: Int) -> HTTPResponse.Status {
+    switch code {
+    case 400: return .badRequest
+    case 404: return .notFound
+    case 409: return .conflict
+    case 413: return .contentTooLarge
+    case 503: return .serviceUnavailable
+    default: return HTTPResponse.Status(code: code)
+    }
+}
+
+/// Reads a JSON request body of at most ``RequestError/maxBodyBytes`` and decodes it; a
+/// body too large, not JSON, or of the wrong shape is a ``RequestError`` naming the field.
+func decodeBody<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T {
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: RequestError.maxBodyBytes)
+    } catch is NIOTooManyBytesError {
+        throw RequestError.tooLarge(request.headers[.contentLength].flatMap { Int($0) })
+    }
+    return try RequestError.decode(T.self, from: Data(buffer.readableBytesView), decoder: AdminAPI.decoder())
 }
 
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -197,6 +247,17 @@ func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws ->
     var headers = HTTPFields()
     headers[.contentType] = "application/json"
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// 413 for a request whose Content-Length is over ``RequestError/maxBodyBytes``, before any
+/// of it is read, on every route (``decodeBody(_:as:)`` also stops a chunked body at the limit).
+struct RequestBodyLimit<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > RequestError.maxBodyBytes {
+            return errorResponse(RequestError.tooLarge(length))
+        }
+        return try await next(request, context)
+    }
 }
 
 /// `Authorization: Bearer <token>` on everything but `GET /healthz`; compared in constant time.

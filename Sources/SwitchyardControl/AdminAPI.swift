@@ -158,3 +158,39 @@ public enum AdminAPI {
         return decoder
     }
 }
+
+// Decoding of the request bodies with range checks, so a bad value gets a message naming its
+// field (see ``RequestError``). A new field needs a key and a line here too.
+
+extension AdminAPI.RollbackBody {
+    enum CodingKeys: String, CodingKey { case cluster, run, toGeneration, steps, options }
+
+    public init(from decoder: any Decoder) throws {
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            cluster: try fields.decode(String.self, forKey: .cluster),
+            run: try fields.decodeWholeNumberIfPresent(Int64.self, forKey: .run, in: 1...(1 << 53), what: "run"),
+            toGeneration: try fields.decodeWholeNumberIfPresent(UInt64.self, forKey: .toGeneration, in: 1...(1 << 53), what: "toGeneration"),
+            steps: try fields.decodeWholeNumberIfPresent(Int.self, forKey: .steps, in: 1...Int64(Int32.max), what: "steps"),
+            options: try fields.decodeIfPresent(CutoverOptions.self, forKey: .options))
+        if [run != nil, toGeneration != nil, steps != nil].filter({ $0 }).count > 1 {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "give at most one of run, toGeneration and steps"))
+        }
+    }
+}
+
+extension AdminAPI.RunBody {
+    enum CodingKeys: String, CodingKey { case options, rollback }
+
+    public init(from decoder: any Decoder) throws {
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(options: try fields.decodeIfPresent(CutoverOptions.self, forKey: .options),
+                  rollback: try fields.decodeIfPresent(AdminAPI.RollbackBody.self, forKey: .rollback))
+        guard (options == nil) != (rollback == nil) else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath,
+                debugDescription: "expected an object with one of the keys options (a cutover) or rollback, not \(options == nil ? "neither" : "both")"))
+        }
+    }
+}

@@ -77,3 +77,42 @@ public struct CutoverOptions: Codable, Sendable, Equatable {
         return ids
     }
 }
+
+/// Decoding is written out for its range checks, each naming the field (`ramp[1]`, `batch`);
+/// fields other than `cluster` and `toPool` may be left out and take the defaults of
+/// ``init(cluster:toPool:brokers:ramp:batch:cutoverTTL:jvmCacheSeconds:resolverFloorSeconds:dwellSeconds:gateCommands:drainCommand:invalidationHooks:verifyTimeoutSeconds:)``.
+/// A new field needs a key here and a line in `init(from:)`.
+extension CutoverOptions {
+    enum CodingKeys: String, CodingKey {
+        case cluster, toPool, brokers, ramp, batch, cutoverTTL, jvmCacheSeconds, resolverFloorSeconds,
+             dwellSeconds, gateCommands, drainCommand, invalidationHooks, verifyTimeoutSeconds, drainAfterSeconds, drainTimeoutSeconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        let seconds: ClosedRange<Int64> = 0...Int64(Shifts.maxTTL)
+        let ids: ClosedRange<Int64> = Int64(Broker.nodeIDs.lowerBound)...Int64(Broker.nodeIDs.upperBound)
+        self.init(cluster: try fields.decode(String.self, forKey: .cluster), toPool: try fields.decode(String.self, forKey: .toPool))
+        if try fields.contains(.brokers) && !fields.decodeNil(forKey: .brokers) {
+            brokers = try fields.decodeWholeNumbers(Int.self, forKey: .brokers, in: ids, what: "broker id")
+        }
+        if fields.contains(.ramp) {
+            ramp = try fields.decodeWholeNumbers(UInt8.self, forKey: .ramp, in: 1...100, what: "ramp percentage")
+        }
+        batch = try fields.decodeWholeNumberIfPresent(Int.self, forKey: .batch, in: 1...Int64(Int32.max), what: "batch (brokers per step)") ?? batch
+        cutoverTTL = try fields.decodeWholeNumberIfPresent(UInt32.self, forKey: .cutoverTTL, in: seconds, what: "cutover TTL") ?? cutoverTTL
+        jvmCacheSeconds = try fields.decodeWholeNumberIfPresent(UInt32.self, forKey: .jvmCacheSeconds, in: seconds, what: "JVM cache seconds")
+            ?? jvmCacheSeconds
+        resolverFloorSeconds = try fields.decodeWholeNumberIfPresent(UInt32.self, forKey: .resolverFloorSeconds, in: seconds, what: "resolver floor seconds")
+            ?? resolverFloorSeconds
+        dwellSeconds = try fields.decodeWholeNumberIfPresent(UInt32.self, forKey: .dwellSeconds, in: seconds, what: "dwell seconds") ?? dwellSeconds
+        gateCommands = try fields.decodeIfPresent([String].self, forKey: .gateCommands) ?? gateCommands
+        drainCommand = try fields.decodeIfPresent(String.self, forKey: .drainCommand)
+        invalidationHooks = try fields.decodeIfPresent([String].self, forKey: .invalidationHooks) ?? invalidationHooks
+        verifyTimeoutSeconds = try fields.decodeWholeNumberIfPresent(UInt32.self, forKey: .verifyTimeoutSeconds, in: 1...Int64(Shifts.maxTTL),
+                                                                     what: "verify timeout seconds") ?? verifyTimeoutSeconds
+        drainAfterSeconds = try fields.decodeWholeNumberIfPresent(UInt32.self, forKey: .drainAfterSeconds, in: seconds, what: "drain-after seconds")
+        drainTimeoutSeconds = try fields.decodeWholeNumberIfPresent(UInt32.self, forKey: .drainTimeoutSeconds, in: 1...Int64(Shifts.maxTTL),
+                                                                    what: "drain timeout seconds")
+    }
+}

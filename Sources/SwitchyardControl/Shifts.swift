@@ -1,6 +1,11 @@
 import SwitchyardInventory
 
 /// One manual change to the serving state (`switchyard shift ...`).
+///
+/// JSON: an object with exactly one of the keys `broker` (`{"cluster", "id", "pool"}`),
+/// `weights` (`{"name", "weights": {"<pool>": 0–255}}`) or `ttl` (`{"name", "ttl"?}`). The
+/// coding is written out (ShiftRequest+Codable.swift) so that a bad value gets a message naming
+/// its field and the allowed range.
 public enum ShiftRequest: Codable, Equatable, Sendable {
     /// Flip broker `id` of `cluster` to `pool` (broker names are exclusive: an atomic flip).
     case broker(cluster: String, id: Int, pool: String)

@@ -138,7 +138,7 @@ public final class CutoverService: Sendable {
                 throw ControlError("the request names neither a cutover nor a rollback", remedy: "send options or rollback")
             }
             if let running = active.withLock({ $0[plan.cluster] }) {
-                throw RunConflict(message: "cluster \(plan.cluster) already has run \(running.id) running",
+                throw ControlConflict("a run is already active for cluster \(plan.cluster): run \(running.id) is running",
                                   remedy: "wait for it, or `switchyard cutover pause \(plan.cluster)` first")
             }
             let (_, generation) = try inventory(for: plan.cluster)
@@ -150,7 +150,7 @@ public final class CutoverService: Sendable {
                     try transaction.updateRun(id: undoing, status: undone.status.rawValue, record: undone)
                 }
                 if let existing = try transaction.activeRun(cluster: plan.cluster) {
-                    throw RunConflict(message: "cluster \(plan.cluster) already has run \(existing.id) (\(existing.status))",
+                    throw ControlConflict("a run is already active for cluster \(plan.cluster): run \(existing.id) (\(existing.status))",
                                       remedy: "`switchyard cutover resume \(plan.cluster)` to continue it, or `switchyard rollback \(plan.cluster)` to undo it")
                 }
                 let id = try transaction.createRun(cluster: plan.cluster, status: progress.status.rawValue, record: progress)
@@ -167,7 +167,7 @@ public final class CutoverService: Sendable {
     public func resume(cluster: String) throws -> AdminAPI.RunStatus {
         try startLock.withLock { _ in
             if let running = active.withLock({ $0[cluster] }) {
-                throw RunConflict(message: "run \(running.id) of cluster \(cluster) is already running", remedy: "wait, or pause it first")
+                throw ControlConflict("a run is already active for cluster \(cluster): run \(running.id) is running", remedy: "wait, or pause it first")
             }
             guard let summary = try journal.runs(limit: 1, cluster: cluster).first,
                   let stored = try journal.run(id: summary.id, as: CutoverProgress.self) else {
@@ -255,13 +255,6 @@ public final class CutoverService: Sendable {
             logger.info("cutover run stopped", metadata: ["run": "\(id)", "status": "\(final.status.rawValue)", "message": "\(final.message)"])
         }
     }
-}
-
-/// A run conflicts with one already running or paused (admin API: 409).
-public struct RunConflict: Error, CustomStringConvertible {
-    public var message: String
-    public var remedy: String
-    public var description: String { "\(message); \(remedy)" }
 }
 
 /// Set by `pause`, read by the runner at step boundaries.

@@ -6,25 +6,56 @@ import FoundationNetworking
 import SwitchyardAdmin
 import SwitchyardControl
 
-/// Where the CLI finds the running server's admin endpoint.
+/// Where the CLI finds the running server's admin endpoint: the flags, else the environment
+/// (`SWITCHYARD_ADMIN`, `SWITCHYARD_ADMIN_TOKEN_FILE`), else the server's defaults
+/// (`127.0.0.1:8053`, `state/admin.token` relative to the current directory).
 struct AdminOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The server's admin endpoint.", valueName: "addr:port"))
-    var admin = "127.0.0.1:8053"
+    static let addressVariable = "SWITCHYARD_ADMIN"
+    static let tokenFileVariable = "SWITCHYARD_ADMIN_TOKEN_FILE"
+    static let defaultAddress = "127.0.0.1:8053"
+    static let defaultTokenFile = "state/admin.token"
 
-    @Option(help: "Bearer token file (the server writes <state>/admin.token on first start).")
-    var adminTokenFile = "state/admin.token"
+    @Option(help: ArgumentHelp("The server's admin endpoint (default: $SWITCHYARD_ADMIN, else 127.0.0.1:8053).", valueName: "addr:port"))
+    var admin: String?
+
+    @Option(help: ArgumentHelp("Bearer token file (default: $SWITCHYARD_ADMIN_TOKEN_FILE, else state/admin.token, which the server writes on first start).",
+                               valueName: "path"))
+    var adminTokenFile: String?
+
+    /// A setting and where it came from, for error messages.
+    struct Setting {
+        var value: String
+        var source: String
+    }
+
+    func resolved(environment: [String: String] = ProcessInfo.processInfo.environment) -> (address: Setting, tokenFile: Setting) {
+        func pick(_ flag: String?, _ flagName: String, _ variable: String, _ fallback: String) -> Setting {
+            if let flag { return Setting(value: flag, source: flagName) }
+            if let value = environment[variable], !value.isEmpty { return Setting(value: value, source: "$\(variable)") }
+            return Setting(value: fallback, source: "the default")
+        }
+        return (pick(admin, "--admin", Self.addressVariable, Self.defaultAddress),
+                pick(adminTokenFile, "--admin-token-file", Self.tokenFileVariable, Self.defaultTokenFile))
+    }
 
     func client() throws -> AdminClient {
+        let (address, tokenFile) = resolved()
+        let admin = address.value
         let host = admin.hasPrefix("[") ? admin : (admin.contains(":") ? admin : admin + ":8053")
-        guard let url = URL(string: "http://\(host)") else {
-            throw ValidationError("--admin \(admin): expected ADDR:PORT, e.g. 127.0.0.1:8053")
-        }
-        do {
-            return AdminClient(base: url, token: try AdminToken.read(path: adminTokenFile), address: admin)
-        } catch {
-            printError("switchyard: \(error)")
+        guard let url = URL(string: "http://\(host)"), url.host != nil else {
+            printError("switchyard: admin address \(admin) (from \(address.source)): expected ADDR:PORT, e.g. 127.0.0.1:8053")
             throw ExitCode(1)
         }
+        let token: String
+        do {
+            token = try AdminToken.read(path: tokenFile.value)
+        } catch {
+            printError("switchyard: cannot read the admin token file \(tokenFile.value) (from \(tokenFile.source)); "
+                       + "pass --admin-token-file or set \(Self.tokenFileVariable) (the server writes <state>/admin.token on first start)")
+            throw ExitCode(1)
+        }
+        return AdminClient(base: url, token: token, address: "\(admin) (from \(address.source))",
+                           tokenFile: "\(tokenFile.value) (from \(tokenFile.source))")
     }
 }
 
@@ -33,6 +64,8 @@ struct AdminClient: Sendable {
     let base: URL
     let token: String
     let address: String
+    /// The token's file and where its path came from, for a refused token.
+    var tokenFile = ""
 
     func get<Reply: Decodable>(_ path: String, as: Reply.Type = Reply.self) async throws -> Reply {
         try await send("GET", path, body: Optional<Data>.none)
@@ -65,7 +98,11 @@ struct AdminClient: Sendable {
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {
             let message = (try? AdminAPI.decoder().decode(AdminAPI.ErrorReply.self, from: data).error) ?? String(decoding: data, as: UTF8.self)
-            printError("switchyard: \(message)")
+            if status == 401 {
+                printError("switchyard: the admin endpoint at \(address) refused the token in \(tokenFile): \(message)")
+            } else {
+                printError("switchyard: \(message)")
+            }
             throw ExitCode(1)
         }
         do {

@@ -56,8 +56,8 @@ struct Cutover: AsyncParsableCommand {
         func run() async throws {
             let client = try adminOptions.client()
             let started: AdminAPI.RunStatus = try await client.post("/v1/runs", AdminAPI.RunBody(options: try settings.options()))
-            print("run \(started.id) started for cluster \(started.cluster)")
-            if let plan = started.progress?.plan { print(plan.render()) }
+            progress("run \(started.id) started for cluster \(started.cluster)")
+            if let plan = started.progress?.plan { progress(plan.render()) }
             guard !detach else { return }
             try await follow(client: client, cluster: settings.cluster)
         }
@@ -71,7 +71,7 @@ struct Cutover: AsyncParsableCommand {
         func run() async throws {
             let client = try adminOptions.client()
             let _: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/pause")
-            print("pause requested; the run stops at the next step boundary")
+            progress("pause requested; the run stops at the next step boundary")
             try await follow(client: client, cluster: cluster)
         }
     }
@@ -85,7 +85,7 @@ struct Cutover: AsyncParsableCommand {
         func run() async throws {
             let client = try adminOptions.client()
             let resumed: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/resume")
-            print("run \(resumed.id) resumed: \(resumed.progress?.message ?? "")")
+            progress("run \(resumed.id) resumed: \(resumed.progress?.message ?? "")")
             guard !detach else { return }
             try await follow(client: client, cluster: cluster)
         }
@@ -117,7 +117,7 @@ func describe(_ status: AdminAPI.RunStatus) -> String {
     return lines.joined(separator: "\n")
 }
 
-/// Follows a run until it stops, printing each change; Ctrl-C asks for a pause once and
+/// Follows a run until it stops, printing each change as a stamped progress line; Ctrl-C asks for a pause once and
 /// keeps following until the run reaches the boundary. Exits 0, 1 (failed) or 3 (paused).
 func follow(client: AdminClient, cluster: String) async throws {
     let interrupted = Atomic<Bool>(false)
@@ -132,12 +132,12 @@ func follow(client: AdminClient, cluster: String) async throws {
     while true {
         if interrupted.load(ordering: .relaxed) && !pauseSent {
             pauseSent = true
-            print("Ctrl-C: asking the server to pause at the next step boundary…")
+            progress("Ctrl-C: asking the server to pause at the next step boundary…")
             let _: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/pause")
         }
         let status: AdminAPI.RunStatus = try await client.get("/v1/runs/\(cluster)")
         let line = describe(status)
-        if line != lastLine { print(line); lastLine = line }
+        if line != lastLine { progress(line); lastLine = line }
         if let progress = status.progress, !status.active || progress.status != .running {
             switch progress.status {
             case .completed, .rolledBack: return
@@ -235,8 +235,8 @@ struct Rollback: AsyncParsableCommand {
             return
         }
         let started: AdminAPI.RunStatus = try await client.post("/v1/runs", AdminAPI.RunBody(rollback: body))
-        print("run \(started.id) started: rollback of \(cluster)")
-        if let plan = started.progress?.plan { print(plan.render()) }
+        progress("run \(started.id) started: rollback of \(cluster)")
+        if let plan = started.progress?.plan { progress(plan.render()) }
         guard !detach else { return }
         try await follow(client: client, cluster: cluster)
     }
