@@ -24,6 +24,17 @@ let package = Package(
             pkgConfig: "ldns",
             providers: [.apt(["libldns-dev"])]
         ),
+        // OpenSSL's libcrypto: the HMAC behind TSIG (RFC 8945).
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Zone transfer out (AXFR, IXFR) and TSIG: the server's slow path, off the answer path.
+        .target(
+            name: "SwitchyardTransfer",
+            dependencies: ["SwitchyardCore", "CCrypto", .product(name: "Logging", package: "swift-log")]
+        ),
         // recvmmsg/sendmmsg are hidden from Swift's Glibc module (no _GNU_SOURCE).
         .target(name: "CNetShim"),
         // Pure core: names, messages, zone snapshot, lookup, answer encoding. No I/O.
@@ -37,7 +48,7 @@ let package = Package(
         .target(
             name: "SwitchyardServer",
             dependencies: [
-                "SwitchyardCore", "SwitchyardZones", "SwitchyardInventory", "CNetShim",
+                "SwitchyardCore", "SwitchyardZones", "SwitchyardInventory", "SwitchyardTransfer", "CNetShim",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -47,7 +58,7 @@ let package = Package(
             name: "SwitchyardService",
             dependencies: [
                 "SwitchyardServer", "SwitchyardControl", "SwitchyardJournal", "SwitchyardZones", "SwitchyardCore",
-                "SwitchyardInventory", "SwitchyardDiscovery",
+                "SwitchyardInventory", "SwitchyardDiscovery", "SwitchyardTransfer",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -87,13 +98,14 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore", "SwitchyardZones", "SwitchyardServer",
                 "SwitchyardInventory", "SwitchyardDiscovery", "SwitchyardAdmin", "SwitchyardControl", "SwitchyardJournal",
-                "SwitchyardService",
+                "SwitchyardService", "SwitchyardTransfer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
         .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore", "SwitchyardInventory"]),
+        .testTarget(name: "SwitchyardTransferTests", dependencies: ["SwitchyardTransfer", "SwitchyardCore"]),
         .testTarget(name: "SwitchyardInventoryTests", dependencies: ["SwitchyardInventory"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardInventory", "SwitchyardCore"]),
         .testTarget(name: "SwitchyardJournalTests", dependencies: ["SwitchyardJournal", "SwitchyardControl"]),

@@ -19,6 +19,7 @@ public struct RRType: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let ds = RRType(rawValue: 43)
     public static let rrsig = RRType(rawValue: 46)
     public static let nsec = RRType(rawValue: 47)
+    public static let tsig = RRType(rawValue: 250)
     public static let ixfr = RRType(rawValue: 251)
     public static let axfr = RRType(rawValue: 252)
     public static let any = RRType(rawValue: 255)
@@ -54,5 +55,6 @@ public struct RCode: RawRepresentable, Hashable, Sendable {
     public static let nxDomain = RCode(rawValue: 3)
     public static let notImp = RCode(rawValue: 4)
     public static let refused = RCode(rawValue: 5)
+    public static let notAuth = RCode(rawValue: 9)
     public static let badVers = RCode(rawValue: 16)
 }

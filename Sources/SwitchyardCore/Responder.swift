@@ -17,9 +17,15 @@ public final class Responder {
     /// The EDNS Client Subnet of the current query: family, prefix length, masked address.
     private let clientSubnet = UnsafeMutableRawBufferPointer.allocate(byteCount: 20, alignment: 8)
 
+    /// When set, signed queries (a TSIG record) and zone transfers are not answered here:
+    /// `respond` returns 0 with `outcome.deferred` set, and the server hands the packet to
+    /// its transfer and TSIG handler. The fast path pays one branch for it.
+    public let defersSlowPath: Bool
+
     /// `seed` fixes the weighted-selection draws (tests); by default they are random.
-    public init(maxUDPSize: Int = 1232, seed: UInt64? = nil) {
+    public init(maxUDPSize: Int = 1232, seed: UInt64? = nil, defersSlowPath: Bool = false) {
         self.maxUDPSize = max(512, min(maxUDPSize, 65_535))
+        self.defersSlowPath = defersSlowPath
         self.random = SplitMix(seed: seed ?? UInt64.random(in: .min ... .max))
     }
 
@@ -32,6 +38,8 @@ public final class Responder {
         public var stable: Int32 = -1
         public var pool: Int32 = -1
         public var rcode: UInt16 = 0
+        /// The packet needs the slow path (TSIG or a zone transfer); nothing was written.
+        public var deferred = false
     }
     public private(set) var outcome = Outcome()
 
@@ -51,6 +59,8 @@ public final class Responder {
         var dnssecOK = false
         /// Bytes of `clientSubnet` in use; 0 without an ECS option.
         var clientSubnetLength = 0
+        /// The additional section holds a TSIG record (RFC 8945).
+        var signed = false
     }
 
     /// Answers `packet` into `response`. Returns the response length, or 0 when the packet
@@ -80,6 +90,10 @@ public final class Responder {
         guard parseAdditional(packet, count: Int(be16(packet, 10)), into: &query) else {
             query.hasEDNS = false
             return error(.formErr, query: query, withQuestion: true, packet: packet, transport: transport, into: response)
+        }
+        if defersSlowPath && (query.signed || query.qtype == .axfr || query.qtype == .ixfr) {
+            outcome.deferred = true
+            return 0
         }
         if query.hasEDNS && query.ednsVersion > 0 {
             return error(.badVers, query: query, withQuestion: true, packet: packet, transport: transport, into: response)
@@ -171,6 +185,8 @@ public final class Responder {
                     option += 4 + length
                 }
                 guard option == rdataStart + rdlength else { return false }
+            } else if type == RRType.tsig.rawValue {
+                query.signed = true
             }
             position = rdataStart + rdlength
         }

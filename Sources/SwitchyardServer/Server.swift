@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import SwitchyardCore
 import SwitchyardInventory
+import SwitchyardTransfer
 import SwitchyardZones
 
 /// The control plane's side of a (re)load: it fits its state to freshly loaded zones and
@@ -23,9 +24,12 @@ public struct ServerConfiguration: Sendable {
     public var tcpIdleTimeout: Double
     public var tcpMaxConnections: Int
     public var maxUDPSize: Int
+    /// TSIG and zone transfers out; nil answers as before (transfers REFUSED, TSIG ignored).
+    public var transfers: TransferResponder?
 
     public init(zonesDirectory: String, listen: [ListenAddress], threads: Int, tcpIdleTimeout: Double,
-                tcpMaxConnections: Int, maxUDPSize: Int) {
+                tcpMaxConnections: Int, maxUDPSize: Int, transfers: TransferResponder? = nil) {
+        self.transfers = transfers
         self.zonesDirectory = zonesDirectory; self.listen = listen; self.threads = threads
         self.tcpIdleTimeout = tcpIdleTimeout; self.tcpMaxConnections = tcpMaxConnections; self.maxUDPSize = maxUDPSize
     }
@@ -96,7 +100,7 @@ public final class Server: @unchecked Sendable {
                         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                     }
                     let worker = UDPWorker(fd: fd, address: address, store: store, maxUDPSize: configuration.maxUDPSize,
-                                           stopping: stopping, metrics: queryMetrics, logger: logger)
+                                           stopping: stopping, metrics: queryMetrics, transfers: configuration.transfers, logger: logger)
                     workers.append((worker, "udp\(index)"))
                 }
                 tcpListeners[try address.bind(type: Int32(SOCK_STREAM.rawValue))] = address
@@ -110,7 +114,7 @@ public final class Server: @unchecked Sendable {
         let tcp = try TCPServer(
             listeners: tcpListeners, store: store, maxUDPSize: configuration.maxUDPSize,
             settings: .init(idleTimeout: configuration.tcpIdleTimeout, maxConnections: configuration.tcpMaxConnections),
-            stopping: stopping, metrics: queryMetrics, logger: logger)
+            stopping: stopping, metrics: queryMetrics, transfers: configuration.transfers, logger: logger)
         for (worker, name) in workers {
             threads.append(try WorkerThread(name: name) { worker.run() })
         }

@@ -2,6 +2,7 @@ import CNetShim
 import Glibc
 import Logging
 import SwitchyardCore
+import SwitchyardTransfer
 
 /// DNS over TCP (RFC 7766) on one event-loop thread: two-byte length framing, any number
 /// of pipelined queries per connection answered in order, an idle timeout, and a cap on
@@ -37,17 +38,20 @@ final class TCPServer: @unchecked Sendable {
     private let stopping: StopFlag
     private let logger: Logger
     private let metrics: QueryMetrics
+    /// Signed queries and zone transfers (several messages per query).
+    private let transfers: TransferResponder?
     private var tally: QueryTally
     private var connections: [Int32: Connection] = [:]
     private let response = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_535, alignment: 16)
 
     init(listeners: [Int32: ListenAddress], store: SnapshotStore, maxUDPSize: Int, settings: Settings,
-         stopping: StopFlag, metrics: QueryMetrics, logger: Logger) throws(SystemError) {
+         stopping: StopFlag, metrics: QueryMetrics, transfers: TransferResponder?, logger: Logger) throws(SystemError) {
         self.listeners = listeners
+        self.transfers = transfers
         self.metrics = metrics
         self.tally = QueryTally(snapshot: store.snapshot)
         self.store = store
-        self.responder = Responder(maxUDPSize: maxUDPSize)
+        self.responder = Responder(maxUDPSize: maxUDPSize, defersSlowPath: transfers != nil)
         self.settings = settings
         self.stopping = stopping
         self.logger = logger
@@ -177,7 +181,14 @@ final class TCPServer: @unchecked Sendable {
                     responder.respond(to: packet, transport: .tcp, snapshot: snapshot, client: peer, into: response)
                 }
                 tally.count(responder.outcome)
-                if answer > 0 {
+                if responder.outcome.deferred, let transfers {
+                    for message in transfers.respond(to: packet, transport: .tcp, client: connection.peer, snapshot: snapshot,
+                                                     responder: responder, scratch: response) where message.count <= 65_535 {
+                        connection.output.append(UInt8(message.count >> 8))
+                        connection.output.append(UInt8(message.count & 0xFF))
+                        connection.output.append(contentsOf: message)
+                    }
+                } else if answer > 0 {
                     connection.output.append(UInt8(answer >> 8))
                     connection.output.append(UInt8(answer & 0xFF))
                     connection.output.append(contentsOf: UnsafeRawBufferPointer(rebasing: response[0..<answer]))

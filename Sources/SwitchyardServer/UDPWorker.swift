@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import Synchronization
 import SwitchyardCore
+import SwitchyardTransfer
 
 /// One thread serving one UDP socket: receive a batch with recvmmsg, answer each query
 /// from the current snapshot, send the batch with sendmmsg. Every buffer is allocated
@@ -19,6 +20,8 @@ final class UDPWorker: @unchecked Sendable {
     private let stopping: StopFlag
     private let logger: Logger
     private let metrics: QueryMetrics
+    /// Signed queries and transfer questions (IXFR over UDP gets the SOA only).
+    private let transfers: TransferResponder?
 
     private let received: UnsafeMutableBufferPointer<sy_mmsghdr>
     private let sending: UnsafeMutableBufferPointer<sy_mmsghdr>
@@ -29,12 +32,13 @@ final class UDPWorker: @unchecked Sendable {
     private let sendBuffers: UnsafeMutableRawBufferPointer
 
     init(fd: Int32, address: ListenAddress, store: SnapshotStore, maxUDPSize: Int, stopping: StopFlag,
-         metrics: QueryMetrics, logger: Logger) {
+         metrics: QueryMetrics, transfers: TransferResponder?, logger: Logger) {
         self.fd = fd
+        self.transfers = transfers
         self.metrics = metrics
         self.address = address
         self.store = store
-        self.responder = Responder(maxUDPSize: maxUDPSize)
+        self.responder = Responder(maxUDPSize: maxUDPSize, defersSlowPath: transfers != nil)
         self.stopping = stopping
         self.logger = logger
         let batch = UDPWorker.batchSize
@@ -92,9 +96,12 @@ final class UDPWorker: @unchecked Sendable {
                 if message.msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0 { continue }
                 let packet = UnsafeRawBufferPointer(start: receiveBuffers.baseAddress! + i * UDPWorker.receiveSize, count: Int(message.msg_len))
                 let out = UnsafeMutableRawBufferPointer(start: sendBuffers.baseAddress! + replies * responseSize, count: responseSize)
-                let length = responder.respond(to: packet, transport: .udp, snapshot: cache.snapshot,
+                var length = responder.respond(to: packet, transport: .udp, snapshot: cache.snapshot,
                                                client: clientAddress(peers.baseAddress! + i), into: out)
                 tally.count(responder.outcome)
+                if responder.outcome.deferred, let transfers {
+                    length = slowPath(transfers, packet: packet, peer: peers.baseAddress! + i, snapshot: cache.snapshot, out: out)
+                }
                 guard length > 0 else { continue }
                 sendVectors[replies] = iovec(iov_base: out.baseAddress, iov_len: length)
                 sending[replies].msg_hdr = msghdr(
@@ -107,6 +114,18 @@ final class UDPWorker: @unchecked Sendable {
             send(replies)
         }
         tally.flush(into: metrics)
+    }
+
+    /// Off the answer path: the first message of the slow path's answer, copied into `out`.
+    private func slowPath(_ transfers: TransferResponder, packet: UnsafeRawBufferPointer, peer: UnsafePointer<sockaddr_storage>,
+                          snapshot: Snapshot, out: UnsafeMutableRawBufferPointer) -> Int {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: out.count, alignment: 16)
+        defer { scratch.deallocate() }
+        let messages = transfers.respond(to: packet, transport: .udp, client: Array(clientAddress(peer)), snapshot: snapshot,
+                                         responder: responder, scratch: scratch)
+        guard let first = messages.first, first.count <= out.count else { return 0 }
+        first.withUnsafeBytes { out.copyMemory(from: $0) }
+        return first.count
     }
 
     private func send(_ total: Int) {

@@ -6,6 +6,7 @@ import SwitchyardCore
 import SwitchyardInventory
 import SwitchyardJournal
 import SwitchyardServer
+import SwitchyardTransfer
 import SwitchyardZones
 
 /// Where caches are told about a new generation (SPEC "Cache invalidation").
@@ -18,9 +19,13 @@ public struct InvalidationSettings: Sendable {
     public var hooks: [String]
     public var hookTimeout: Double
     public var attempts: Int
+    /// The TSIG key to sign NOTIFY with, by secondary address (`--notify ADDR:PORT,key=NAME`).
+    public var notifyKeys: [String: TSIGKey]
 
-    public init(notify: [ListenAddress] = [], hooks: [String] = [], hookTimeout: Double = 10, attempts: Int = 3) {
+    public init(notify: [ListenAddress] = [], hooks: [String] = [], hookTimeout: Double = 10, attempts: Int = 3,
+                notifyKeys: [String: TSIGKey] = [:]) {
         self.notify = notify; self.hooks = hooks; self.hookTimeout = hookTimeout; self.attempts = attempts
+        self.notifyKeys = notifyKeys
     }
 }
 
@@ -37,6 +42,9 @@ public final class ControlService: ZoneInstaller, Sendable {
         var fileSerials: [String: UInt32]
         /// Serials being served, per origin.
         var servedSerials: [String: UInt32]
+        /// Per origin, the first generation served with the zone file's current data: IXFR
+        /// differences reach back no further (older generations had other zone data).
+        var dataSince: [String: UInt64] = [:]
     }
 
     public let journal: Journal
@@ -48,6 +56,12 @@ public final class ControlService: ZoneInstaller, Sendable {
     /// Serializes commits (journal append + swap) without holding `state` during I/O.
     private let commitLock = Mutex(())
     private let hookFailures = Atomic<Int>(0)
+    private let notifiesSent = Atomic<Int>(0)
+    private let notifiesAcknowledged = Atomic<Int>(0)
+    /// NOTIFY messages sent (every attempt) and acknowledged by a secondary.
+    public var notifyCounts: (sent: Int, acknowledged: Int) {
+        (notifiesSent.load(ordering: .relaxed), notifiesAcknowledged.load(ordering: .relaxed))
+    }
 
     public init(journal: Journal, store: SnapshotStore, discovery: DiscoverySync?, invalidation: InvalidationSettings, logger: Logger) {
         self.journal = journal
@@ -70,7 +84,7 @@ public final class ControlService: ZoneInstaller, Sendable {
     /// lock, so a reload and a concurrent shift never lose each other's work. A generation
     /// is appended when the state had to change (first start, names added or removed).
     public func install(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>) throws {
-        let generation: Generation = try commitLock.withLock { _ in
+        let reloaded: (generation: Generation, moved: Bool) = try commitLock.withLock { _ in
             let latest = try journal.latest()
             let inventories = loaded.inventories
             let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
@@ -79,10 +93,23 @@ public final class ControlService: ZoneInstaller, Sendable {
                 // Never serve a serial older than one already served (RFC 1982 order).
                 if let old = latest?.serials[origin], !SerialNumber.isAfter(fileSerial, old) { served[origin] = old } else { served[origin] = fileSerial }
             }
+            let previous = state.withLock { $0 }
+            // A zone file whose serial moved on a reload has new data: it gets a serial after
+            // every one served so far, so secondaries transfer it (journaled below).
+            var filesChanged: [String] = []
+            if let previous {
+                for (origin, fileSerial) in fileSerials where previous.fileSerials[origin] != fileSerial {
+                    filesChanged.append(origin)
+                    if let old = latest?.serials[origin], served[origin] == old { served[origin] = SerialNumber.next(after: old, atLeast: fileSerial) }
+                }
+            }
             let generation: Generation
             if let latest {
                 let fitted = try fit(latest, to: inventories)
-                if fitted.state != latest.state {
+                if fitted.state == latest.state && !filesChanged.isEmpty && served != latest.serials {
+                    generation = try journal.append(state: latest.state, actor: "switchyard", reason: "zone files reloaded: " + filesChanged.sorted().joined(separator: ", "),
+                                                    serials: served, at: Date())
+                } else if fitted.state != latest.state {
                     served = served.mapValues { SerialNumber.next(after: $0, atLeast: $0) }
                     generation = try journal.append(state: fitted.state, actor: "switchyard", reason: "reconciled with the inventory: " + fitted.notes.joined(separator: "; "),
                                                     serials: served, at: Date())
@@ -96,11 +123,21 @@ public final class ControlService: ZoneInstaller, Sendable {
             let snapshot = try buildSnapshot(loaded.snapshot, inventories: inventories, state: generation.state, down: down, serials: served)
             try journal.setInventoryBaseline(ServingState.initial(inventories))
             store.replace(with: snapshot)
-            state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served) }
+            var dataSince: [String: UInt64] = [:]
+            for origin in fileSerials.keys {
+                let unchanged = previous != nil && !filesChanged.contains(origin)
+                dataSince[origin] = unchanged ? previous?.dataSince[origin] ?? generation.number : generation.number
+            }
+            state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served, dataSince: dataSince) }
             logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
-            return generation
+            return (generation, previous != nil && previous?.servedSerials != served)
         }
-        publishDiscovery(generation)
+        publishDiscovery(reloaded.generation)
+        if reloaded.moved && !invalidation.notify.isEmpty {
+            // A reload runs on the signal thread: NOTIFY (with its retries) must not hold it.
+            let generation = reloaded.generation
+            Thread.detachNewThread { [self] in _ = self.notifySecondaries(generation) }
+        }
     }
 
     /// The journal's `latest` state fitted to `inventories`: names that left the inventory are
@@ -204,22 +241,9 @@ public final class ControlService: ZoneInstaller, Sendable {
     /// DNS NOTIFY to the secondaries and the configured hooks, each retried; every attempt
     /// is recorded in the journal. Failures are reported, never thrown.
     public func invalidate(after generation: Generation) -> [HookResult] {
-        var results: [HookResult] = []
+        var results = notifySecondaries(generation)
         let zones = generation.serials.keys.sorted()
         let changedNames = generation.changes.map(\.name)
-        for secondary in invalidation.notify {
-            for zone in zones {
-                guard let name = DomainName(zone) else { continue }
-                var ok = false
-                for attempt in 1...max(1, invalidation.attempts) {
-                    ok = DNSClient.notify(zone: name, server: secondary, attempts: 1)
-                    let result = HookResult(command: "NOTIFY \(zone) to \(secondary)", exitCode: ok ? 0 : 1, output: ok ? "" : "no answer or not NOERROR", timedOut: false)
-                    record(generation: generation.number, kind: .notify, target: result.command, result: result, attempt: attempt)
-                    if ok { results.append(result); break }
-                    if attempt == invalidation.attempts { results.append(result) }
-                }
-            }
-        }
         for template in invalidation.hooks {
             var commands: [String] = []
             if template.contains("{name}") {
@@ -249,6 +273,33 @@ public final class ControlService: ZoneInstaller, Sendable {
         return results
     }
 
+    /// RFC 1996: NOTIFY every secondary of every zone, signed where a key is configured,
+    /// retried until acknowledged or `attempts`; each attempt logged, counted and journaled.
+    @discardableResult
+    public func notifySecondaries(_ generation: Generation) -> [HookResult] {
+        var results: [HookResult] = []
+        for secondary in invalidation.notify {
+            let key = invalidation.notifyKeys[secondary.description]
+            for zone in generation.serials.keys.sorted() {
+                guard let name = DomainName(zone) else { continue }
+                for attempt in 1...max(1, invalidation.attempts) {
+                    notifiesSent.add(1, ordering: .relaxed)
+                    let ok = DNSClient.notify(zone: name, server: secondary, key: key, attempts: 1)
+                    if ok { notifiesAcknowledged.add(1, ordering: .relaxed) }
+                    logger.info("NOTIFY sent", metadata: ["zone": "\(zone)", "secondary": "\(secondary)", "attempt": "\(attempt)",
+                                                          "serial": "\(generation.serials[zone] ?? 0)", "key": "\(key?.displayName ?? "none")",
+                                                          "acknowledged": "\(ok)"])
+                    let result = HookResult(command: "NOTIFY \(zone) to \(secondary)", exitCode: ok ? 0 : 1, output: ok ? "" : "no answer or not NOERROR", timedOut: false)
+                    record(generation: generation.number, kind: .notify, target: result.command, result: result, attempt: attempt)
+                    if ok { results.append(result); break }
+                    if attempt == invalidation.attempts { results.append(result) }
+                    usleep(UInt32(100_000 * attempt))
+                }
+            }
+        }
+        return results
+    }
+
     private func record(generation: UInt64, kind: HookKind, target: String, result: HookResult, attempt: Int) {
         if !result.succeeded {
             hookFailures.add(1, ordering: .relaxed)
@@ -260,6 +311,27 @@ public final class ControlService: ZoneInstaller, Sendable {
         } catch {
             logger.error("could not journal a hook run", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+extension ControlService: TransferHistory {
+    /// The stable names of the generation that served `origin` at `serial`, when the zone
+    /// file's data has not changed since (else nil: the secondary gets the whole zone).
+    public func stableNames(origin: DomainName, serial: UInt32) -> [StableNameSpec]? {
+        let key = origin.description.lowercased()
+        guard let live = state.withLock({ $0 }), let since = live.dataSince[key] else { return nil }
+        do {
+            // Newest first; a serial can repeat only across a file change, which `since` cuts off.
+            for generation in try journal.history(limit: 2_000) {
+                guard generation.number >= since else { return nil }
+                if generation.serials[key] == serial {
+                    return ZoneLoader.stableNames(of: live.inventories, applying: generation.state.overrides)
+                }
+            }
+        } catch {
+            logger.error("journal not readable for IXFR; answering with the whole zone", metadata: ["error": "\(error)"])
+        }
+        return nil
     }
 }
 

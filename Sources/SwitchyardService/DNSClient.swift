@@ -1,6 +1,7 @@
 import Glibc
 import SwitchyardCore
 import SwitchyardServer
+import SwitchyardTransfer
 
 /// A minimal UDP DNS client for the control plane: verifying what serving instances answer
 /// and sending NOTIFY to secondaries. Never used on the answer path.
@@ -36,9 +37,16 @@ public enum DNSClient {
     }
 
     /// RFC 1996: tells a secondary that `zone` changed; retried until it answers.
-    public static func notify(zone: DomainName, server: ListenAddress, attempts: Int = 3, timeout: Double = 1) -> Bool {
+    /// With `key`, the NOTIFY is signed with TSIG (RFC 8945), as secondaries that require a
+    /// key for NOTIFY (NSD `allow-notify ... KEY`, Knot ACLs) expect.
+    public static func notify(zone: DomainName, server: ListenAddress, key: TSIGKey? = nil, attempts: Int = 3, timeout: Double = 1) -> Bool {
         for _ in 0..<attempts {
-            let packet = MessageReader.query(id: UInt16.random(in: 0...UInt16.max), name: zone, type: .soa, opcode: 4)
+            let id = UInt16.random(in: 0...UInt16.max)
+            var packet = MessageReader.query(id: id, name: zone, type: .soa, opcode: 4)
+            if let key {
+                TSIG.sign(&packet, key: key, keyName: key.name, algorithm: key.algorithm.wireName, time: UInt64(time(nil)),
+                          originalID: id, priorMAC: nil)
+            }
             if let answer = exchange(packet, with: server, timeout: timeout), answer.opcode == 4 {
                 return answer.rcode == 0
             }

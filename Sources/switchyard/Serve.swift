@@ -6,6 +6,7 @@ import SwitchyardCore
 import SwitchyardJournal
 import SwitchyardServer
 import SwitchyardService
+import SwitchyardTransfer
 import SwitchyardZones
 
 struct Serve: ParsableCommand {
@@ -43,8 +44,14 @@ struct Serve: ParsableCommand {
     @Flag(help: "Take over a state directory that belongs to another zones directory (the journal records the new one).")
     var adoptState = false
 
-    @Option(help: ArgumentHelp("Secondary to send DNS NOTIFY after every generation; repeatable.", valueName: "addr:port"))
+    @Option(help: ArgumentHelp("Secondary to send DNS NOTIFY after every generation and reload, signed with the named TSIG key if given; repeatable.", valueName: "addr:port[,key=NAME]"))
     var notify: [String] = []
+
+    @Option(help: ArgumentHelp("Clients allowed to transfer zones (AXFR/IXFR over TCP), with the TSIG key they must sign with if given; repeatable. Others get REFUSED.", valueName: "prefix[,key=NAME]"))
+    var allowTransfer: [String] = []
+
+    @Option(help: ArgumentHelp("TSIG keys in BIND/Knot syntax: key \"name\" { algorithm hmac-sha256; secret \"base64\"; }; (several allowed).", valueName: "file"))
+    var tsigKeyFile: String?
 
     @Option(help: ArgumentHelp("Cache-flush command after every generation ({zone} {name} {generation}); repeatable.", valueName: "command"))
     var invalidateHook: [String] = []
@@ -72,9 +79,13 @@ struct Serve: ParsableCommand {
         if let admin, admin != "none", ListenAddress(admin) == nil {
             throw ValidationError("--admin \(admin): expected IPv4:PORT, [IPv6]:PORT or none")
         }
-        for text in notify + verifyServer where ListenAddress(text) == nil {
-            throw ValidationError("--notify \(text): expected IPv4:PORT or [IPv6]:PORT")
+        for text in verifyServer where ListenAddress(text) == nil {
+            throw ValidationError("--verify-server \(text): expected IPv4:PORT or [IPv6]:PORT")
         }
+        for text in notify where ListenAddress(String(text.split(separator: ",").first ?? "")) == nil {
+            throw ValidationError("--notify \(text): expected IPv4:PORT[,key=NAME] or [IPv6]:PORT[,key=NAME]")
+        }
+        _ = try transferSettings()
     }
 
     func run() throws {
@@ -101,6 +112,31 @@ struct Serve: ParsableCommand {
         try withExtendedLifetime(lock) { try serve(zonesDirectory: zonesDirectory, signals: signals, logger: logger) }
     }
 
+    /// Keys, transfer rules and NOTIFY targets, every name checked against the key file.
+    func transferSettings() throws -> (keyring: TSIGKeyring, rules: [TransferRule], notify: [ListenAddress], notifyKeys: [String: TSIGKey]) {
+        var keyring = TSIGKeyring()
+        if let tsigKeyFile {
+            do { keyring = try TSIGKeyFile.load(path: tsigKeyFile) } catch { throw ValidationError("--tsig-key-file: \(error)") }
+        }
+        var rules: [TransferRule] = []
+        for text in allowTransfer {
+            do { rules.append(try TransferRule(text, keyring: keyring)) } catch { throw ValidationError(error.description) }
+        }
+        var addresses: [ListenAddress] = [], keys: [String: TSIGKey] = [:]
+        for text in notify {
+            let parts = text.split(separator: ",").map(String.init)
+            guard let address = ListenAddress(parts[0]) else { throw ValidationError("--notify \(text): expected IPv4:PORT[,key=NAME]") }
+            for option in parts.dropFirst() {
+                guard option.hasPrefix("key="), let key = keyring.key(named: String(option.dropFirst(4))) else {
+                    throw ValidationError("--notify \(text): `\(option)` must be key=NAME with NAME a key of --tsig-key-file")
+                }
+                keys[address.description] = key
+            }
+            addresses.append(address)
+        }
+        return (keyring, rules, addresses, keys)
+    }
+
     private func serve(zonesDirectory: String, signals: Int32, logger: Logger) throws {
         let loaded: ZoneLoader.Configuration
         do {
@@ -109,9 +145,11 @@ struct Serve: ParsableCommand {
             for problem in error.problems { printError(problem.description) }
             throw ExitCode(1)
         }
+        let transfer = try transferSettings()
+        let transfers = TransferResponder(keyring: transfer.keyring, rules: transfer.rules, logger: logger)
         let configuration = ServerConfiguration(
             zonesDirectory: zones, listen: listen.compactMap(ListenAddress.init), threads: threads ?? ServerConfiguration.usableCPUs,
-            tcpIdleTimeout: tcpIdleTimeout, tcpMaxConnections: tcpMaxConnections, maxUDPSize: maxUDPSize)
+            tcpIdleTimeout: tcpIdleTimeout, tcpMaxConnections: tcpMaxConnections, maxUDPSize: maxUDPSize, transfers: transfers)
         let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
             let journal = try Journal(directory: Self.canonicalPath(state))
@@ -125,8 +163,9 @@ struct Serve: ParsableCommand {
             }
             let store = SnapshotStore(loaded.snapshot)
             let control = ControlService(journal: journal, store: store, discovery: discovery,
-                                         invalidation: InvalidationSettings(notify: notify.compactMap(ListenAddress.init), hooks: invalidateHook),
+                                         invalidation: InvalidationSettings(notify: transfer.notify, hooks: invalidateHook, notifyKeys: transfer.notifyKeys),
                                          logger: logger)
+            transfers.setHistory(control)
             let server = try Server(configuration: configuration, loaded: loaded, store: store, installer: control, logger: logger)
             let adminServer = try startAdmin(server: server, control: control, logger: logger)
             defer { adminServer?.stop() }
