@@ -87,7 +87,7 @@ let package = Package(
             name: "SwitchyardAdmin",
             dependencies: [
                 "SwitchyardServer", "SwitchyardService", "SwitchyardControl", "SwitchyardJournal", "SwitchyardZones", "SwitchyardCore",
-                "SwitchyardInventory",
+                "SwitchyardInventory", "SwitchyardTransfer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

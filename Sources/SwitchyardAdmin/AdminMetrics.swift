@@ -4,6 +4,7 @@ import SwitchyardControl
 import SwitchyardCore
 import SwitchyardServer
 import SwitchyardService
+import SwitchyardTransfer
 
 /// Prometheus exposition: the server's counters are read at scrape time and folded into
 /// a swift-prometheus registry (counters advance by what happened since the last scrape).
@@ -11,6 +12,8 @@ final class AdminMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let exported = Mutex<[QueryLabels: UInt64]>([:])
     private let exportedHookFailures = Mutex<Int>(0)
+    /// Counter values already folded into the registry, by metric and label.
+    private let exportedCounts = Mutex<[String: Int]>([:])
 
     private static func metric(_ name: String, unit: String = "", help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "switchyard", metricName: name, unitName: unit, helpText: help)
@@ -22,6 +25,11 @@ final class AdminMetrics: Sendable {
     private static var targetUp: MetricNameDescriptor { metric("target_up", help: "1 when a health-checked target answers its TCP probes.") }
     private static var hookFailures: MetricNameDescriptor { metric("hook_failures", unit: "total", help: "Failed cache-invalidation and discovery hook runs.") }
     private static var discoveryOK: MetricNameDescriptor { metric("discovery_publish_ok", help: "0 when the last discovery publish failed.") }
+    private static var transfers: MetricNameDescriptor { metric("zone_transfers", unit: "total", help: "Zone transfers answered, by kind (axfr, ixfr_incremental, ixfr_full, ixfr_up_to_date, refused).") }
+    private static var tsigErrors: MetricNameDescriptor { metric("tsig_errors", unit: "total", help: "Signed requests answered NOTAUTH, by TSIG error (BADKEY, BADSIG, BADTIME).") }
+    private static var notifySent: MetricNameDescriptor { metric("notify_sent", unit: "total", help: "DNS NOTIFY messages sent to secondaries (every attempt).") }
+    private static var notifyAcknowledged: MetricNameDescriptor { metric("notify_acknowledged", unit: "total", help: "DNS NOTIFY messages a secondary acknowledged.") }
+    private static var secondarySerial: MetricNameDescriptor { metric("secondary_serial", help: "The serial each secondary (by address) last asked IXFR from, or got by AXFR.") }
     private static var cutoverRunning: MetricNameDescriptor { metric("cutover_running", help: "1 while a cutover or rollback runs for the cluster.") }
 
     func render(server: Server, control: ControlService, runs: [AdminAPI.RunStatus]) -> String {
@@ -52,6 +60,7 @@ final class AdminMetrics: Sendable {
             if failures > previous { counter.increment(by: Int64(failures - previous)) }
             previous = failures
         }
+        renderSecondaries(server: server, control: control)
         registry.makeGauge(descriptor: Self.discoveryOK).set(to: control.discoveryFailure == nil ? 1 : 0)
         for run in runs {
             registry.makeGauge(descriptor: Self.cutoverRunning, labels: [("cluster", run.cluster)]).set(to: run.active ? 1 : 0)
@@ -59,5 +68,32 @@ final class AdminMetrics: Sendable {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)
+    }
+
+    private func renderSecondaries(server: Server, control: ControlService) {
+        let stats = server.transferStatistics ?? TransferStatistics()
+        let notify = control.notifyCounts
+        var counters: [(MetricNameDescriptor, [(String, String)], Int)] = [
+            (Self.transfers, [("kind", "axfr")], stats.axfr),
+            (Self.transfers, [("kind", "ixfr_incremental")], stats.ixfrIncremental),
+            (Self.transfers, [("kind", "ixfr_full")], stats.ixfrFull),
+            (Self.transfers, [("kind", "ixfr_up_to_date")], stats.ixfrUpToDate),
+            (Self.transfers, [("kind", "refused")], stats.refused),
+            (Self.notifySent, [], notify.sent),
+            (Self.notifyAcknowledged, [], notify.acknowledged),
+        ]
+        for (error, count) in stats.tsigErrors { counters.append((Self.tsigErrors, [("error", error)], count)) }
+        exportedCounts.withLock { previous in
+            for (descriptor, labels, value) in counters {
+                let key = descriptor.metricName + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+                let counter = registry.makeCounter(descriptor: descriptor, labels: labels)
+                let delta = value - (previous[key] ?? 0)
+                if delta > 0 { counter.increment(by: Int64(delta)) }
+                previous[key] = value
+            }
+        }
+        for (client, serial) in stats.secondarySerials {
+            registry.makeGauge(descriptor: Self.secondarySerial, labels: [("secondary", client)]).set(to: Double(serial))
+        }
     }
 }

@@ -11,6 +11,7 @@ import SwitchyardInventory
 import SwitchyardJournal
 import SwitchyardServer
 import SwitchyardService
+import SwitchyardTransfer
 
 /// The admin HTTP endpoint: the control API the CLI uses, `/metrics` and `/healthz`.
 /// Every request but `GET /healthz` needs `Authorization: Bearer <token>`.
@@ -183,8 +184,15 @@ func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus])
                 })
             })
     }
+    let transfers = server.transferStatistics ?? TransferStatistics()
+    let notify = control.notifyCounts
+    let secondaries = AdminAPI.SecondariesStatus(
+        axfr: transfers.axfr, ixfrIncremental: transfers.ixfrIncremental, ixfrFull: transfers.ixfrFull,
+        ixfrUpToDate: transfers.ixfrUpToDate, refused: transfers.refused, notifySent: notify.sent,
+        notifyAcknowledged: notify.acknowledged, serials: transfers.secondarySerials)
     return AdminAPI.StatusReply(generation: current.generation, names: names, runs: runs,
-                                discoveryError: control.discoveryFailure, failedHooks: control.failedHookCount)
+                                discoveryError: control.discoveryFailure, failedHooks: control.failedHookCount,
+                                secondaries: secondaries)
 }
 
 /// Turns thrown errors into JSON error replies (see ``errorResponse(_:)``).

@@ -100,9 +100,30 @@ public enum AdminAPI {
         public var runs: [RunStatus]
         public var discoveryError: String?
         public var failedHooks: Int
-        public init(generation: Generation, names: [NameStatus], runs: [RunStatus], discoveryError: String?, failedHooks: Int) {
+        /// Zone transfers and NOTIFY; absent from servers that predate them.
+        public var secondaries: SecondariesStatus?
+        public init(generation: Generation, names: [NameStatus], runs: [RunStatus], discoveryError: String?, failedHooks: Int,
+                    secondaries: SecondariesStatus? = nil) {
             self.generation = generation; self.names = names; self.runs = runs
-            self.discoveryError = discoveryError; self.failedHooks = failedHooks
+            self.discoveryError = discoveryError; self.failedHooks = failedHooks; self.secondaries = secondaries
+        }
+    }
+
+    /// What secondaries did since the server started.
+    public struct SecondariesStatus: Codable, Sendable, Equatable {
+        public var axfr: Int
+        public var ixfrIncremental: Int
+        public var ixfrFull: Int
+        public var ixfrUpToDate: Int
+        public var refused: Int
+        public var notifySent: Int
+        public var notifyAcknowledged: Int
+        /// Client address → the serial it last asked IXFR from (or got by AXFR).
+        public var serials: [String: UInt32]
+        public init(axfr: Int, ixfrIncremental: Int, ixfrFull: Int, ixfrUpToDate: Int, refused: Int,
+                    notifySent: Int, notifyAcknowledged: Int, serials: [String: UInt32]) {
+            self.axfr = axfr; self.ixfrIncremental = ixfrIncremental; self.ixfrFull = ixfrFull; self.ixfrUpToDate = ixfrUpToDate
+            self.refused = refused; self.notifySent = notifySent; self.notifyAcknowledged = notifyAcknowledged; self.serials = serials
         }
     }
 

@@ -53,6 +53,8 @@ public final class Server: @unchecked Sendable {
     private let installer: any ZoneInstaller
     /// Queries answered, by zone, stable name, pool and rcode.
     public let queryMetrics = QueryMetrics()
+    /// Transfers served and TSIG errors, when transfers are configured.
+    public var transferStatistics: TransferStatistics? { configuration.transfers?.stats }
     /// The snapshot being served now.
     public var servingSnapshot: Snapshot { store.snapshot }
     /// Every health-checked endpoint.

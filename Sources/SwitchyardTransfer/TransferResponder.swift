@@ -22,6 +22,7 @@ public struct TransferStatistics: Sendable {
     public var signedQueries = 0
     /// Per client address: the last serial it asked IXFR from, or the serial an AXFR gave it.
     public var secondarySerials: [String: UInt32] = [:]
+    public init() {}
 }
 
 /// The slow path: signed queries, AXFR and IXFR. The UDP and TCP loops hand it only the

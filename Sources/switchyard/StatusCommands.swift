@@ -12,6 +12,10 @@ struct StatusCommand: AsyncParsableCommand {
         print("generation \(generation.number) (\(generation.actor): \(generation.reason)), serials \(generation.serials.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
         if let error = status.discoveryError { print("discovery publish failing: \(error)") }
         if status.failedHooks > 0 { print("\(status.failedHooks) failed hook runs since start (see the log and `history`)") }
+        if let s = status.secondaries, s.axfr + s.ixfrIncremental + s.ixfrFull + s.ixfrUpToDate + s.refused + s.notifySent > 0 {
+            print("secondaries: \(s.axfr) AXFR, \(s.ixfrIncremental) IXFR incremental, \(s.ixfrFull) IXFR in full, \(s.ixfrUpToDate) up to date, \(s.refused) refused; NOTIFY \(s.notifySent) sent, \(s.notifyAcknowledged) acknowledged")
+            for (client, serial) in s.serials.sorted(by: { $0.key < $1.key }) { print("    \(client) last asked for serial \(serial)") }
+        }
         for name in status.names {
             print("\(name.name)  \(name.kind)  ttl \(name.ttl)\(name.kind == "weighted" ? "  \(name.selection)" : "")")
             for pool in name.pools {

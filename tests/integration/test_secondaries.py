@@ -305,3 +305,25 @@ def test_zone_file_edit_and_sighup_reach_the_secondaries(stack):
     took = follow(d, secondaries, lambda s: s.answer(f"added.{ORIGIN}", "A") == (0, frozenset({"A 192.0.2.77"})), "zone edit")
     print(f"\nsecondaries followed a zone-file edit in {took}")
     assert primary_answer(d, f"added.{ORIGIN}", "A") == (0, frozenset({"A 192.0.2.77"}))
+
+
+def test_status_and_metrics_show_transfers_and_notify(stack):
+    d, secondaries = stack
+    r = cli(d, "shift", "orders", "broker-2", "--to", "pod", "--reason", "metrics test")
+    assert r.returncode == 0, describe_run(r)
+    follow(d, secondaries, lambda s: s.answer(broker_name(2), "A") == (0, frozenset({f"A {POD[2]}"})), "shift")
+
+    assert wait_until(lambda: (d.admin.status().get("secondaries") or {}).get("ixfrIncremental", 0) >= 2, timeout=5), d.admin.status()
+    status = d.admin.status()["secondaries"]
+    assert status["axfr"] >= 2 and status["notifySent"] >= 2 and status["notifyAcknowledged"] >= 2, status
+    assert status["serials"], status
+
+    r = cli(d, "status")
+    assert r.returncode == 0, describe_run(r)
+    assert "secondaries:" in r.stdout and "NOTIFY" in r.stdout and "last asked for serial" in r.stdout, r.stdout
+
+    code, text = d.admin.request("GET", "/metrics")
+    assert code == 200
+    for needle in ('switchyard_zone_transfers_total{kind="ixfr_incremental"}', 'switchyard_zone_transfers_total{kind="axfr"}',
+                   "switchyard_notify_sent_total", "switchyard_notify_acknowledged_total", "switchyard_secondary_serial{"):
+        assert needle in text, text
