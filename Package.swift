@@ -105,7 +105,7 @@ let package = Package(
         ),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
         .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore", "SwitchyardInventory"]),
-        .testTarget(name: "SwitchyardTransferTests", dependencies: ["SwitchyardTransfer", "SwitchyardCore"]),
+        .testTarget(name: "SwitchyardTransferTests", dependencies: ["SwitchyardTransfer", "SwitchyardCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SwitchyardInventoryTests", dependencies: ["SwitchyardInventory"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardInventory", "SwitchyardCore"]),
         .testTarget(name: "SwitchyardJournalTests", dependencies: ["SwitchyardJournal", "SwitchyardControl"]),

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import SwitchyardCore
 @testable import SwitchyardTransfer
@@ -129,5 +130,46 @@ import SwitchyardCore
         let (deleted, added) = ZoneTransfer.difference(from: old, to: new)
         #expect(deleted.flatMap(\.rdatas) == [[1, 1, 1, 1]])
         #expect(added.flatMap(\.rdatas) == [[3, 3, 3, 3]])
+    }
+}
+
+@Suite struct SlowPathRobustnessTests {
+    @Test func mutatedSignedPacketsNeverCrash() {
+        let key = TSIGKey(name: DomainName("xfr.")!, algorithm: .hmacSHA256, secret: Array("secret".utf8))
+        let zone = try! ZoneBuilder.build(origin: DomainName("example.test.")!, records: [
+            ResourceRecord(owner: DomainName("example.test.")!, type: .soa, ttl: 300,
+                           rdata: DomainName("ns.example.test.")!.wire + DomainName("h.example.test.")!.wire + [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]),
+            ResourceRecord(owner: DomainName("example.test.")!, type: .ns, ttl: 300, rdata: DomainName("ns.example.test.")!.wire),
+            ResourceRecord(owner: DomainName("ns.example.test.")!, type: .a, ttl: 300, rdata: [192, 0, 2, 1]),
+        ], source: "t").get()
+        let snapshot = try! Snapshot(zones: [zone])
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let slow = TransferResponder(keyring: TSIGKeyring([key]), rules: [try! TransferRule("127.0.0.1", keyring: TSIGKeyring([key]))],
+                                     logger: quiet)
+        let responder = Responder(defersSlowPath: true)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_535, alignment: 16)
+        defer { scratch.deallocate() }
+        var generator = SystemRandomNumberGenerator()
+        let seeds: [[UInt8]] = [RRType.a, .axfr, .ixfr].map { type in
+            var packet = MessageReader.query(id: 7, name: DomainName("example.test.")!, type: type)
+            TSIG.sign(&packet, key: key, keyName: key.name, algorithm: key.algorithm.wireName, time: UInt64(Date().timeIntervalSince1970),
+                      originalID: 7, priorMAC: nil)
+            return packet
+        }
+        for round in 0..<20_000 {
+            var packet = seeds[round % seeds.count]
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                let index = Int.random(in: 0..<packet.count, using: &generator)
+                packet[index] = UInt8.random(in: 0...255, using: &generator)
+            }
+            if round % 7 == 0 { packet = Array(packet.prefix(Int.random(in: 0...packet.count, using: &generator))) }
+            for transport in [Transport.udp, .tcp] {
+                let messages = packet.withUnsafeBytes {
+                    slow.respond(to: $0, transport: transport, client: [127, 0, 0, 1], snapshot: snapshot, responder: responder, scratch: scratch)
+                }
+                #expect(messages.allSatisfy { $0.count >= 12 && $0.count <= 65_535 })
+            }
+        }
     }
 }

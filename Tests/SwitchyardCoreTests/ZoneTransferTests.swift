@@ -1,0 +1,50 @@
+import Testing
+@testable import SwitchyardCore
+
+@Suite("Zone transfer encoding and the slow-path hand-off")
+struct ZoneTransferTests {
+    @Test(arguments: [RRType.axfr, RRType.ixfr])
+    func transfersAreDeferredOnlyWhenAsked(type: RRType) {
+        let responder = Responder(defersSlowPath: true)
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { out.deallocate() }
+        let packet = Fixture.query("example.test.", type)
+        let length = packet.withUnsafeBytes { responder.respond(to: $0, transport: .tcp, snapshot: Fixture.shared, into: out) }
+        #expect(length == 0 && responder.outcome.deferred)
+        let plain = Fixture.query("www.example.test.", .a)
+        let answered = plain.withUnsafeBytes { responder.respond(to: $0, transport: .udp, snapshot: Fixture.shared, into: out) }
+        #expect(answered > 0 && !responder.outcome.deferred)
+    }
+
+    @Test func signedQueriesAreDeferred() {
+        let responder = Responder(defersSlowPath: true)
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { out.deallocate() }
+        var packet = Fixture.query("www.example.test.", .a)
+        packet[11] = 1
+        // A TSIG record (contents do not matter to the Responder): owner "k.", type 250.
+        packet += [1, 0x6B, 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 0]
+        let length = packet.withUnsafeBytes { responder.respond(to: $0, transport: .udp, snapshot: Fixture.shared, into: out) }
+        #expect(length == 0 && responder.outcome.deferred)
+    }
+
+    @Test func largeTransfersSplitWithSOAFirstAndLast() throws {
+        var records = Fixture.exampleRecords
+        for i in 0..<500 { records.append(Fixture.record("host-\(i).example.test.", .a, [10, 0, UInt8(i / 256), UInt8(i % 256)])) }
+        let snapshot = Fixture.snapshot(records)
+        let zone = try #require(snapshot.zones.first { $0.origin == Fixture.name("example.test.") })
+        let contents = ZoneTransfer.contents(of: zone, stableNames: snapshot.stableNames)
+        let query = Fixture.query("example.test.", .axfr)
+        let messages = query.withUnsafeBytes {
+            ZoneTransfer.encode(records: ZoneTransfer.axfrRecords(contents), query: $0, questionEnd: query.count, maxSize: 2048)
+        }
+        #expect(messages.count > 5)
+        #expect(messages.allSatisfy { $0.count <= 2048 })
+        let parsed = messages.compactMap(Response.init)
+        #expect(parsed.count == messages.count)
+        let answers = parsed.flatMap(\.answer)
+        #expect(answers.first?.type == RRType.soa.rawValue && answers.last?.type == RRType.soa.rawValue)
+        #expect(answers.count == contents.reduce(0) { $0 + $1.rdatas.count } + 1)
+        #expect(parsed[0].qdcount == 1 && parsed.dropFirst().allSatisfy { $0.qdcount == 0 })
+    }
+}
