@@ -305,6 +305,8 @@ def test_zone_file_edit_and_sighup_reach_the_secondaries(stack):
     took = follow(d, secondaries, lambda s: s.answer(f"added.{ORIGIN}", "A") == (0, frozenset({"A 192.0.2.77"})), "zone edit")
     print(f"\nsecondaries followed a zone-file edit in {took}")
     assert primary_answer(d, f"added.{ORIGIN}", "A") == (0, frozenset({"A 192.0.2.77"}))
+    # The zone file changed: no difference from the journal, the whole zone (AXFR-style IXFR).
+    assert "IXFR served in full" in d.server.stderr_text(), d.server.stderr_text()[-3000:]
 
 
 def test_status_and_metrics_show_transfers_and_notify(stack):
