@@ -144,16 +144,6 @@ struct MessageWriter {
         return rrset.rdatas.count
     }
 
-    /// Writes one record of `rrset` (a zone transfer may split an RRset across messages).
-    mutating func record(_ rrset: RRSet, at index: Int) -> Bool {
-        let saved = mark
-        guard record(rrset, rdata: rrset.rdatas[index], owner: rrset.owner, ownerAt: nil, ttl: rrset.ttl) else {
-            rewind(to: saved)
-            return false
-        }
-        return true
-    }
-
     private mutating func record(_ rrset: RRSet, rdata: [UInt8], owner: DomainName, ownerAt: Int?, ttl: UInt32) -> Bool {
         if let ownerAt {
             guard u16(0xC000 | UInt16(ownerAt)) else { return false }

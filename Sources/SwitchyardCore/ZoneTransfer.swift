@@ -100,34 +100,34 @@ public enum ZoneTransfer {
                               maxSize: Int = 16_384, reserve: Int = 0) -> [[UInt8]] {
         let id = UInt16(query[0]) << 8 | UInt16(query[1])
         let opcodeAndRD = (UInt16(query[2]) << 8 | UInt16(query[3])) & 0x7900
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maxSize, alignment: 16)
-        let compression = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: 4096)
-        defer { buffer.deallocate(); compression.deallocate() }
+        let limit = maxSize - reserve
+        let questionName = DomainName(wire: Array(query[12..<max(12, questionEnd - 4)]))
         var messages: [[UInt8]] = []
         var setIndex = 0, recordIndex = 0
         repeat {
-            var writer = MessageWriter(buffer: buffer, limit: maxSize - reserve, compression: compression)
             let first = messages.isEmpty
-            _ = writer.u16(id); _ = writer.u16(0x8400 | opcodeAndRD)
-            _ = writer.u16(first ? 1 : 0); _ = writer.u16(0); _ = writer.u16(0); _ = writer.u16(0)
+            var writer = TransferWriter(header: [UInt8(id >> 8), UInt8(id & 0xFF), UInt8((0x8400 | opcodeAndRD) >> 8), UInt8(opcodeAndRD & 0xFF),
+                                                 0, first ? 1 : 0, 0, 0, 0, 0, 0, 0])
             if first {
-                _ = writer.bytes(UnsafeRawBufferPointer(rebasing: query[12..<questionEnd]))
-                writer.registerName(at: 12)
+                writer.bytes += query[12..<questionEnd]
+                if let questionName { writer.register(questionName, at: 12) }
             }
             var count: UInt16 = 0
             while setIndex < records.count {
                 let set = records[setIndex]
                 if recordIndex >= set.rdatas.count { setIndex += 1; recordIndex = 0; continue }
-                guard writer.record(set, at: recordIndex) else { break }
+                // Compression only shrinks a record: the uncompressed size bounds it.
+                let bound = set.owner.wire.count + 10 + set.rdatas[recordIndex].count
+                if writer.bytes.count + bound > limit && (count > 0 || writer.bytes.count + bound > 65_535 - reserve) {
+                    if count == 0 { recordIndex += 1 }  // larger than any message: skipped
+                    break
+                }
+                writer.record(set, at: recordIndex)
                 count += 1
                 recordIndex += 1
             }
-            if count == 0 && setIndex < records.count {
-                // One record larger than a message: skip it rather than loop forever.
-                recordIndex += 1
-            }
-            writer.patch16(count, at: 6)
-            messages.append(Array(UnsafeRawBufferPointer(rebasing: buffer[0..<writer.count])))
+            writer.bytes[6] = UInt8(count >> 8); writer.bytes[7] = UInt8(count & 0xFF)
+            messages.append(writer.bytes)
         } while setIndex < records.count
         return messages
     }
@@ -143,5 +143,79 @@ public enum ZoneTransfer {
             if rcode != .noError { message[2] &= ~0x04 }
         }
         return message
+    }
+}
+
+/// Writes the records of a transfer message with name compression through a hash table of
+/// the suffixes already written (the answer path's `MessageWriter` scans its table, which is
+/// right for a few names and far too slow for the thousands in a 16 KiB transfer message).
+struct TransferWriter {
+    var bytes: [UInt8]
+    /// Lowercase wire suffix → its offset in the message.
+    private var suffixes: [ArraySlice<UInt8>: UInt16] = [:]
+
+    init(header: [UInt8]) {
+        bytes = header
+        bytes.reserveCapacity(16_384 + 512)
+    }
+
+    mutating func register(_ name: DomainName, at offset: Int) {
+        var position = 0
+        let key = name.key
+        while key[position] != 0 && offset + position < 0x4000 {
+            suffixes[key[position...]] = suffixes[key[position...]] ?? UInt16(offset + position)
+            position += 1 + Int(key[position])
+        }
+    }
+
+    mutating func name(_ name: DomainName) {
+        var position = 0
+        let key = name.key, wire = name.wire
+        while true {
+            let length = Int(wire[position])
+            if length == 0 { bytes.append(0); return }
+            if let pointer = suffixes[key[position...]] {
+                bytes.append(UInt8(0xC0 | pointer >> 8)); bytes.append(UInt8(pointer & 0xFF))
+                return
+            }
+            if bytes.count < 0x4000 { suffixes[key[position...]] = UInt16(bytes.count) }
+            bytes += wire[position...(position + length)]
+            position += 1 + length
+        }
+    }
+
+    /// One record; names in NS, CNAME, PTR, MX and SOA data compressed (RFC 3597 section 4:
+    /// only the types of RFC 1035), everything else verbatim.
+    mutating func record(_ set: RRSet, at index: Int) {
+        let rdata = set.rdatas[index]
+        name(set.owner)
+        let ttl = set.ttl
+        bytes += [UInt8(set.type.rawValue >> 8), UInt8(set.type.rawValue & 0xFF), 0, 1,
+                  UInt8(ttl >> 24), UInt8(ttl >> 16 & 0xFF), UInt8(ttl >> 8 & 0xFF), UInt8(ttl & 0xFF), 0, 0]
+        let lengthAt = bytes.count - 2
+        let aligned = set.targets.count == set.rdatas.count
+        switch set.type {
+        case .ns where aligned, .cname where aligned, .ptr where aligned:
+            name(set.targets[index])
+        case .mx where aligned && rdata.count >= 2:
+            bytes += rdata[0..<2]
+            name(set.targets[index])
+        case .soa:
+            let fields = rdata.withUnsafeBytes { raw -> (Int, Int)? in
+                guard let m = uncompressedNameEnd(raw, from: 0), let r = uncompressedNameEnd(raw, from: m) else { return nil }
+                return (m, r)
+            }
+            if let (mEnd, rEnd) = fields, let mname = DomainName(wire: Array(rdata[0..<mEnd])),
+               let rname = DomainName(wire: Array(rdata[mEnd..<rEnd])) {
+                name(mname); name(rname)
+                bytes += rdata[rEnd...]
+            } else {
+                bytes += rdata
+            }
+        default:
+            bytes += rdata
+        }
+        let length = bytes.count - lengthAt - 2
+        bytes[lengthAt] = UInt8(length >> 8); bytes[lengthAt + 1] = UInt8(length & 0xFF)
     }
 }
