@@ -142,7 +142,7 @@ extension Planner {
             var gates = [GateCheck(check: .tcpConnect(target: target.description, port: cluster.port), name: move.name, broker: move.broker.id)]
             for command in options.gateCommands {
                 // {run} and {generation} are filled in when the gate runs.
-                let filled = fill(command, ["broker": String(move.broker.id), "target": target.description,
+                let filled = Placeholders.fill(command, ["broker": String(move.broker.id), "target": target.description,
                                             "port": String(cluster.port), "cluster": cluster.name, "name": move.name])
                 gates.append(GateCheck(check: .command(filled), name: move.name, broker: move.broker.id))
             }
@@ -153,7 +153,7 @@ extension Planner {
             guard let command = options.drainCommand, let old = move.broker.targets[move.from],
                   let new = move.broker.targets[move.to] else { return nil }
             // {run} and {generation} are filled in when the drain runs.
-            let filled = fill(command, ["broker": String(move.broker.id), "old_target": old.description,
+            let filled = Placeholders.fill(command, ["broker": String(move.broker.id), "old_target": old.description,
                                         "new_target": new.description, "cluster": cluster.name, "name": move.name,
                                         "port": String(cluster.port)])
             return DrainAction(broker: move.broker.id, oldTarget: old.description, newTarget: new.description, command: filled)
@@ -229,13 +229,5 @@ extension Planner {
             }
             return result
         }
-    }
-
-    /// Replaces `{key}` placeholders. Values are addresses, hostnames, numbers and cluster
-    /// labels, none of which need shell quoting.
-    public static func fill(_ template: String, _ values: [String: String]) -> String {
-        var result = template
-        for (key, value) in values { result = result.replacingOccurrences(of: "{\(key)}", with: value) }
-        return result
     }
 }

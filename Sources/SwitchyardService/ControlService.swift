@@ -225,11 +225,11 @@ public final class ControlService: ZoneInstaller, Sendable {
             if template.contains("{name}") {
                 for name in changedNames {
                     let zone = zones.filter { name.hasSuffix("." + $0) || name == $0 }.max { $0.count < $1.count } ?? ""
-                    commands.append(HookRunner.expand(template, ["name": name, "zone": zone, "generation": String(generation.number)]))
+                    commands.append(Placeholders.fill(template, ["name": name, "zone": zone, "generation": String(generation.number)]))
                 }
             } else {
                 for zone in zones {
-                    commands.append(HookRunner.expand(template, ["zone": zone, "generation": String(generation.number)]))
+                    commands.append(Placeholders.fill(template, ["zone": zone, "generation": String(generation.number)]))
                 }
             }
             for command in Array(Set(commands)).sorted() {

@@ -60,7 +60,7 @@ struct LiveCutoverEffects: CutoverEffects {
             var extra = ["name": gate.name]
             if let broker = gate.broker { extra["broker"] = String(broker) }
             let (placeholders, environment) = context(generation: control.current?.generation.number, extra)
-            let command = Planner.fill(template, placeholders)
+            let command = Placeholders.fill(template, placeholders)
             let result = HookRunner.run(command, timeout: 30, environment: environment)
             logger.info("gate command", metadata: ["run": "\(runID)", "command": "\(command)", "result": "\(result)"])
             return result.succeeded ? .passed : .failed("\(result): \(result.output.prefix(300))")
@@ -199,7 +199,7 @@ struct LiveCutoverEffects: CutoverEffects {
             "broker": String(drain.broker), "old_target": drain.oldTarget, "new_target": drain.newTarget,
             "name": plan.cluster.isEmpty ? "" : "broker-\(drain.broker).\(plan.cluster).\(plan.origin)",
         ])
-        let command = Planner.fill(drain.command, placeholders)
+        let command = Placeholders.fill(drain.command, placeholders)
         let timeout = Double(plan.options.drainTimeoutSeconds ?? CutoverOptions.defaultDrainTimeout)
         let result = await offloaded { HookRunner.run(command, timeout: timeout, environment: environment) }
         do {
