@@ -22,6 +22,8 @@ public struct CutoverPlan: Codable, Sendable, Equatable {
     public var steps: [PlanStep]
     /// Cache-invalidation hooks run after every committed step (by the server).
     public var hooks: [String]
+    /// What the plan decided not to do, and why (e.g. TTLs already low enough).
+    public var notes: [String]?
 
     public init(purpose: Purpose, cluster: String, origin: String, toPool: String?, options: CutoverOptions,
                 names: [String], startState: ServingState, startVerify: [AnswerExpectation], steps: [PlanStep], hooks: [String]) {

@@ -21,7 +21,11 @@ extension Planner {
         // 1. Lower the TTLs that are above the cutover TTL (a name already low enough, also
         //    from an earlier run, is left alone), then wait out the highest old one.
         var lowered = start
+        var notes: [String] = []
         let high = affected.filter { stager.effectiveTTL($0, in: start) > options.cutoverTTL }
+        if let highest = affected.map({ stager.effectiveTTL($0, in: start) }).max(), high.isEmpty {
+            notes.append("TTLs are not lowered: every affected name is already at or below the cutover TTL \(options.cutoverTTL) s (highest \(highest) s)")
+        }
         for name in high { lowered.loweredTTLs[name] = options.cutoverTTL }
         if let oldest = high.max(by: { stager.effectiveTTL($0, in: start) < stager.effectiveTTL($1, in: start) }) {
             let rest = affected.count - high.count
@@ -66,9 +70,11 @@ extension Planner {
         let restoredCount = Generation.changes(from: stager.state, to: restored).count
         stager.add(.restoreTTL, title: "restore the TTLs of \(restoredCount) name\(restoredCount == 1 ? "" : "s")", state: restored)
 
-        return CutoverPlan(purpose: purpose, cluster: cluster.name, origin: cluster.origin, toPool: options.toPool, options: options,
+        var plan = CutoverPlan(purpose: purpose, cluster: cluster.name, origin: cluster.origin, toPool: options.toPool, options: options,
                            names: managedNames(cluster), startState: start, startVerify: stager.expectations(for: start),
                            steps: stager.steps, hooks: options.invalidationHooks)
+        plan.notes = notes.isEmpty ? nil : notes
+        return plan
     }
 
     struct Move {
