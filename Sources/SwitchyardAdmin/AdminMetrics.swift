@@ -11,6 +11,7 @@ final class AdminMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let exported = Mutex<[QueryLabels: UInt64]>([:])
     private let exportedHookFailures = Mutex<Int>(0)
+    private let exportedLimited = Mutex<(dropped: Int, slipped: Int)>((0, 0))
 
     private static func metric(_ name: String, unit: String = "", help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "switchyard", metricName: name, unitName: unit, helpText: help)
@@ -22,6 +23,9 @@ final class AdminMetrics: Sendable {
     private static var targetUp: MetricNameDescriptor { metric("target_up", help: "1 when a health-checked target answers its TCP probes.") }
     private static var hookFailures: MetricNameDescriptor { metric("hook_failures", unit: "total", help: "Failed cache-invalidation and discovery hook runs.") }
     private static var discoveryOK: MetricNameDescriptor { metric("discovery_publish_ok", help: "0 when the last discovery publish failed.") }
+    private static var rateLimited: MetricNameDescriptor {
+        metric("rrl_limited_responses", unit: "total", help: "UDP responses over the rate limit, by action: dropped, or slipped (sent truncated).")
+    }
     private static var cutoverRunning: MetricNameDescriptor { metric("cutover_running", help: "1 while a cutover or rollback runs for the cluster.") }
 
     func render(server: Server, control: ControlService, runs: [AdminAPI.RunStatus]) -> String {
@@ -53,6 +57,14 @@ final class AdminMetrics: Sendable {
             previous = failures
         }
         registry.makeGauge(descriptor: Self.discoveryOK).set(to: control.discoveryFailure == nil ? 1 : 0)
+        if let limiter = server.rateLimiter {
+            exportedLimited.withLock { previous in
+                let now = (dropped: limiter.dropped, slipped: limiter.slipped)
+                registry.makeCounter(descriptor: Self.rateLimited, labels: [("action", "dropped")]).increment(by: Int64(now.dropped - previous.dropped))
+                registry.makeCounter(descriptor: Self.rateLimited, labels: [("action", "slipped")]).increment(by: Int64(now.slipped - previous.slipped))
+                previous = now
+            }
+        }
         for run in runs {
             registry.makeGauge(descriptor: Self.cutoverRunning, labels: [("cluster", run.cluster)]).set(to: run.active ? 1 : 0)
         }

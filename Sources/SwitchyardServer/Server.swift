@@ -23,11 +23,14 @@ public struct ServerConfiguration: Sendable {
     public var tcpIdleTimeout: Double
     public var tcpMaxConnections: Int
     public var maxUDPSize: Int
+    /// UDP response-rate limiting; off when its rate is 0.
+    public var rateLimit: RateLimitSettings
 
     public init(zonesDirectory: String, listen: [ListenAddress], threads: Int, tcpIdleTimeout: Double,
-                tcpMaxConnections: Int, maxUDPSize: Int) {
+                tcpMaxConnections: Int, maxUDPSize: Int, rateLimit: RateLimitSettings = RateLimitSettings(rate: 0)) {
         self.zonesDirectory = zonesDirectory; self.listen = listen; self.threads = threads
         self.tcpIdleTimeout = tcpIdleTimeout; self.tcpMaxConnections = tcpMaxConnections; self.maxUDPSize = maxUDPSize
+        self.rateLimit = rateLimit
     }
 
     /// CPUs this process may run on (respects taskset and cgroup CPU sets).
@@ -49,6 +52,8 @@ public final class Server: @unchecked Sendable {
     private let installer: any ZoneInstaller
     /// Queries answered, by zone, stable name, pool and rcode.
     public let queryMetrics = QueryMetrics()
+    /// Shared by every UDP worker; `nil` when response-rate limiting is off.
+    public let rateLimiter: ResponseRateLimiter?
     /// The snapshot being served now.
     public var servingSnapshot: Snapshot { store.snapshot }
     /// Every health-checked endpoint.
@@ -62,6 +67,7 @@ public final class Server: @unchecked Sendable {
         self.logger = logger
         self.store = store
         self.installer = installer
+        self.rateLimiter = ResponseRateLimiter(configuration.rateLimit)
         try installer.install(loaded, down: [])
         self.health = makeHealthMonitor(loaded.healthChecks, initiallyDown: [])
         checked.withLock { $0 = Set(loaded.healthChecks.keys) }
@@ -96,7 +102,7 @@ public final class Server: @unchecked Sendable {
                         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                     }
                     let worker = UDPWorker(fd: fd, address: address, store: store, maxUDPSize: configuration.maxUDPSize,
-                                           stopping: stopping, metrics: queryMetrics, logger: logger)
+                                           stopping: stopping, metrics: queryMetrics, limiter: rateLimiter, logger: logger)
                     workers.append((worker, "udp\(index)"))
                 }
                 tcpListeners[try address.bind(type: Int32(SOCK_STREAM.rawValue))] = address

@@ -19,18 +19,22 @@ final class UDPWorker: @unchecked Sendable {
     private let stopping: StopFlag
     private let logger: Logger
     private let metrics: QueryMetrics
+    private let limiter: ResponseRateLimiter?
 
     private let received: UnsafeMutableBufferPointer<sy_mmsghdr>
     private let sending: UnsafeMutableBufferPointer<sy_mmsghdr>
     private let receiveVectors: UnsafeMutableBufferPointer<iovec>
     private let sendVectors: UnsafeMutableBufferPointer<iovec>
     private let peers: UnsafeMutableBufferPointer<sockaddr_storage>
+    /// Reply → the index of the datagram (and peer) it answers.
+    private let replyPeers: UnsafeMutableBufferPointer<Int>
     private let receiveBuffers: UnsafeMutableRawBufferPointer
     private let sendBuffers: UnsafeMutableRawBufferPointer
 
     init(fd: Int32, address: ListenAddress, store: SnapshotStore, maxUDPSize: Int, stopping: StopFlag,
-         metrics: QueryMetrics, logger: Logger) {
+         metrics: QueryMetrics, limiter: ResponseRateLimiter?, logger: Logger) {
         self.fd = fd
+        self.limiter = limiter
         self.metrics = metrics
         self.address = address
         self.store = store
@@ -43,6 +47,7 @@ final class UDPWorker: @unchecked Sendable {
         receiveVectors = .allocate(capacity: batch)
         sendVectors = .allocate(capacity: batch)
         peers = .allocate(capacity: batch)
+        replyPeers = .allocate(capacity: batch)
         receiveBuffers = .allocate(byteCount: batch * UDPWorker.receiveSize, alignment: 16)
         sendBuffers = .allocate(byteCount: batch * responder.maxUDPSize, alignment: 16)
         for i in 0..<batch {
@@ -52,7 +57,7 @@ final class UDPWorker: @unchecked Sendable {
 
     deinit {
         received.deallocate(); sending.deallocate(); receiveVectors.deallocate(); sendVectors.deallocate()
-        peers.deallocate(); receiveBuffers.deallocate(); sendBuffers.deallocate()
+        peers.deallocate(); replyPeers.deallocate(); receiveBuffers.deallocate(); sendBuffers.deallocate()
     }
 
     func run() {
@@ -102,11 +107,33 @@ final class UDPWorker: @unchecked Sendable {
                     msg_iov: sendVectors.baseAddress! + replies, msg_iovlen: 1,
                     msg_control: nil, msg_controllen: 0, msg_flags: 0)
                 sending[replies].msg_len = 0
+                replyPeers[replies] = i
                 replies += 1
             }
+            if let limiter, replies > 0 { replies = limit(replies, with: limiter) }
             send(replies)
         }
         tally.flush(into: metrics)
+    }
+
+    /// Drops or truncates the replies over the rate (RRL) and packs the rest to the front;
+    /// returns how many are left to send.
+    private func limit(_ replies: Int, with limiter: ResponseRateLimiter) -> Int {
+        var kept = 0
+        limiter.judge(count: replies, now: monotonicSeconds(), client: { clientAddress(peers.baseAddress! + replyPeers[$0]) }) { reply, verdict in
+            switch verdict {
+            case .drop: return
+            case .slip: sendVectors[reply].iov_len = ResponseRateLimiter.slip(sendVectors[reply].iov_base, length: sendVectors[reply].iov_len)
+            case .send: break
+            }
+            if kept != reply {
+                sendVectors[kept] = sendVectors[reply]
+                sending[kept] = sending[reply]
+            }
+            sending[kept].msg_hdr.msg_iov = sendVectors.baseAddress! + kept
+            kept += 1
+        }
+        return kept
     }
 
     private func send(_ total: Int) {

@@ -234,23 +234,9 @@ func canonical(_ text: String) -> String {
     return lower.hasSuffix(".") ? lower : lower + "."
 }
 
-/// The 4 or 16 bytes of an IPv4 or IPv6 address in text, or nil for anything else.
-func addressBytes(_ text: String) -> [UInt8]? {
-    var storage = [UInt8](repeating: 0, count: 16)
-    for (family, size) in [(AF_INET, 4), (AF_INET6, 16)] {
-        let ok = storage.withUnsafeMutableBytes { bytes in text.withCString { inet_pton(family, $0, bytes.baseAddress) } }
-        if ok == 1 { return Array(storage.prefix(size)) }
-    }
-    return nil
-}
+func addressBytes(_ text: String) -> [UInt8]? { ListenAddress.addressBytes(text) }
 
-func addressText(_ bytes: [UInt8]) -> String {
-    var text = [CChar](repeating: 0, count: 64)
-    let family = bytes.count == 16 ? AF_INET6 : AF_INET
-    let ok = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) }
-    return ok == nil ? bytes.map(String.init).joined(separator: ".")
-        : String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
+func addressText(_ bytes: [UInt8]) -> String { ListenAddress.addressText(bytes) }
 
 /// Runs blocking work (sockets, child processes, SQLite) on a Dispatch thread, so a long hook
 /// or probe never holds one of the few cooperative threads the admin endpoint answers on.
