@@ -10,7 +10,7 @@ PYTHON     := $(VENV)/bin/python
 # python3-venv for the test tools.
 APT_BUILD  := libldns-dev librdkafka-dev pkg-config
 APT_SERVE  := dnsutils
-APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound python3-venv curl
+APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound python3-venv curl iproute2
 APT_BENCH  := nsd knot dnsperf time util-linux iproute2
 
 .PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test bench clean
