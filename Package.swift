@@ -107,6 +107,7 @@ let package = Package(
         .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore", "SwitchyardInventory"]),
         .testTarget(name: "SwitchyardInventoryTests", dependencies: ["SwitchyardInventory"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardInventory", "SwitchyardCore"]),
+        .testTarget(name: "SwitchyardKafkaTests", dependencies: ["SwitchyardKafka", "SwitchyardControl"]),
         .testTarget(name: "SwitchyardJournalTests", dependencies: ["SwitchyardJournal", "SwitchyardControl"]),
         .testTarget(
             name: "SwitchyardDiscoveryTests",
