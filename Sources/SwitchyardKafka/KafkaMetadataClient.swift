@@ -41,6 +41,14 @@ public enum KafkaMetadataClient {
         }
     }
 
+    /// The node id of the endpoint at `bootstrap`, asked with a DescribeConfigs request for
+    /// broker `claimed` (see ``KafkaWireMetadata/nodeID(host:port:claimed:timeout:)``); `nil`
+    /// when the endpoint does not tell.
+    public static func nodeID(at bootstrap: String, claimed: Int, timeout: Double) -> Int? {
+        guard let (host, port) = split(bootstrap) else { return nil }
+        return KafkaWireMetadata.nodeID(host: host, port: port, claimed: claimed, timeout: timeout)
+    }
+
     /// librdkafka's version, e.g. `2.0.2`.
     public static var version: String { rd_kafka_version_str().map { String(cString: $0) } ?? "?" }
 

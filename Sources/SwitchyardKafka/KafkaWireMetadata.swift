@@ -19,31 +19,74 @@ enum KafkaWireMetadata {
 
     static func fetch(host: String, port: Int, bootstrap: String, timeout: Double) -> Result<KafkaMetadata, KafkaClientError> {
         let context = "Metadata v5 request to \(bootstrap)"
-        let fd: Int32
-        switch connect(host: host, port: port, timeout: timeout) {
-        case .failure(let error): return .failure(KafkaClientError(context: context, message: error.message))
-        case .success(let socket): fd = socket
-        }
-        defer { close(fd) }
         var request = WireWriter()
         request.int16(apiKeyMetadata); request.int16(version); request.int32(1); request.string("switchyard-gate")
         request.int32(-1)  // topics: null = every topic
         request.int8(0)    // allow_auto_topic_creation: false
+        switch exchange(host: host, port: port, request: request.bytes, timeout: timeout) {
+        case .failure(let error):
+            return .failure(KafkaClientError(context: context, message: error.message))
+        case .success(let body):
+            guard let metadata = parse(body, bootstrap: bootstrap) else {
+                return .failure(KafkaClientError(context: context, message: "malformed Metadata v5 response (\(body.count) bytes)"))
+            }
+            return .success(metadata)
+        }
+    }
+
+    static let apiKeyDescribeConfigs: Int16 = 32
+    static let brokerResource: Int8 = 4
+    static let invalidRequest: Int16 = 42
+
+    /// Which node the endpoint at `host:port` is, asked as "your configs, broker `node`":
+    /// Kafka brokers answer DescribeConfigs for a BROKER resource only under their own id and
+    /// otherwise fail with INVALID_REQUEST "Unexpected broker id, expected M or empty string,
+    /// but received N". So: `node` when the endpoint accepts it, M when it names another id,
+    /// `nil` when it cannot tell (another error, e.g. not authorized; or an endpoint, like
+    /// tansu, that answers for any id: then it returns `node`, and only the metadata speaks).
+    static func nodeID(host: String, port: Int, claimed node: Int, timeout: Double) -> Int? {
+        var request = WireWriter()
+        request.int16(apiKeyDescribeConfigs); request.int16(1); request.int32(1); request.string("switchyard-gate")
+        request.int32(1)                                   // one resource
+        request.int8(brokerResource); request.string(String(node))
+        request.int32(1); request.string("broker.id")      // one key, to keep the reply small
+        request.int8(0)                                    // include_synonyms: false
+        guard case .success(let body) = exchange(host: host, port: port, request: request.bytes, timeout: timeout) else { return nil }
+        return parseNodeAnswer(body, claimed: node)
+    }
+
+    /// The start of a DescribeConfigs v1 response: correlation id, throttle, one result's
+    /// error code and message.
+    static func parseNodeAnswer(_ body: [UInt8], claimed node: Int) -> Int? {
+        var reader = WireReader(body)
+        guard reader.int32() == 1, reader.int32() != nil, let count = reader.count(), count >= 1,
+              let error = reader.int16(), let message = reader.nullableString() else { return nil }
+        if error == 0 { return node }
+        guard error == invalidRequest, let text = message.value, let range = text.range(of: ", expected ") else { return nil }
+        let digits = text[range.upperBound...].prefix { $0.isASCII && $0.isNumber }
+        return Int(digits)
+    }
+
+    /// Sends one framed request and returns the response after its size.
+    private static func exchange(host: String, port: Int, request: [UInt8], timeout: Double) -> Result<[UInt8], ConnectError> {
+        let fd: Int32
+        switch connect(host: host, port: port, timeout: timeout) {
+        case .failure(let error): return .failure(error)
+        case .success(let socket): fd = socket
+        }
+        defer { close(fd) }
         var framed = WireWriter()
-        framed.int32(Int32(request.bytes.count))
-        framed.bytes += request.bytes
-        guard sendAll(fd, framed.bytes) else { return .failure(KafkaClientError(context: context, message: "send failed: \(String(cString: strerror(errno)))")) }
+        framed.int32(Int32(request.count))
+        framed.bytes += request
+        guard sendAll(fd, framed.bytes) else { return .failure(ConnectError(message: "send failed: \(String(cString: strerror(errno)))")) }
         guard let sizeBytes = receive(fd, count: 4) else {
-            return .failure(KafkaClientError(context: context, message: "no response (connection closed or \(timeout) s passed)"))
+            return .failure(ConnectError(message: "no response (connection closed, or \(timeout) s passed)"))
         }
         var sizeReader = WireReader(sizeBytes)
         guard let size = sizeReader.int32(), size >= 4, Int(size) <= maxResponse, let body = receive(fd, count: Int(size)) else {
-            return .failure(KafkaClientError(context: context, message: "bad or missing response frame"))
+            return .failure(ConnectError(message: "bad or missing response frame"))
         }
-        guard let metadata = parse(body, bootstrap: bootstrap) else {
-            return .failure(KafkaClientError(context: context, message: "malformed Metadata v5 response (\(size) bytes)"))
-        }
-        return .success(metadata)
+        return .success(body)
     }
 
     /// The response body after the size: correlation id, then Metadata v5.

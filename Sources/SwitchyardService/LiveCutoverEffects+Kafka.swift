@@ -47,7 +47,12 @@ extension LiveCutoverEffects {
             case .failure(let error):
                 record(spec.cluster, address, error: error.description)
                 return .failed("Kafka metadata: \(error)")
-            case .success(let metadata):
+            case .success(var metadata):
+                // Metadata lists the cluster's brokers but not which one answered; a Kafka
+                // broker tells its own id through DescribeConfigs.
+                if let broker = spec.broker, metadata.answeringBrokerID == nil {
+                    metadata.answeringBrokerID = KafkaMetadataClient.nodeID(at: address, claimed: broker, timeout: Self.kafkaTimeout)
+                }
                 record(spec.cluster, address, metadata, broker: spec.broker)
                 let outcome = KafkaGateDecision.outcome(spec, seen: metadata, expectedClusterID: expected)
                 logger.info("kafka gate", metadata: ["run": "\(runID)", "target": "\(address)", "passed": "\(outcome.passed)",
@@ -94,7 +99,7 @@ extension LiveCutoverEffects {
     private func record(_ cluster: String, _ address: String, _ metadata: KafkaMetadata, broker: Int?) {
         // The node the target serves: the gate's broker when listed, else the one that answered,
         // else the only one listed.
-        let node = broker.flatMap { metadata.broker($0) } ?? metadata.answeringBrokerID.flatMap { metadata.broker($0) }
+        let node = metadata.answeringBrokerID.flatMap { metadata.broker($0) } ?? broker.flatMap { metadata.broker($0) }
             ?? (metadata.brokers.count == 1 ? metadata.brokers.first : nil)
         kafka.record(AdminAPI.KafkaSighting(cluster: cluster, target: address, nodeID: node?.id, advertised: node?.advertised,
                                             clusterID: metadata.clusterID, at: Date()))

@@ -79,3 +79,31 @@ struct WireMetadataTests {
         #expect(error.message.contains("Metadata v5 request to 127.0.0.1:1: Connection refused"))
     }
 }
+
+/// Which node an endpoint is, from its DescribeConfigs answer for the claimed broker id.
+@Suite("Kafka node identity")
+struct NodeIdentityTests {
+    static func answer(error: Int16, message: String?) -> [UInt8] {
+        var w = WireWriter()
+        w.int32(1); w.int32(0); w.int32(1); w.int16(error)
+        if let message { w.string(message) } else { w.int16(-1) }
+        w.int8(4); w.string("3"); w.int32(0)
+        return w.bytes
+    }
+
+    @Test("accepted: the claimed id; refused by a broker of another id: that id; anything else: unknown", arguments: [
+        (Int16(0), Optional<String>.none, Optional(3)),
+        (Int16(42), Optional("Unexpected broker id, expected 4 or empty string, but received 3"), Optional(4)),
+        (Int16(42), Optional("something else"), Optional<Int>.none),
+        (Int16(31), Optional("Cluster authorization failed."), Optional<Int>.none),
+    ])
+    func answers(_ error: Int16, _ message: String?, _ expected: Int?) {
+        #expect(KafkaWireMetadata.parseNodeAnswer(Self.answer(error: error, message: message), claimed: 3) == expected)
+    }
+
+    @Test("a truncated answer tells nothing")
+    func truncated() {
+        let full = Self.answer(error: 0, message: nil)
+        for length in 0..<10 { #expect(KafkaWireMetadata.parseNodeAnswer(Array(full.prefix(length)), claimed: 3) == nil) }
+    }
+}
