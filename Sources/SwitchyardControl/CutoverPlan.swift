@@ -138,11 +138,11 @@ public struct GateCheck: Codable, Sendable, Equatable, CustomStringConvertible {
         case .command(let command):
             return "\(whom): command `\(command)`"
         case .kafka(let spec):
-            let identity = spec.broker.map { "node \($0) advertises \(spec.stableListener($0))" } ?? "every broker advertises its stable name"
-            let cluster = spec.leaving.isEmpty ? "a cluster id"
-                : "the cluster id of \(spec.leaving.map { KafkaMetadata.listener(host: $0, port: spec.port) }.joined(separator: ", "))"
-            return "\(whom): Kafka metadata at \(spec.address): \(identity), \(cluster), no offline partitions, "
-                + "at most \(spec.maxUnderReplicated) under-replicated"
+            let identity = spec.broker.map { "node \($0) as \(spec.stableListener($0))" } ?? "every broker as its stable name"
+            let cluster = spec.leaving.isEmpty ? "any cluster id"
+                : "cluster id of \(spec.leaving.map { KafkaMetadata.listener(host: $0, port: spec.port) }.joined(separator: ", "))"
+            return "\(whom): Kafka metadata at \(spec.address) (\(identity), \(cluster), no offline partitions, "
+                + "≤ \(spec.maxUnderReplicated) under-replicated)"
         }
     }
 }

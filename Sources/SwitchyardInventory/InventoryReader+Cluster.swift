@@ -2,7 +2,6 @@ import Yams
 
 extension InventoryReader {
     static let clusterKeys = ["port", "ttl", "discovery", "pools", "live", "brokers", "bootstrap", "health", "gate"]
-        + unsupportedSecurityKeys
     /// Keys for reaching a secured listener. The Kafka gate speaks plaintext only, so these are
     /// refused with a message rather than accepted and ignored.
     static let unsupportedSecurityKeys = ["tls", "ssl", "sasl", "security_protocol"]
@@ -18,7 +17,7 @@ extension InventoryReader {
             valid = false
         }
         guard let keys = entries(entry.value, field: field, ownerLine: entry.line) else { return nil }
-        checkKeys(keys, allowed: Self.clusterKeys, field: field)
+        checkKeys(keys, allowed: Self.clusterKeys, field: field, reportedElsewhere: Self.unsupportedSecurityKeys)
 
         let port = requireKey(keys, "port", field: field, hint: "the Kafka listener port, e.g. 9092")
             .flatMap { self.port($0, field: "\(field).port") }

@@ -42,7 +42,8 @@ extension LiveCutoverEffects {
     func checkKafkaGate(_ spec: KafkaGateSpec) -> GateOutcome {
         let expected = expectedClusterID(spec)
         var details: [String] = []
-        for address in kafkaAddresses(spec.target, port: spec.port) {
+        let addresses = kafkaAddresses(spec.target, port: spec.port)
+        for address in addresses {
             switch KafkaMetadataClient.fetch(bootstrap: address, timeout: Self.kafkaTimeout) {
             case .failure(let error):
                 record(spec.cluster, address, error: error.description)
@@ -57,7 +58,8 @@ extension LiveCutoverEffects {
                 let outcome = KafkaGateDecision.outcome(spec, seen: metadata, expectedClusterID: expected)
                 logger.info("kafka gate", metadata: ["run": "\(runID)", "target": "\(address)", "passed": "\(outcome.passed)",
                                                      "detail": "\(outcome.detail)"])
-                guard outcome.passed else { return .failed("\(address): \(outcome.detail)") }
+                // The gate names the target; an address is worth naming when it has several.
+                guard outcome.passed else { return .failed(addresses.count > 1 ? "\(address): \(outcome.detail)" : outcome.detail) }
                 details.append(outcome.detail)
             }
         }

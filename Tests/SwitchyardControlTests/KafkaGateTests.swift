@@ -123,8 +123,8 @@ struct KafkaGateTests {
                                                   leaving: [Fixture.vm(1)], maxUnderReplicated: 1)), name: Fixture.broker(1), broker: 1),
             GateCheck(check: .command("check 1"), name: Fixture.broker(1), broker: 1),
         ])
-        #expect(move.gates[0].description == "broker 1: Kafka metadata at 10.8.1.11:9092: node 1 advertises broker-1.orders.kafka.example:9092, "
-                + "the cluster id of 10.0.1.11:9092, no offline partitions, at most 1 under-replicated")
+        #expect(move.gates[0].description == "broker 1: Kafka metadata at 10.8.1.11:9092 (node 1 as broker-1.orders.kafka.example:9092, "
+                + "cluster id of 10.0.1.11:9092, no offline partitions, ≤ 1 under-replicated)")
         // Ramp steps gate every target of the pool gaining weight against the targets of the
         // pool losing it (by then empty of brokers: their vm targets are what is being left).
         let ramp = p.steps.first { $0.kind == .setBootstrapWeights }!
