@@ -250,6 +250,9 @@ def test_gate_refuses_another_cluster_and_another_brokers_name(lab: Lab) -> None
     assert lab.generation() == before, "a refused gate committed a generation"
     status = lab.cli("status").stdout
     assert f"{STRAY}:9092 (orders): node {NODE} advertising {STABLE}, cluster id billing-cluster" in status, status
+    plan = lab.cli("cutover", "plan", CLUSTER, "--to", "pod", *FAST).stdout
+    assert "Kafka last seen at the gates' targets:" in plan, plan
+    assert f"{VM}:9092 (orders): node {NODE} advertising {STABLE}, cluster id {CLUSTER_ID}" in plan, plan
     for label, result in (("stray (another cluster)", stray), ("wrong (broker-112's name)", wrong)):
         line = next((line for line in result.stdout.splitlines() if "gate failed" in line), "?")
         print(f"\ngate refused {label}: {line.strip()}")
