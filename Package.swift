@@ -24,6 +24,12 @@ let package = Package(
             pkgConfig: "ldns",
             providers: [.apt(["libldns-dev"])]
         ),
+        // librdkafka, used only by SwitchyardKafka (metadata for the Kafka gate).
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
         // recvmmsg/sendmmsg are hidden from Swift's Glibc module (no _GNU_SOURCE).
         .target(name: "CNetShim"),
         // Pure core: names, messages, zone snapshot, lookup, answer encoding. No I/O.
@@ -47,7 +53,7 @@ let package = Package(
             name: "SwitchyardService",
             dependencies: [
                 "SwitchyardServer", "SwitchyardControl", "SwitchyardJournal", "SwitchyardZones", "SwitchyardCore",
-                "SwitchyardInventory", "SwitchyardDiscovery",
+                "SwitchyardInventory", "SwitchyardDiscovery", "SwitchyardKafka",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -65,6 +71,11 @@ let package = Package(
         .target(
             name: "SwitchyardControl",
             dependencies: ["SwitchyardCore", "SwitchyardInventory"]
+        ),
+        // Kafka metadata from one bootstrap address (librdkafka, plaintext) as a pure value.
+        .target(
+            name: "SwitchyardKafka",
+            dependencies: ["SwitchyardControl", "CRdKafka"]
         ),
         // The SQLite journal of generations, cutover progress and hook runs.
         .target(
@@ -87,7 +98,7 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore", "SwitchyardZones", "SwitchyardServer",
                 "SwitchyardInventory", "SwitchyardDiscovery", "SwitchyardAdmin", "SwitchyardControl", "SwitchyardJournal",
-                "SwitchyardService",
+                "SwitchyardService", "SwitchyardKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -97,6 +108,7 @@ let package = Package(
         .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore", "SwitchyardInventory"]),
         .testTarget(name: "SwitchyardInventoryTests", dependencies: ["SwitchyardInventory"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardInventory", "SwitchyardCore"]),
+        .testTarget(name: "SwitchyardKafkaTests", dependencies: ["SwitchyardKafka", "SwitchyardControl"]),
         .testTarget(name: "SwitchyardJournalTests", dependencies: ["SwitchyardJournal", "SwitchyardControl"]),
         .testTarget(
             name: "SwitchyardDiscoveryTests",

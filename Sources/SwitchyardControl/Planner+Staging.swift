@@ -142,10 +142,12 @@ extension Planner {
             return (seconds, reasons)
         }
 
-        /// TCP to the broker's new target on the cluster port, then each gate command.
+        /// The broker's new target checked by the cluster's gate kind (Kafka metadata against
+        /// the target being left, or TCP on the cluster port), then each gate command.
         func gates(for move: Move) -> [GateCheck] {
             guard let target = move.broker.targets[move.to] else { return [] }
-            var gates = [GateCheck(check: .tcpConnect(target: target.description, port: cluster.port), name: move.name, broker: move.broker.id)]
+            let leaving = move.broker.targets[move.from].map { [$0.description] } ?? []
+            var gates = [GateCheck(check: targetCheck(target, broker: move.broker.id, leaving: leaving), name: move.name, broker: move.broker.id)]
             for command in options.gateCommands {
                 // {run} and {generation} are filled in when the gate runs.
                 let filled = Placeholders.fill(command, ["broker": String(move.broker.id), "target": target.description,
@@ -153,6 +155,19 @@ extension Planner {
                 gates.append(GateCheck(check: .command(filled), name: move.name, broker: move.broker.id))
             }
             return gates
+        }
+
+        /// What a gate checks at `target`: Kafka metadata (`gate: kafka`, the default) or a
+        /// TCP connection (`gate: tcp`).
+        func targetCheck(_ target: Target, broker: Int?, leaving: [String]) -> GateCheck.Check {
+            switch cluster.gate {
+            case .tcp:
+                return .tcpConnect(target: target.description, port: cluster.port)
+            case .kafka:
+                return .kafka(KafkaGateSpec(target: target.description, port: cluster.port, broker: broker, cluster: cluster.name,
+                                            origin: cluster.origin, leaving: leaving.filter { $0 != target.description },
+                                            maxUnderReplicated: options.maxUnderReplicated))
+            }
         }
 
         func drain(for move: Move) -> DrainAction? {
@@ -165,13 +180,22 @@ extension Planner {
             return DrainAction(broker: move.broker.id, oldTarget: old.description, newTarget: new.description, command: filled)
         }
 
-        /// TCP to every target of the bootstrap pools whose weight grows.
+        /// Every target of the bootstrap pools whose weight grows, checked by the cluster's gate
+        /// kind; a Kafka gate compares cluster ids with the targets of the pools losing weight.
         func weightGates(from before: ServingState, to after: ServingState) -> [GateCheck] {
             let old = before.weights[cluster.bootstrapName] ?? [:], new = after.weights[cluster.bootstrapName] ?? [:]
+            var leaving: [String] = []
+            for pool in cluster.bootstrap.pools where (new[pool.name] ?? 0) < (old[pool.name] ?? 0) {
+                // Brokers move before the ramp, so an implicit pool losing weight is usually
+                // empty by now: its brokers' targets there are still the ones being left.
+                var targets = members(of: pool, in: before).map(\.target)
+                if targets.isEmpty && pool.targets == nil { targets = cluster.brokers.compactMap { $0.targets[pool.name] } }
+                for target in targets where !leaving.contains(target.description) { leaving.append(target.description) }
+            }
             var gates: [GateCheck] = []
             for pool in cluster.bootstrap.pools where (new[pool.name] ?? 0) > (old[pool.name] ?? 0) {
                 for member in members(of: pool, in: after) {
-                    let gate = GateCheck(check: .tcpConnect(target: member.target.description, port: cluster.port),
+                    let gate = GateCheck(check: targetCheck(member.target, broker: member.broker, leaving: leaving),
                                          name: cluster.bootstrapName, broker: member.broker)
                     if !gates.contains(gate) { gates.append(gate) }
                 }

@@ -15,6 +15,8 @@ struct LiveCutoverEffects: CutoverEffects {
     let verifyServers: [ListenAddress]
     let pause: PauseFlag
     let logger: Logger
+    /// Shared with the service: what Kafka gates saw, for status and as a fallback cluster id.
+    let kafka: KafkaSightings
 
     func sleep(seconds: UInt32) async throws {
         try await Task.sleep(for: .seconds(Int(seconds)))
@@ -40,7 +42,7 @@ struct LiveCutoverEffects: CutoverEffects {
         switch gate.check {
         case .tcpConnect(let target, let port):
             guard let port = UInt16(exactly: port) else { return .failed("port \(port) is out of range") }
-            let addresses = resolve(target)
+            let addresses = resolveThroughServer(target)
             guard addresses.isEmpty else {
                 // Clients get every one of these addresses from us: each must work.
                 for address in addresses where !TCPProbe.check(address, port: port, timeout: 2) {
@@ -64,12 +66,14 @@ struct LiveCutoverEffects: CutoverEffects {
             let result = HookRunner.run(command, timeout: 30, environment: environment)
             logger.info("gate command", metadata: ["run": "\(runID)", "command": "\(command)", "result": "\(result)"])
             return result.succeeded ? .passed : .failed("\(result): \(result.output.prefix(300))")
+        case .kafka(let spec):
+            return checkKafkaGate(spec)
         }
     }
 
     /// An address target as is; a hostname through this server's own answers (never the
     /// system resolver).
-    private func resolve(_ target: String) -> [StableTarget] {
+    func resolveThroughServer(_ target: String) -> [StableTarget] {
         if let bytes = addressBytes(target) { return [bytes.count == 4 ? .ipv4(bytes) : .ipv6(bytes)] }
         guard let name = DomainName(target.hasSuffix(".") ? target : target + "."), let server = verifyServers.first else { return [] }
         var found: [StableTarget] = []

@@ -111,6 +111,7 @@ func describe(_ status: AdminAPI.RunStatus) -> String {
     if !progress.message.isEmpty { lines.append("  \(progress.message)") }
     for failure in progress.hookFailures { lines.append("  hook failure: \(failure)") }
     for drain in progress.drains ?? [] { lines.append("  drain \(drain.succeeded ? "ok" : "FAILED"): \(drain)") }
+    for sighting in status.kafka ?? [] { lines.append("  kafka: \(sighting)") }
     // While a run is going, lowered TTLs are its business; once it stopped they are news.
     for lowered in status.active && progress.status == .running ? [] : status.loweredTTLs ?? [] {
         lines.append("  TTL lowered: \(lowered.name) at \(lowered.ttl) s" + (lowered.run.map { " by run \($0)" } ?? "") + " (the next run of this cluster restores it)")
@@ -190,13 +191,16 @@ struct Staging: ParsableArguments {
     @Option(help: "Seconds to wait for the serving addresses to answer a step's targets.")
     var verifyTimeout: UInt32 = 30
 
+    @Option(help: "Kafka gates pass with at most this many under-replicated partitions (offline partitions always fail them).")
+    var maxUnderReplicated = 0
+
     func options(cluster: String, toPool: String, brokers: [Int]?) throws -> CutoverOptions {
         do {
             return CutoverOptions(
                 cluster: cluster, toPool: toPool, brokers: brokers, ramp: try CutoverOptions.parseRamp(ramp),
                 batch: batch, cutoverTTL: cutoverTTL, jvmCacheSeconds: jvmCache, resolverFloorSeconds: resolverFloor,
                 dwellSeconds: dwell, gateCommands: gate, drainCommand: drain, verifyTimeoutSeconds: verifyTimeout,
-                drainAfterSeconds: drainAfter, drainTimeoutSeconds: drainTimeout)
+                drainAfterSeconds: drainAfter, drainTimeoutSeconds: drainTimeout, maxUnderReplicated: maxUnderReplicated)
         } catch {
             throw ValidationError("\(error)")
         }

@@ -155,7 +155,7 @@ def test_hostname_targets_full_cutover_and_rollback(deployments, broker_listener
     `localhost.`, outside every served zone (CNAME not chased; the gate resolves it as clients do)."""
     port, _ = broker_listeners(ALL_TARGETS + ["127.0.0.1"])
     inventory = "\n".join([
-        "ttl: 1", "clusters:", f"  {CLUSTER}:", f"    port: {port}", "    pools: [vm, pod]", "    brokers:",
+        "ttl: 1", "clusters:", f"  {CLUSTER}:", f"    port: {port}", "    pools: [vm, pod]", "    gate: tcp", "    brokers:",
         f"      1: {{ vm: {VM[1]}, pod: {POD[1]} }}",
         f"      2: {{ vm: {VM[2]}, pod: orders-2.pods.example.test. }}",
         f"      3: {{ vm: {VM[3]}, pod: localhost. }}",
