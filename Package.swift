@@ -35,6 +35,12 @@ let package = Package(
             name: "SwitchyardTransfer",
             dependencies: ["SwitchyardCore", "CCrypto", .product(name: "Logging", package: "swift-log")]
         ),
+        // librdkafka, used only by SwitchyardKafka (metadata for the Kafka gate).
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
         // recvmmsg/sendmmsg are hidden from Swift's Glibc module (no _GNU_SOURCE).
         .target(name: "CNetShim"),
         // Pure core: names, messages, zone snapshot, lookup, answer encoding. No I/O.
@@ -58,7 +64,7 @@ let package = Package(
             name: "SwitchyardService",
             dependencies: [
                 "SwitchyardServer", "SwitchyardControl", "SwitchyardJournal", "SwitchyardZones", "SwitchyardCore",
-                "SwitchyardInventory", "SwitchyardDiscovery", "SwitchyardTransfer",
+                "SwitchyardInventory", "SwitchyardDiscovery", "SwitchyardTransfer", "SwitchyardKafka",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -76,6 +82,11 @@ let package = Package(
         .target(
             name: "SwitchyardControl",
             dependencies: ["SwitchyardCore", "SwitchyardInventory"]
+        ),
+        // Kafka metadata from one bootstrap address (librdkafka, plaintext) as a pure value.
+        .target(
+            name: "SwitchyardKafka",
+            dependencies: ["SwitchyardControl", "CRdKafka"]
         ),
         // The SQLite journal of generations, cutover progress and hook runs.
         .target(
@@ -98,16 +109,18 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore", "SwitchyardZones", "SwitchyardServer",
                 "SwitchyardInventory", "SwitchyardDiscovery", "SwitchyardAdmin", "SwitchyardControl", "SwitchyardJournal",
-                "SwitchyardService", "SwitchyardTransfer",
+                "SwitchyardService", "SwitchyardTransfer", "SwitchyardKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
+        .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer"]),
         .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore", "SwitchyardInventory"]),
         .testTarget(name: "SwitchyardTransferTests", dependencies: ["SwitchyardTransfer", "SwitchyardCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SwitchyardInventoryTests", dependencies: ["SwitchyardInventory"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardInventory", "SwitchyardCore"]),
+        .testTarget(name: "SwitchyardKafkaTests", dependencies: ["SwitchyardKafka", "SwitchyardControl"]),
         .testTarget(name: "SwitchyardJournalTests", dependencies: ["SwitchyardJournal", "SwitchyardControl"]),
         .testTarget(
             name: "SwitchyardDiscoveryTests",

@@ -8,6 +8,10 @@
 #                                                stable names from an inventory
 #   bench/run.sh --compare [--rounds N]          plain and stable switchyard alternated
 #                                                with NSD, N rounds (default 3)
+#   bench/run.sh --rrl [--rounds N]              UDP with response-rate limiting off and on
+#                                                (a rate no client reaches, so every answer
+#                                                goes through the limiter and none is
+#                                                limited), alternated with Knot, N rounds
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 harness=${SWITCHYARD_BENCH_HARNESS:-$here/../shared/bench/run_peers.sh}
@@ -18,6 +22,7 @@ out=${BENCH_OUT:-$here/bench/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 plain_cmd="$bin serve --zones {DIR} --listen 127.0.0.1:{PORT} --threads 1 --log-level warning --state {DIR}/state --admin none"
 stable_cmd="$here/bench/stable_server.sh $bin {PORT} {ZONE} {DIR}"
+rrl_cmd="$plain_cmd --rrl-rate 1000000"
 
 case "${1:-}" in
   --stable)
@@ -32,6 +37,15 @@ case "${1:-}" in
       "$harness" --servers none --server-name switchyard-stable --server-cmd "$stable_cmd" --repeats 1 --out "$out/stable" "$@"
     done
     echo "results in $out/plain and $out/stable" ;;
+  --rrl)
+    shift
+    rounds=3
+    [ "${1:-}" = --rounds ] && { rounds=$2; shift 2; }
+    for round in $(seq 1 "$rounds"); do
+      "$harness" --servers knot --server-name switchyard --server-cmd "$plain_cmd" --transports udp --repeats 1 --out "$out/off" "$@"
+      "$harness" --servers none --server-name switchyard-rrl --server-cmd "$rrl_cmd" --transports udp --repeats 1 --out "$out/on" "$@"
+    done
+    echo "results in $out/off and $out/on" ;;
   *)
     exec "$harness" --servers nsd,knot --server-name switchyard --server-cmd "$plain_cmd" --out "$out" "$@" ;;
 esac

@@ -14,6 +14,7 @@ final class AdminMetrics: Sendable {
     private let exportedHookFailures = Mutex<Int>(0)
     /// Counter values already folded into the registry, by metric and label.
     private let exportedCounts = Mutex<[String: Int]>([:])
+    private let exportedLimited = Mutex<(dropped: Int, slipped: Int)>((0, 0))
 
     private static func metric(_ name: String, unit: String = "", help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "switchyard", metricName: name, unitName: unit, helpText: help)
@@ -30,6 +31,9 @@ final class AdminMetrics: Sendable {
     private static var notifySent: MetricNameDescriptor { metric("notify_sent", unit: "total", help: "DNS NOTIFY messages sent to secondaries (every attempt).") }
     private static var notifyAcknowledged: MetricNameDescriptor { metric("notify_acknowledged", unit: "total", help: "DNS NOTIFY messages a secondary acknowledged.") }
     private static var secondarySerial: MetricNameDescriptor { metric("secondary_serial", help: "The serial each secondary (by address) last asked IXFR from, or got by AXFR.") }
+    private static var rateLimited: MetricNameDescriptor {
+        metric("rrl_limited_responses", unit: "total", help: "UDP responses over the rate limit, by action: dropped, or slipped (sent truncated).")
+    }
     private static var cutoverRunning: MetricNameDescriptor { metric("cutover_running", help: "1 while a cutover or rollback runs for the cluster.") }
 
     func render(server: Server, control: ControlService, runs: [AdminAPI.RunStatus]) -> String {
@@ -62,6 +66,14 @@ final class AdminMetrics: Sendable {
         }
         renderSecondaries(server: server, control: control)
         registry.makeGauge(descriptor: Self.discoveryOK).set(to: control.discoveryFailure == nil ? 1 : 0)
+        if let limiter = server.rateLimiter {
+            exportedLimited.withLock { previous in
+                let now = (dropped: limiter.dropped, slipped: limiter.slipped)
+                registry.makeCounter(descriptor: Self.rateLimited, labels: [("action", "dropped")]).increment(by: Int64(now.dropped - previous.dropped))
+                registry.makeCounter(descriptor: Self.rateLimited, labels: [("action", "slipped")]).increment(by: Int64(now.slipped - previous.slipped))
+                previous = now
+            }
+        }
         for run in runs {
             registry.makeGauge(descriptor: Self.cutoverRunning, labels: [("cluster", run.cluster)]).set(to: run.active ? 1 : 0)
         }

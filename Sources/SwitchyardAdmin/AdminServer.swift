@@ -103,7 +103,7 @@ public final class AdminServer: Sendable {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("/v1/status") { [server, control, cutovers] _, _ -> Response in
-            try handle { try json(status(server: server, control: control, runs: cutovers.recentRuns())) }
+            try handle { try json(status(server: server, control: control, runs: cutovers.recentRuns(), kafka: cutovers.kafkaSightings.list())) }
         }
         router.get("/v1/history") { [cutovers] request, _ -> Response in
             try handle {
@@ -133,13 +133,15 @@ public final class AdminServer: Sendable {
         router.post("/v1/cutover/plan") { [cutovers] request, context -> Response in
             try await handleAsync {
                 let options = try await decodeBody(request, as: CutoverOptions.self)
-                return try json(AdminAPI.PlanReply(plan: cutovers.plan(options)))
+                let plan = try cutovers.plan(options)
+                return try json(AdminAPI.PlanReply(plan: plan, kafka: cutovers.kafkaSightings.list(plan.kafkaTargets)))
             }
         }
         router.post("/v1/rollback/plan") { [cutovers] request, context -> Response in
             try await handleAsync {
                 let body = try await decodeBody(request, as: AdminAPI.RollbackBody.self)
-                return try json(AdminAPI.PlanReply(plan: cutovers.rollbackPlan(body)))
+                let plan = try cutovers.rollbackPlan(body)
+                return try json(AdminAPI.PlanReply(plan: plan, kafka: cutovers.kafkaSightings.list(plan.kafkaTargets)))
             }
         }
         router.post("/v1/runs") { [cutovers] request, context -> Response in
@@ -167,7 +169,7 @@ public final class AdminServer: Sendable {
 }
 
 /// The state of every stable name as served now.
-func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus]) throws -> AdminAPI.StatusReply {
+func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus], kafka: [AdminAPI.KafkaSighting]) throws -> AdminAPI.StatusReply {
     guard let current = control.current else { throw ControlServiceError.notReady }
     let snapshot = server.servingSnapshot
     let down = snapshot.down
@@ -191,7 +193,7 @@ func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus])
         ixfrUpToDate: transfers.ixfrUpToDate, refused: transfers.refused, notifySent: notify.sent,
         notifyAcknowledged: notify.acknowledged, serials: transfers.secondarySerials)
     return AdminAPI.StatusReply(generation: current.generation, names: names, runs: runs,
-                                discoveryError: control.discoveryFailure, failedHooks: control.failedHookCount,
+                                discoveryError: control.discoveryFailure, failedHooks: control.failedHookCount, kafka: kafka,
                                 secondaries: secondaries)
 }
 

@@ -88,9 +88,12 @@ public enum AdminAPI {
         public var progress: CutoverProgress?
         /// The cluster's names whose TTL is still lowered, and by which run.
         public var loweredTTLs: [LoweredTTL]?
-        public init(id: Int64, cluster: String, status: String, active: Bool, progress: CutoverProgress?, loweredTTLs: [LoweredTTL]? = nil) {
+        /// What Kafka gates last saw at the run's gate targets.
+        public var kafka: [KafkaSighting]?
+        public init(id: Int64, cluster: String, status: String, active: Bool, progress: CutoverProgress?, loweredTTLs: [LoweredTTL]? = nil,
+                    kafka: [KafkaSighting]? = nil) {
             self.id = id; self.cluster = cluster; self.status = status; self.active = active; self.progress = progress
-            self.loweredTTLs = loweredTTLs
+            self.loweredTTLs = loweredTTLs; self.kafka = kafka
         }
     }
 
@@ -100,12 +103,38 @@ public enum AdminAPI {
         public var runs: [RunStatus]
         public var discoveryError: String?
         public var failedHooks: Int
+        /// What Kafka gates last saw at each target since the server started.
+        public var kafka: [KafkaSighting]?
         /// Zone transfers and NOTIFY; absent from servers that predate them.
         public var secondaries: SecondariesStatus?
         public init(generation: Generation, names: [NameStatus], runs: [RunStatus], discoveryError: String?, failedHooks: Int,
-                    secondaries: SecondariesStatus? = nil) {
+                    kafka: [KafkaSighting]? = nil, secondaries: SecondariesStatus? = nil) {
             self.generation = generation; self.names = names; self.runs = runs
-            self.discoveryError = discoveryError; self.failedHooks = failedHooks; self.secondaries = secondaries
+            self.discoveryError = discoveryError; self.failedHooks = failedHooks; self.kafka = kafka; self.secondaries = secondaries
+        }
+    }
+
+    /// What a Kafka gate last read at one target: the node id, its advertised listener and the
+    /// cluster id, and when; or why it could not read them.
+    public struct KafkaSighting: Codable, Sendable, Equatable, CustomStringConvertible {
+        public var cluster: String
+        /// `host:port` the metadata was read from.
+        public var target: String
+        public var nodeID: Int?
+        public var advertised: String?
+        public var clusterID: String?
+        public var at: Date
+        /// Why the metadata could not be read, when it could not.
+        public var error: String?
+        public init(cluster: String, target: String, nodeID: Int?, advertised: String?, clusterID: String?, at: Date, error: String? = nil) {
+            self.cluster = cluster; self.target = target; self.nodeID = nodeID; self.advertised = advertised
+            self.clusterID = clusterID; self.at = at; self.error = error
+        }
+
+        public var description: String {
+            let when = ISO8601DateFormatter().string(from: at)
+            if let error { return "\(target) (\(cluster)): unreadable at \(when): \(error)" }
+            return "\(target) (\(cluster)): node \(nodeID.map(String.init) ?? "?") advertising \(advertised ?? "?"), cluster id \(clusterID ?? "?"), seen \(when)"
         }
     }
 
@@ -130,7 +159,13 @@ public enum AdminAPI {
     public struct PlanReply: Codable, Sendable {
         public var plan: CutoverPlan
         public var text: String
-        public init(plan: CutoverPlan) { self.plan = plan; self.text = plan.render() }
+        /// What Kafka gates last saw at the plan's gate targets.
+        public var kafka: [KafkaSighting]?
+        public init(plan: CutoverPlan, kafka: [KafkaSighting] = []) {
+            self.plan = plan
+            self.kafka = kafka.isEmpty ? nil : kafka
+            self.text = plan.render() + (kafka.isEmpty ? "" : "\nKafka last seen at the gates' targets:\n" + kafka.map { "  - \($0)\n" }.joined())
+        }
     }
 
     /// `rollback <cluster> [--run N | --to-generation N | --steps K]`: with no selector, the

@@ -37,14 +37,18 @@ public struct CutoverOptions: Codable, Sendable, Equatable {
     /// (`nil`: ``defaultDrainTimeout``).
     public var drainTimeoutSeconds: UInt32?
     public static let defaultDrainTimeout: UInt32 = 300
+    /// Kafka gates pass with at most this many under-replicated partitions
+    /// (`--max-under-replicated`); offline partitions always fail them.
+    public var maxUnderReplicated: Int
 
     public init(
         cluster: String, toPool: String, brokers: [Int]? = nil, ramp: [UInt8] = [100], batch: Int = 1,
         cutoverTTL: UInt32 = 5, jvmCacheSeconds: UInt32 = 30, resolverFloorSeconds: UInt32 = 0,
         dwellSeconds: UInt32 = 0, gateCommands: [String] = [], drainCommand: String? = nil,
         invalidationHooks: [String] = [], verifyTimeoutSeconds: UInt32 = 30,
-        drainAfterSeconds: UInt32? = nil, drainTimeoutSeconds: UInt32? = nil
+        drainAfterSeconds: UInt32? = nil, drainTimeoutSeconds: UInt32? = nil, maxUnderReplicated: Int = 0
     ) {
+        self.maxUnderReplicated = maxUnderReplicated
         self.drainAfterSeconds = drainAfterSeconds; self.drainTimeoutSeconds = drainTimeoutSeconds
         self.cluster = cluster; self.toPool = toPool; self.brokers = brokers; self.ramp = ramp; self.batch = batch
         self.cutoverTTL = cutoverTTL; self.jvmCacheSeconds = jvmCacheSeconds
@@ -85,7 +89,7 @@ public struct CutoverOptions: Codable, Sendable, Equatable {
 extension CutoverOptions {
     enum CodingKeys: String, CodingKey {
         case cluster, toPool, brokers, ramp, batch, cutoverTTL, jvmCacheSeconds, resolverFloorSeconds,
-             dwellSeconds, gateCommands, drainCommand, invalidationHooks, verifyTimeoutSeconds, drainAfterSeconds, drainTimeoutSeconds
+             dwellSeconds, gateCommands, drainCommand, invalidationHooks, verifyTimeoutSeconds, drainAfterSeconds, drainTimeoutSeconds, maxUnderReplicated
     }
 
     public init(from decoder: any Decoder) throws {
@@ -114,5 +118,7 @@ extension CutoverOptions {
         drainAfterSeconds = try fields.decodeWholeNumberIfPresent(UInt32.self, forKey: .drainAfterSeconds, in: seconds, what: "drain-after seconds")
         drainTimeoutSeconds = try fields.decodeWholeNumberIfPresent(UInt32.self, forKey: .drainTimeoutSeconds, in: 1...Int64(Shifts.maxTTL),
                                                                     what: "drain timeout seconds")
+        maxUnderReplicated = try fields.decodeWholeNumberIfPresent(Int.self, forKey: .maxUnderReplicated, in: 0...Int64(Int32.max),
+                                                                   what: "max under-replicated partitions") ?? maxUnderReplicated
     }
 }

@@ -10,6 +10,7 @@ extension CutoverPlan {
         case .rollback:
             lines.append("Rollback of cluster \(cluster) (\(origin)): batch \(options.batch), ramp \(options.ramp.map(String.init).joined(separator: ","))")
         }
+        for note in notes ?? [] { lines.append(note) }
         lines.append("\(steps.count) step\(steps.count == 1 ? "" : "s"), about \(Self.duration(totalWaitSeconds)) of waiting; verify timeout \(options.verifyTimeoutSeconds) s per step")
         for step in steps {
             lines.append("")

@@ -22,12 +22,27 @@ public struct CutoverPlan: Codable, Sendable, Equatable {
     public var steps: [PlanStep]
     /// Cache-invalidation hooks run after every committed step (by the server).
     public var hooks: [String]
+    /// What the plan decided not to do, and why (e.g. TTLs already low enough).
+    public var notes: [String]?
 
     public init(purpose: Purpose, cluster: String, origin: String, toPool: String?, options: CutoverOptions,
                 names: [String], startState: ServingState, startVerify: [AnswerExpectation], steps: [PlanStep], hooks: [String]) {
         self.purpose = purpose; self.cluster = cluster; self.origin = origin; self.toPool = toPool
         self.options = options; self.names = names; self.startState = startState; self.startVerify = startVerify
         self.steps = steps; self.hooks = hooks
+    }
+
+    /// Every `host:port` a Kafka gate of the plan reads: the new targets and those being left.
+    public var kafkaTargets: [String] {
+        var found: [String] = []
+        for step in steps {
+            for gate in step.gates {
+                guard case .kafka(let spec) = gate.check else { continue }
+                for address in [spec.address] + spec.leaving.map({ KafkaMetadata.listener(host: $0, port: spec.port) })
+                where !found.contains(address) { found.append(address) }
+            }
+        }
+        return found
     }
 
     /// The state after the last step.
@@ -103,6 +118,8 @@ public struct GateCheck: Codable, Sendable, Equatable, CustomStringConvertible {
         case tcpConnect(target: String, port: Int)
         /// A shell command, placeholders already filled in, exits 0.
         case command(String)
+        /// The target's Kafka metadata passes ``KafkaGateDecision`` (clusters with `gate: kafka`).
+        case kafka(KafkaGateSpec)
     }
 
     public var check: Check
@@ -122,6 +139,12 @@ public struct GateCheck: Codable, Sendable, Equatable, CustomStringConvertible {
             return "\(whom): TCP connect to \(target.contains(":") ? "[\(target)]" : target):\(port)"
         case .command(let command):
             return "\(whom): command `\(command)`"
+        case .kafka(let spec):
+            let identity = spec.broker.map { "node \($0) as \(spec.stableListener($0))" } ?? "every broker as its stable name"
+            let cluster = spec.leaving.isEmpty ? "any cluster id"
+                : "cluster id of \(spec.leaving.map { KafkaMetadata.listener(host: $0, port: spec.port) }.joined(separator: ", "))"
+            return "\(whom): Kafka metadata at \(spec.address) (\(identity), \(cluster), no offline partitions, "
+                + "≤ \(spec.maxUnderReplicated) under-replicated)"
         }
     }
 }

@@ -21,7 +21,11 @@ extension Planner {
         // 1. Lower the TTLs that are above the cutover TTL (a name already low enough, also
         //    from an earlier run, is left alone), then wait out the highest old one.
         var lowered = start
+        var notes: [String] = []
         let high = affected.filter { stager.effectiveTTL($0, in: start) > options.cutoverTTL }
+        if let highest = affected.map({ stager.effectiveTTL($0, in: start) }).max(), high.isEmpty {
+            notes.append("TTLs are not lowered: every affected name is already at or below the cutover TTL \(options.cutoverTTL) s (highest \(highest) s)")
+        }
         for name in high { lowered.loweredTTLs[name] = options.cutoverTTL }
         if let oldest = high.max(by: { stager.effectiveTTL($0, in: start) < stager.effectiveTTL($1, in: start) }) {
             let rest = affected.count - high.count
@@ -66,9 +70,11 @@ extension Planner {
         let restoredCount = Generation.changes(from: stager.state, to: restored).count
         stager.add(.restoreTTL, title: "restore the TTLs of \(restoredCount) name\(restoredCount == 1 ? "" : "s")", state: restored)
 
-        return CutoverPlan(purpose: purpose, cluster: cluster.name, origin: cluster.origin, toPool: options.toPool, options: options,
+        var plan = CutoverPlan(purpose: purpose, cluster: cluster.name, origin: cluster.origin, toPool: options.toPool, options: options,
                            names: managedNames(cluster), startState: start, startVerify: stager.expectations(for: start),
                            steps: stager.steps, hooks: options.invalidationHooks)
+        plan.notes = notes.isEmpty ? nil : notes
+        return plan
     }
 
     struct Move {
@@ -136,36 +142,60 @@ extension Planner {
             return (seconds, reasons)
         }
 
-        /// TCP to the broker's new target on the cluster port, then each gate command.
+        /// The broker's new target checked by the cluster's gate kind (Kafka metadata against
+        /// the target being left, or TCP on the cluster port), then each gate command.
         func gates(for move: Move) -> [GateCheck] {
             guard let target = move.broker.targets[move.to] else { return [] }
-            var gates = [GateCheck(check: .tcpConnect(target: target.description, port: cluster.port), name: move.name, broker: move.broker.id)]
+            let leaving = move.broker.targets[move.from].map { [$0.description] } ?? []
+            var gates = [GateCheck(check: targetCheck(target, broker: move.broker.id, leaving: leaving), name: move.name, broker: move.broker.id)]
             for command in options.gateCommands {
                 // {run} and {generation} are filled in when the gate runs.
-                let filled = fill(command, ["broker": String(move.broker.id), "target": target.description,
+                let filled = Placeholders.fill(command, ["broker": String(move.broker.id), "target": target.description,
                                             "port": String(cluster.port), "cluster": cluster.name, "name": move.name])
                 gates.append(GateCheck(check: .command(filled), name: move.name, broker: move.broker.id))
             }
             return gates
         }
 
+        /// What a gate checks at `target`: Kafka metadata (`gate: kafka`, the default) or a
+        /// TCP connection (`gate: tcp`).
+        func targetCheck(_ target: Target, broker: Int?, leaving: [String]) -> GateCheck.Check {
+            switch cluster.gate {
+            case .tcp:
+                return .tcpConnect(target: target.description, port: cluster.port)
+            case .kafka:
+                return .kafka(KafkaGateSpec(target: target.description, port: cluster.port, broker: broker, cluster: cluster.name,
+                                            origin: cluster.origin, leaving: leaving.filter { $0 != target.description },
+                                            maxUnderReplicated: options.maxUnderReplicated))
+            }
+        }
+
         func drain(for move: Move) -> DrainAction? {
             guard let command = options.drainCommand, let old = move.broker.targets[move.from],
                   let new = move.broker.targets[move.to] else { return nil }
             // {run} and {generation} are filled in when the drain runs.
-            let filled = fill(command, ["broker": String(move.broker.id), "old_target": old.description,
+            let filled = Placeholders.fill(command, ["broker": String(move.broker.id), "old_target": old.description,
                                         "new_target": new.description, "cluster": cluster.name, "name": move.name,
                                         "port": String(cluster.port)])
             return DrainAction(broker: move.broker.id, oldTarget: old.description, newTarget: new.description, command: filled)
         }
 
-        /// TCP to every target of the bootstrap pools whose weight grows.
+        /// Every target of the bootstrap pools whose weight grows, checked by the cluster's gate
+        /// kind; a Kafka gate compares cluster ids with the targets of the pools losing weight.
         func weightGates(from before: ServingState, to after: ServingState) -> [GateCheck] {
             let old = before.weights[cluster.bootstrapName] ?? [:], new = after.weights[cluster.bootstrapName] ?? [:]
+            var leaving: [String] = []
+            for pool in cluster.bootstrap.pools where (new[pool.name] ?? 0) < (old[pool.name] ?? 0) {
+                // Brokers move before the ramp, so an implicit pool losing weight is usually
+                // empty by now: its brokers' targets there are still the ones being left.
+                var targets = members(of: pool, in: before).map(\.target)
+                if targets.isEmpty && pool.targets == nil { targets = cluster.brokers.compactMap { $0.targets[pool.name] } }
+                for target in targets where !leaving.contains(target.description) { leaving.append(target.description) }
+            }
             var gates: [GateCheck] = []
             for pool in cluster.bootstrap.pools where (new[pool.name] ?? 0) > (old[pool.name] ?? 0) {
                 for member in members(of: pool, in: after) {
-                    let gate = GateCheck(check: .tcpConnect(target: member.target.description, port: cluster.port),
+                    let gate = GateCheck(check: targetCheck(member.target, broker: member.broker, leaving: leaving),
                                          name: cluster.bootstrapName, broker: member.broker)
                     if !gates.contains(gate) { gates.append(gate) }
                 }
@@ -229,13 +259,5 @@ extension Planner {
             }
             return result
         }
-    }
-
-    /// Replaces `{key}` placeholders. Values are addresses, hostnames, numbers and cluster
-    /// labels, none of which need shell quoting.
-    public static func fill(_ template: String, _ values: [String: String]) -> String {
-        var result = template
-        for (key, value) in values { result = result.replacingOccurrences(of: "{\(key)}", with: value) }
-        return result
     }
 }

@@ -142,6 +142,9 @@ public enum Planner {
         guard options.ramp.last == 100 else {
             throw ControlError("--ramp \(ramp) ends at \(options.ramp.last!), not 100", remedy: "end the ramp at 100 so the cutover finishes")
         }
+        guard options.maxUnderReplicated >= 0 else {
+            throw ControlError("--max-under-replicated \(options.maxUnderReplicated) is negative", remedy: "give 0 (the default) or more")
+        }
         guard options.cutoverTTL <= Shifts.maxTTL else {
             throw ControlError("cutover TTL \(options.cutoverTTL) is larger than \(Shifts.maxTTL)", remedy: "use a few seconds, like 5")
         }

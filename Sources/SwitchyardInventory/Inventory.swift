@@ -62,11 +62,22 @@ public struct Cluster: Sendable, Equatable {
     public var discovery: DiscoverySettings?
     /// Health checking of the cluster's targets, when configured.
     public var health: HealthSettings?
+    /// How cutover gates check a new target (`gate:`, default ``GateKind/kafka``).
+    public var gate: GateKind
+
+    /// What a cutover checks at a target before a name moves to it.
+    public enum GateKind: String, Sendable, Equatable, CaseIterable {
+        /// Kafka metadata: node id, advertised stable name, cluster id, partition health.
+        case kafka
+        /// A TCP connection on the cluster port (endpoints that don't speak Kafka).
+        case tcp
+    }
 
     public init(
         name: String, origin: String, port: Int, ttl: UInt32, pools: [String], brokers: [Broker],
-        bootstrap: WeightedSet, discovery: DiscoverySettings?, health: HealthSettings?
+        bootstrap: WeightedSet, discovery: DiscoverySettings?, health: HealthSettings?, gate: GateKind = .kafka
     ) {
+        self.gate = gate
         self.name = name
         self.origin = origin
         self.port = port

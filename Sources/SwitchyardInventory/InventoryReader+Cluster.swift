@@ -1,7 +1,10 @@
 import Yams
 
 extension InventoryReader {
-    static let clusterKeys = ["port", "ttl", "discovery", "pools", "live", "brokers", "bootstrap", "health"]
+    static let clusterKeys = ["port", "ttl", "discovery", "pools", "live", "brokers", "bootstrap", "health", "gate"]
+    /// Keys for reaching a secured listener. The Kafka gate speaks plaintext only, so these are
+    /// refused with a message rather than accepted and ignored.
+    static let unsupportedSecurityKeys = ["tls", "ssl", "sasl", "security_protocol"]
 
     /// Reads one `clusters:` entry. Keeps going after a problem so every problem is reported;
     /// returns a cluster only when its required parts are valid.
@@ -14,7 +17,7 @@ extension InventoryReader {
             valid = false
         }
         guard let keys = entries(entry.value, field: field, ownerLine: entry.line) else { return nil }
-        checkKeys(keys, allowed: Self.clusterKeys, field: field)
+        checkKeys(keys, allowed: Self.clusterKeys, field: field, reportedElsewhere: Self.unsupportedSecurityKeys)
 
         let port = requireKey(keys, "port", field: field, hint: "the Kafka listener port, e.g. 9092")
             .flatMap { self.port($0, field: "\(field).port") }
@@ -77,6 +80,16 @@ extension InventoryReader {
             health = readHealth(healthEntry, field: "\(field).health", needsPort: false)
             if health == nil { valid = false }
         }
+        var gate = Cluster.GateKind.kafka
+        if let gateEntry = keys["gate"] {
+            if let kind = choice(gateEntry, field: "\(field).gate", as: Cluster.GateKind.self) { gate = kind } else { valid = false }
+        }
+        for key in Self.unsupportedSecurityKeys {
+            guard let securityEntry = keys[key] else { continue }
+            report(securityEntry.line, "\(field).\(key)",
+                   "TLS and SASL are not yet supported: the Kafka gate connects in plaintext. Remove \(key), and set gate: tcp if the listener accepts only TLS or SASL")
+            valid = false
+        }
         var discovery: DiscoverySettings?
         if let discoveryEntry = keys["discovery"] {
             discovery = readDiscovery(discoveryEntry, field: "\(field).discovery", cluster: name)
@@ -87,7 +100,7 @@ extension InventoryReader {
             name: name, origin: origin, port: port ?? 0, ttl: ttl, pools: pools ?? [],
             brokers: brokers.sorted { $0.id < $1.id },
             bootstrap: bootstrap ?? WeightedSet(selection: .random, maxAnswers: 1, ttl: 0, pools: []),
-            discovery: discovery, health: health)
+            discovery: discovery, health: health, gate: gate)
         if valid {
             stableNames.append(StableNameUse(name: cluster.bootstrapName, line: entry.line, field: field, what: "bootstrap name"))
             for broker in cluster.brokers {

@@ -184,8 +184,10 @@ extension InventoryReader {
     }
 
     /// Reports each key of `entries` that is not in `allowed`.
-    func checkKeys(_ entries: Entries, allowed: [String], field: String) {
-        for entry in entries.list where !allowed.contains(entry.key) {
+    /// Reports keys that are neither `allowed` nor `reportedElsewhere` (known keys refused with
+    /// their own message, left out of the list of allowed ones).
+    func checkKeys(_ entries: Entries, allowed: [String], field: String, reportedElsewhere: [String] = []) {
+        for entry in entries.list where !allowed.contains(entry.key) && !reportedElsewhere.contains(entry.key) {
             report(entry.line, joinField(field, entry.key),
                    "unknown key '\(entry.key)': allowed keys here are \(allowed.joined(separator: ", "))")
         }

@@ -24,14 +24,18 @@ public struct ServerConfiguration: Sendable {
     public var tcpIdleTimeout: Double
     public var tcpMaxConnections: Int
     public var maxUDPSize: Int
+    /// UDP response-rate limiting; off when its rate is 0.
+    public var rateLimit: RateLimitSettings
     /// TSIG and zone transfers out; nil answers as before (transfers REFUSED, TSIG ignored).
     public var transfers: TransferResponder?
 
     public init(zonesDirectory: String, listen: [ListenAddress], threads: Int, tcpIdleTimeout: Double,
-                tcpMaxConnections: Int, maxUDPSize: Int, transfers: TransferResponder? = nil) {
+                tcpMaxConnections: Int, maxUDPSize: Int, rateLimit: RateLimitSettings = RateLimitSettings(rate: 0),
+                transfers: TransferResponder? = nil) {
         self.transfers = transfers
         self.zonesDirectory = zonesDirectory; self.listen = listen; self.threads = threads
         self.tcpIdleTimeout = tcpIdleTimeout; self.tcpMaxConnections = tcpMaxConnections; self.maxUDPSize = maxUDPSize
+        self.rateLimit = rateLimit
     }
 
     /// CPUs this process may run on (respects taskset and cgroup CPU sets).
@@ -55,6 +59,8 @@ public final class Server: @unchecked Sendable {
     public let queryMetrics = QueryMetrics()
     /// Transfers served and TSIG errors, when transfers are configured.
     public var transferStatistics: TransferStatistics? { configuration.transfers?.stats }
+    /// Shared by every UDP worker; `nil` when response-rate limiting is off.
+    public let rateLimiter: ResponseRateLimiter?
     /// The snapshot being served now.
     public var servingSnapshot: Snapshot { store.snapshot }
     /// Every health-checked endpoint.
@@ -68,6 +74,7 @@ public final class Server: @unchecked Sendable {
         self.logger = logger
         self.store = store
         self.installer = installer
+        self.rateLimiter = ResponseRateLimiter(configuration.rateLimit)
         try installer.install(loaded, down: [])
         self.health = makeHealthMonitor(loaded.healthChecks, initiallyDown: [])
         checked.withLock { $0 = Set(loaded.healthChecks.keys) }
@@ -102,7 +109,7 @@ public final class Server: @unchecked Sendable {
                         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                     }
                     let worker = UDPWorker(fd: fd, address: address, store: store, maxUDPSize: configuration.maxUDPSize,
-                                           stopping: stopping, metrics: queryMetrics, transfers: configuration.transfers, logger: logger)
+                                           stopping: stopping, metrics: queryMetrics, limiter: rateLimiter, transfers: configuration.transfers, logger: logger)
                     workers.append((worker, "udp\(index)"))
                 }
                 tcpListeners[try address.bind(type: Int32(SOCK_STREAM.rawValue))] = address

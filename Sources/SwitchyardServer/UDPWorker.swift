@@ -20,6 +20,7 @@ final class UDPWorker: @unchecked Sendable {
     private let stopping: StopFlag
     private let logger: Logger
     private let metrics: QueryMetrics
+    private let limiter: ResponseRateLimiter?
     /// Signed queries and transfer questions (IXFR over UDP gets the SOA only).
     private let transfers: TransferResponder?
 
@@ -28,12 +29,15 @@ final class UDPWorker: @unchecked Sendable {
     private let receiveVectors: UnsafeMutableBufferPointer<iovec>
     private let sendVectors: UnsafeMutableBufferPointer<iovec>
     private let peers: UnsafeMutableBufferPointer<sockaddr_storage>
+    /// Reply → the index of the datagram (and peer) it answers.
+    private let replyPeers: UnsafeMutableBufferPointer<Int>
     private let receiveBuffers: UnsafeMutableRawBufferPointer
     private let sendBuffers: UnsafeMutableRawBufferPointer
 
     init(fd: Int32, address: ListenAddress, store: SnapshotStore, maxUDPSize: Int, stopping: StopFlag,
-         metrics: QueryMetrics, transfers: TransferResponder?, logger: Logger) {
+         metrics: QueryMetrics, limiter: ResponseRateLimiter?, transfers: TransferResponder?, logger: Logger) {
         self.fd = fd
+        self.limiter = limiter
         self.transfers = transfers
         self.metrics = metrics
         self.address = address
@@ -47,6 +51,7 @@ final class UDPWorker: @unchecked Sendable {
         receiveVectors = .allocate(capacity: batch)
         sendVectors = .allocate(capacity: batch)
         peers = .allocate(capacity: batch)
+        replyPeers = .allocate(capacity: batch)
         receiveBuffers = .allocate(byteCount: batch * UDPWorker.receiveSize, alignment: 16)
         sendBuffers = .allocate(byteCount: batch * responder.maxUDPSize, alignment: 16)
         for i in 0..<batch {
@@ -56,7 +61,7 @@ final class UDPWorker: @unchecked Sendable {
 
     deinit {
         received.deallocate(); sending.deallocate(); receiveVectors.deallocate(); sendVectors.deallocate()
-        peers.deallocate(); receiveBuffers.deallocate(); sendBuffers.deallocate()
+        peers.deallocate(); replyPeers.deallocate(); receiveBuffers.deallocate(); sendBuffers.deallocate()
     }
 
     func run() {
@@ -109,8 +114,10 @@ final class UDPWorker: @unchecked Sendable {
                     msg_iov: sendVectors.baseAddress! + replies, msg_iovlen: 1,
                     msg_control: nil, msg_controllen: 0, msg_flags: 0)
                 sending[replies].msg_len = 0
+                replyPeers[replies] = i
                 replies += 1
             }
+            if let limiter, replies > 0 { replies = limit(replies, with: limiter) }
             send(replies)
         }
         tally.flush(into: metrics)
@@ -126,6 +133,26 @@ final class UDPWorker: @unchecked Sendable {
         guard let first = messages.first, first.count <= out.count else { return 0 }
         first.withUnsafeBytes { out.copyMemory(from: $0) }
         return first.count
+    }
+
+    /// Drops or truncates the replies over the rate (RRL) and packs the rest to the front;
+    /// returns how many are left to send.
+    private func limit(_ replies: Int, with limiter: ResponseRateLimiter) -> Int {
+        var kept = 0
+        limiter.judge(count: replies, now: monotonicSeconds(), client: { clientAddress(peers.baseAddress! + replyPeers[$0]) }) { reply, verdict in
+            switch verdict {
+            case .drop: return
+            case .slip: sendVectors[reply].iov_len = ResponseRateLimiter.slip(sendVectors[reply].iov_base, length: sendVectors[reply].iov_len)
+            case .send: break
+            }
+            if kept != reply {
+                sendVectors[kept] = sendVectors[reply]
+                sending[kept] = sending[reply]
+            }
+            sending[kept].msg_hdr.msg_iov = sendVectors.baseAddress! + kept
+            kept += 1
+        }
+        return kept
     }
 
     private func send(_ total: Int) {

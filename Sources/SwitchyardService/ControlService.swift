@@ -150,12 +150,17 @@ public final class ControlService: ZoneInstaller, Sendable {
         var (fitted, notes) = latest.state.reconciled(with: inventories)
         let known = Set(declared.brokerPools.keys).union(declared.weights.keys)
         for name in latest.state.names.subtracting(known).sorted() {
+            // Live cutover state: anything the inventory did not declare (a flip, weights, a
+            // lowered or overridden TTL). Dropping that is worth a warning; the rest a notice.
             let setting = latest.state.setting(of: name)
-            let defaulted = baseline.map { $0.setting(of: name) == NameSetting(livePool: setting.livePool, weights: setting.weights) } ?? false
-            logger.warning("stable name left the inventory; its journaled state is dropped", metadata: [
-                "name": "\(name)", "generation": "\(latest.number)", "state": "\(setting)",
-                "cutover_state": "\(defaulted && setting.loweredTTL == nil ? "no" : "yes")",
-            ])
+            let declaredBefore = baseline?.setting(of: name)
+            let hasCutoverState = declaredBefore != setting
+            let metadata: Logger.Metadata = ["name": "\(name)", "generation": "\(latest.number)", "state": "\(setting)"]
+            if hasCutoverState {
+                logger.warning("stable name with live cutover state left the inventory; its state is dropped", metadata: metadata)
+            } else {
+                logger.notice("stable name left the inventory", metadata: metadata)
+            }
         }
         if let before = baseline {
             for name in known.sorted()
@@ -249,11 +254,11 @@ public final class ControlService: ZoneInstaller, Sendable {
             if template.contains("{name}") {
                 for name in changedNames {
                     let zone = zones.filter { name.hasSuffix("." + $0) || name == $0 }.max { $0.count < $1.count } ?? ""
-                    commands.append(HookRunner.expand(template, ["name": name, "zone": zone, "generation": String(generation.number)]))
+                    commands.append(Placeholders.fill(template, ["name": name, "zone": zone, "generation": String(generation.number)]))
                 }
             } else {
                 for zone in zones {
-                    commands.append(HookRunner.expand(template, ["zone": zone, "generation": String(generation.number)]))
+                    commands.append(Placeholders.fill(template, ["zone": zone, "generation": String(generation.number)]))
                 }
             }
             for command in Array(Set(commands)).sorted() {

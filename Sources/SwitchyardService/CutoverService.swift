@@ -23,6 +23,8 @@ public final class CutoverService: Sendable {
     /// Held while a run is checked and started (or resumed), so two requests for one
     /// cluster can never both pass the check.
     private let startLock = Mutex(())
+    /// What Kafka gates last saw at each target (in memory, since the server started).
+    public let kafkaSightings = KafkaSightings()
 
     public init(control: ControlService, verifyServers: [ListenAddress], logger: Logger) {
         self.control = control
@@ -224,8 +226,9 @@ public final class CutoverService: Sendable {
     private func runStatus(_ id: Int64) throws -> AdminAPI.RunStatus? {
         guard let stored = try journal.run(id: id, as: CutoverProgress.self) else { return nil }
         let running = active.withLock { $0[stored.cluster]?.id == id }
+        let sightings = kafkaSightings.list(stored.record.plan.kafkaTargets)
         return AdminAPI.RunStatus(id: id, cluster: stored.cluster, status: stored.status, active: running, progress: stored.record,
-                                  loweredTTLs: try loweredTTLs(of: stored.record.plan))
+                                  loweredTTLs: try loweredTTLs(of: stored.record.plan), kafka: sightings.isEmpty ? nil : sightings)
     }
 
     /// The plan's names whose TTL is lowered now, each with the run whose generation lowered it.
@@ -245,7 +248,8 @@ public final class CutoverService: Sendable {
     private func launch(id: Int64, progress: CutoverProgress, current: Generation) {
         let pause = PauseFlag()
         active.withLock { $0[progress.cluster] = Active(id: id, pause: pause) }
-        let effects = LiveCutoverEffects(runID: id, plan: progress.plan, control: control, verifyServers: verifyServers, pause: pause, logger: logger)
+        let effects = LiveCutoverEffects(runID: id, plan: progress.plan, control: control, verifyServers: verifyServers, pause: pause, logger: logger,
+                                         kafka: kafkaSightings)
         let runner = CutoverRunner(effects: effects, sliceSeconds: 1)
         let cluster = progress.cluster
         logger.info("cutover run started", metadata: ["run": "\(id)", "cluster": "\(cluster)", "next_step": "\(progress.nextStep)"])

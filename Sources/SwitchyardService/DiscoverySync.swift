@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import SwitchyardDiscovery
+import SwitchyardControl
 import SwitchyardInventory
 
 /// Keeps discovery files in step with what the server serves: publishes after start, after
@@ -38,7 +39,7 @@ public final class DiscoverySync: Sendable {
         logger.info("discovery files published", metadata: ["files": "\(changed.map(\.path).joined(separator: " "))"])
         let generationText = generation.map(String.init) ?? ""
         return hooks.map { template in
-            let result = HookRunner.run(HookRunner.expand(template, ["generation": generationText]))
+            let result = HookRunner.run(Placeholders.fill(template, ["generation": generationText]))
             if result.succeeded {
                 logger.info("discovery hook ran", metadata: ["hook": "\(result.command)"])
             } else {

@@ -17,14 +17,6 @@ public struct HookResult: Sendable, Equatable, CustomStringConvertible {
 /// Runs configured shell commands (cache flushes, discovery consumers) with placeholders
 /// filled in, a timeout, and their exit code and output captured.
 public enum HookRunner {
-    /// Replaces `{key}` with the value, single-quoted for the shell.
-    public static func expand(_ template: String, _ values: [String: String]) -> String {
-        var command = template
-        for (key, value) in values {
-            command = command.replacingOccurrences(of: "{\(key)}", with: "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'")
-        }
-        return command
-    }
 
     /// Runs `command` with `/bin/sh -c`, `environment` added to this process's, stopping
     /// it (SIGTERM, then SIGKILL) after `timeout` seconds.

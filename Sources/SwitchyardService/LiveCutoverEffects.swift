@@ -15,6 +15,8 @@ struct LiveCutoverEffects: CutoverEffects {
     let verifyServers: [ListenAddress]
     let pause: PauseFlag
     let logger: Logger
+    /// Shared with the service: what Kafka gates saw, for status and as a fallback cluster id.
+    let kafka: KafkaSightings
 
     func sleep(seconds: UInt32) async throws {
         try await Task.sleep(for: .seconds(Int(seconds)))
@@ -40,7 +42,7 @@ struct LiveCutoverEffects: CutoverEffects {
         switch gate.check {
         case .tcpConnect(let target, let port):
             guard let port = UInt16(exactly: port) else { return .failed("port \(port) is out of range") }
-            let addresses = resolve(target)
+            let addresses = resolveThroughServer(target)
             guard addresses.isEmpty else {
                 // Clients get every one of these addresses from us: each must work.
                 for address in addresses where !TCPProbe.check(address, port: port, timeout: 2) {
@@ -60,16 +62,18 @@ struct LiveCutoverEffects: CutoverEffects {
             var extra = ["name": gate.name]
             if let broker = gate.broker { extra["broker"] = String(broker) }
             let (placeholders, environment) = context(generation: control.current?.generation.number, extra)
-            let command = Planner.fill(template, placeholders)
+            let command = Placeholders.fill(template, placeholders)
             let result = HookRunner.run(command, timeout: 30, environment: environment)
             logger.info("gate command", metadata: ["run": "\(runID)", "command": "\(command)", "result": "\(result)"])
             return result.succeeded ? .passed : .failed("\(result): \(result.output.prefix(300))")
+        case .kafka(let spec):
+            return checkKafkaGate(spec)
         }
     }
 
     /// An address target as is; a hostname through this server's own answers (never the
     /// system resolver).
-    private func resolve(_ target: String) -> [StableTarget] {
+    func resolveThroughServer(_ target: String) -> [StableTarget] {
         if let bytes = addressBytes(target) { return [bytes.count == 4 ? .ipv4(bytes) : .ipv6(bytes)] }
         guard let name = DomainName(target.hasSuffix(".") ? target : target + "."), let server = verifyServers.first else { return [] }
         var found: [StableTarget] = []
@@ -199,7 +203,7 @@ struct LiveCutoverEffects: CutoverEffects {
             "broker": String(drain.broker), "old_target": drain.oldTarget, "new_target": drain.newTarget,
             "name": plan.cluster.isEmpty ? "" : "broker-\(drain.broker).\(plan.cluster).\(plan.origin)",
         ])
-        let command = Planner.fill(drain.command, placeholders)
+        let command = Placeholders.fill(drain.command, placeholders)
         let timeout = Double(plan.options.drainTimeoutSeconds ?? CutoverOptions.defaultDrainTimeout)
         let result = await offloaded { HookRunner.run(command, timeout: timeout, environment: environment) }
         do {
@@ -234,23 +238,9 @@ func canonical(_ text: String) -> String {
     return lower.hasSuffix(".") ? lower : lower + "."
 }
 
-/// The 4 or 16 bytes of an IPv4 or IPv6 address in text, or nil for anything else.
-func addressBytes(_ text: String) -> [UInt8]? {
-    var storage = [UInt8](repeating: 0, count: 16)
-    for (family, size) in [(AF_INET, 4), (AF_INET6, 16)] {
-        let ok = storage.withUnsafeMutableBytes { bytes in text.withCString { inet_pton(family, $0, bytes.baseAddress) } }
-        if ok == 1 { return Array(storage.prefix(size)) }
-    }
-    return nil
-}
+func addressBytes(_ text: String) -> [UInt8]? { ListenAddress.addressBytes(text) }
 
-func addressText(_ bytes: [UInt8]) -> String {
-    var text = [CChar](repeating: 0, count: 64)
-    let family = bytes.count == 16 ? AF_INET6 : AF_INET
-    let ok = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) }
-    return ok == nil ? bytes.map(String.init).joined(separator: ".")
-        : String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
+func addressText(_ bytes: [UInt8]) -> String { ListenAddress.addressText(bytes) }
 
 /// Runs blocking work (sockets, child processes, SQLite) on a Dispatch thread, so a long hook
 /// or probe never holds one of the few cooperative threads the admin endpoint answers on.

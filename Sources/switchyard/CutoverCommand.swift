@@ -111,7 +111,9 @@ func describe(_ status: AdminAPI.RunStatus) -> String {
     if !progress.message.isEmpty { lines.append("  \(progress.message)") }
     for failure in progress.hookFailures { lines.append("  hook failure: \(failure)") }
     for drain in progress.drains ?? [] { lines.append("  drain \(drain.succeeded ? "ok" : "FAILED"): \(drain)") }
-    for lowered in status.loweredTTLs ?? [] {
+    for sighting in status.kafka ?? [] { lines.append("  kafka: \(sighting)") }
+    // While a run is going, lowered TTLs are its business; once it stopped they are news.
+    for lowered in status.active && progress.status == .running ? [] : status.loweredTTLs ?? [] {
         lines.append("  TTL lowered: \(lowered.name) at \(lowered.ttl) s" + (lowered.run.map { " by run \($0)" } ?? "") + " (the next run of this cluster restores it)")
     }
     return lines.joined(separator: "\n")
@@ -127,7 +129,10 @@ func follow(client: AdminClient, cluster: String) async throws {
     source.resume()
     defer { source.cancel(); signal(SIGINT, SIG_DFL) }
 
-    var lastLine = ""
+    // Each line once: the status header when it changes, every other line (messages, drains,
+    // hook failures, lowered TTLs) the first time it appears.
+    var printed: Set<String> = []
+    var lastHeader = ""
     var pauseSent = false
     while true {
         if interrupted.load(ordering: .relaxed) && !pauseSent {
@@ -136,8 +141,9 @@ func follow(client: AdminClient, cluster: String) async throws {
             let _: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/pause")
         }
         let status: AdminAPI.RunStatus = try await client.get("/v1/runs/\(cluster)")
-        let line = describe(status)
-        if line != lastLine { progress(line); lastLine = line }
+        let lines = describe(status).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if let header = lines.first, header != lastHeader { progress(header); lastHeader = header }
+        for line in lines.dropFirst() where printed.insert(line).inserted { progress(line) }
         if let progress = status.progress, !status.active || progress.status != .running {
             switch progress.status {
             case .completed, .rolledBack: return
@@ -185,13 +191,16 @@ struct Staging: ParsableArguments {
     @Option(help: "Seconds to wait for the serving addresses to answer a step's targets.")
     var verifyTimeout: UInt32 = 30
 
+    @Option(help: "Kafka gates pass with at most this many under-replicated partitions (offline partitions always fail them).")
+    var maxUnderReplicated = 0
+
     func options(cluster: String, toPool: String, brokers: [Int]?) throws -> CutoverOptions {
         do {
             return CutoverOptions(
                 cluster: cluster, toPool: toPool, brokers: brokers, ramp: try CutoverOptions.parseRamp(ramp),
                 batch: batch, cutoverTTL: cutoverTTL, jvmCacheSeconds: jvmCache, resolverFloorSeconds: resolverFloor,
                 dwellSeconds: dwell, gateCommands: gate, drainCommand: drain, verifyTimeoutSeconds: verifyTimeout,
-                drainAfterSeconds: drainAfter, drainTimeoutSeconds: drainTimeout)
+                drainAfterSeconds: drainAfter, drainTimeoutSeconds: drainTimeout, maxUnderReplicated: maxUnderReplicated)
         } catch {
             throw ValidationError("\(error)")
         }

@@ -32,6 +32,15 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest UDP response, and the EDNS buffer size we advertise.")
     var maxUDPSize = 1232
 
+    @Option(help: "UDP response-rate limit: responses per second per client /24 (IPv4) or /56 (IPv6); 0 is off. TCP is never limited.")
+    var rrlRate = 0
+
+    @Option(help: "Every Nth response over the rate is sent truncated (TC=1) so real clients retry over TCP; 0 sends none.")
+    var rrlSlip = 2
+
+    @Option(help: ArgumentHelp("Clients never rate-limited; repeatable.", valueName: "prefix"))
+    var rrlWhitelist: [String] = []
+
     @Option(help: ArgumentHelp("Publish kafka_discovery files here on start, reload and every change; repeatable.", valueName: "dir"))
     var discoveryOut: [String] = []
 
@@ -76,6 +85,11 @@ struct Serve: ParsableCommand {
         if tcpIdleTimeout <= 0 { throw ValidationError("--tcp-idle-timeout must be positive") }
         if tcpMaxConnections < 1 { throw ValidationError("--tcp-max-connections must be at least 1") }
         if !(512...65_535).contains(maxUDPSize) { throw ValidationError("--max-udp-size must be 512...65535") }
+        if !(0...1_000_000).contains(rrlRate) { throw ValidationError("--rrl-rate must be 0 (off) to 1000000 responses per second") }
+        if !(0...100).contains(rrlSlip) { throw ValidationError("--rrl-slip must be 0 (drop every limited response) to 100") }
+        for text in rrlWhitelist where AddressPrefix(text) == nil {
+            throw ValidationError("--rrl-whitelist \(text): expected ADDRESS/LENGTH, e.g. 192.0.2.0/24 or 2001:db8::/48")
+        }
         if let admin, admin != "none", ListenAddress(admin) == nil {
             throw ValidationError("--admin \(admin): expected IPv4:PORT, [IPv6]:PORT or none")
         }
@@ -149,7 +163,9 @@ struct Serve: ParsableCommand {
         let transfers = TransferResponder(keyring: transfer.keyring, rules: transfer.rules, logger: logger)
         let configuration = ServerConfiguration(
             zonesDirectory: zones, listen: listen.compactMap(ListenAddress.init), threads: threads ?? ServerConfiguration.usableCPUs,
-            tcpIdleTimeout: tcpIdleTimeout, tcpMaxConnections: tcpMaxConnections, maxUDPSize: maxUDPSize, transfers: transfers)
+            tcpIdleTimeout: tcpIdleTimeout, tcpMaxConnections: tcpMaxConnections, maxUDPSize: maxUDPSize,
+            rateLimit: RateLimitSettings(rate: rrlRate, slip: rrlSlip, whitelist: rrlWhitelist.compactMap(AddressPrefix.init,
+            transfers: transfers)
         let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
             let journal = try Journal(directory: Self.canonicalPath(state))

@@ -26,6 +26,10 @@ struct StatusCommand: AsyncParsableCommand {
                 print("    \(label)  \(pool.name): \(targets.isEmpty ? "-" : targets.joined(separator: ", "))")
             }
         }
+        if let kafka = status.kafka, !kafka.isEmpty {
+            print("Kafka, as the gates last saw it:")
+            for sighting in kafka { print("    \(sighting)") }
+        }
         for run in status.runs.prefix(5) { print(describe(run)) }
     }
 }

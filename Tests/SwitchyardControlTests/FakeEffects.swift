@@ -54,6 +54,9 @@ actor FakeEffects: CutoverEffects {
         if case .tcpConnect(let target, _) = gate.check, failingGateTargets.contains(target) {
             return .failed("connection refused")
         }
+        if case .kafka(let spec) = gate.check, failingGateTargets.contains(spec.target) {
+            return .failed("cluster id: expected a, seen b")
+        }
         return .passed
     }
 

@@ -16,7 +16,7 @@ enum Fixture {
     static let registry = "schema-registry.kafka.example."
 
     static func orders(brokers count: Int = 3, ttl: UInt32 = 60, bootstrapTTL: UInt32 = 60,
-                       podHostname: Set<Int> = [], noPod: Set<Int> = []) -> Cluster {
+                       podHostname: Set<Int> = [], noPod: Set<Int> = [], gate: Cluster.GateKind = .tcp) -> Cluster {
         let brokers = (1...count).map { id -> Broker in
             var targets: [String: Target] = ["vm": ipv4(vm(id))]
             if podHostname.contains(id) {
@@ -32,7 +32,7 @@ enum Fixture {
                 WeightedPool(name: "vm", weight: 100, targets: nil),
                 WeightedPool(name: "pod", weight: 0, targets: nil),
             ]),
-            discovery: nil, health: HealthSettings())
+            discovery: nil, health: HealthSettings(), gate: gate)
     }
 
     static let payments = Cluster(
@@ -42,7 +42,7 @@ enum Fixture {
             WeightedPool(name: "vm", weight: 100, targets: nil),
             WeightedPool(name: "pod", weight: 0, targets: [ipv4("10.8.3.100")]),
         ]),
-        discovery: nil, health: nil)
+        discovery: nil, health: nil, gate: .tcp)
 
     static let schemaRegistry = WeightedName(
         name: registry,

@@ -307,6 +307,8 @@ struct PlannerTests {
         start.brokerPools[Fixture.broker(1)] = "pod"
         let p = try Planner.plan(options: CutoverOptions(cluster: "orders", toPool: "pod"), inventory: inventory, state: start)
         #expect(!p.steps.contains { $0.kind == .lowerTTL })
+        #expect(p.notes == ["TTLs are not lowered: every affected name is already at or below the cutover TTL 5 s (highest 5 s)"])
+        #expect(p.render().contains("TTLs are not lowered"))
         #expect(p.steps.first?.waitBefore == 0)
         #expect(p.finalState.loweredTTLs.isEmpty)
         #expect(p.finalState.ttls.isEmpty)

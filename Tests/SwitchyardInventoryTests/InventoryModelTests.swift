@@ -18,16 +18,16 @@ struct InventoryModelTests {
         let orders = Cluster(
             name: "orders", origin: "kafka.example.", port: 9092, ttl: 30, pools: ["vm", "pod"],
             brokers: [
-                Broker(id: 1, targets: ["vm": .ipv4([10, 0, 1, 11]), "pod": .ipv4([10, 8, 1, 11])], livePool: "vm"),
-                Broker(id: 2, targets: ["vm": .ipv4([10, 0, 1, 12]), "pod": .hostname("orders-2.pods.kafka.example.")], livePool: "vm"),
-                Broker(id: 3, targets: ["vm": .ipv4([10, 0, 1, 13]), "pod": .ipv4([10, 8, 1, 13])], livePool: "vm"),
+                Broker(id: 1, targets: ["vm": .ipv4([127, 0, 1, 11]), "pod": .ipv4([127, 0, 2, 11])], livePool: "vm"),
+                Broker(id: 2, targets: ["vm": .ipv4([127, 0, 1, 12]), "pod": .hostname("orders-2.pods.kafka.example.")], livePool: "vm"),
+                Broker(id: 3, targets: ["vm": .ipv4([127, 0, 1, 13]), "pod": .ipv4([127, 0, 2, 13])], livePool: "vm"),
             ],
             bootstrap: WeightedSet(selection: .random, maxAnswers: 8, ttl: 30, pools: [
                 WeightedPool(name: "vm", weight: 100, targets: nil),
                 WeightedPool(name: "pod", weight: 0, targets: nil),
             ]),
             discovery: DiscoverySettings(type: "standard", zookeeper: "zk-1.example:2181,zk-2.example:2181/kafka-orders", brokerList: nil, local: true),
-            health: nil)
+            health: nil, gate: .tcp)
         let podV6 = try #require(Target.parseIPv6("fd00:8:3::22"))
         let payments = Cluster(
             name: "payments", origin: "kafka.example.", port: 9093, ttl: 60, pools: ["vm", "pod"],
@@ -87,6 +87,14 @@ struct InventoryModelTests {
             WeightedPool(name: "pod", weight: 100, targets: nil), WeightedPool(name: "vm", weight: 0, targets: nil),
         ]))
         #expect(cluster.health == nil && cluster.discovery == nil)
+        #expect(cluster.gate == .kafka)
+    }
+
+    @Test("gate: tcp for endpoints that don't speak Kafka")
+    func gateKind() throws {
+        let yaml = "clusters:\n  b:\n    port: 9092\n    pools: [vm]\n    gate: tcp\n    brokers:\n      1: { vm: 10.0.0.1 }\n"
+        let inventory = try InventoryLoader.parse(text: yaml, path: "x.yaml", origin: "kafka.example.").get()
+        #expect(inventory.clusters.first?.gate == .tcp)
     }
 
     @Test("every Kafka node id is a broker id, 0 and 2147483647 included")

@@ -58,10 +58,11 @@ MANAGED_NAMES = [bootstrap_name()] + [broker_name(i) for i in BROKER_IDS]
 
 def orders_inventory(port: int, ttl: int = 1, vm: dict[int, str] = VM,
                      pod: dict[int, str] = POD) -> str:
-    """Cluster `orders`: brokers 1-3 living in vm, each with a pod target; no health checks
-    (gates do their own TCP connects)."""
+    """Cluster `orders`: brokers 1-3 living in vm, each with a pod target; no health checks.
+    The targets are plain TCP listeners, not Kafka, so the cluster has `gate: tcp` (gates
+    connect over TCP; test_kafka_clients.py covers Kafka gates)."""
     lines = [f"ttl: {ttl}", "clusters:", f"  {CLUSTER}:", f"    port: {port}",
-             "    pools: [vm, pod]", "    brokers:"]
+             "    pools: [vm, pod]", "    gate: tcp", "    brokers:"]
     for i in BROKER_IDS:
         lines.append(f"      {i}: {{ vm: {vm[i]}, pod: {pod[i]} }}")
     return "\n".join(lines) + "\n"

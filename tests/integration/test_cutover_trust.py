@@ -9,6 +9,7 @@ so the tests see what ran, when, and with which placeholders and environment.
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from pathlib import Path
@@ -36,7 +37,7 @@ from cutoverkit import (  # noqa: F401  (fixtures)
     served_state_problems,
     wait_for_run,
 )
-from stablekit import zone_text
+from stablekit import wait_until, zone_text
 
 pytestmark = [
     pytest.mark.skipif(backend() == "nsd", reason="the cutover controller is switchyard's own"),
@@ -154,7 +155,7 @@ def test_hostname_targets_full_cutover_and_rollback(deployments, broker_listener
     `localhost.`, outside every served zone (CNAME not chased; the gate resolves it as clients do)."""
     port, _ = broker_listeners(ALL_TARGETS + ["127.0.0.1"])
     inventory = "\n".join([
-        "ttl: 1", "clusters:", f"  {CLUSTER}:", f"    port: {port}", "    pools: [vm, pod]", "    brokers:",
+        "ttl: 1", "clusters:", f"  {CLUSTER}:", f"    port: {port}", "    pools: [vm, pod]", "    gate: tcp", "    brokers:",
         f"      1: {{ vm: {VM[1]}, pod: {POD[1]} }}",
         f"      2: {{ vm: {VM[2]}, pod: orders-2.pods.example.test. }}",
         f"      3: {{ vm: {VM[3]}, pod: localhost. }}",
@@ -278,3 +279,22 @@ def test_plan_shows_server_hooks_gates_drains_and_waits(deployments, broker_list
                    "resolver floor 9 s", "lower the TTLs of 4 names to 5 s", "drain timeout: 300 s"):
         assert needle in p.stdout, f"{needle!r} not in the plan:\n{p.stdout}"
     assert d.admin.generation()["number"] == before
+
+
+def test_a_name_with_cutover_state_leaving_the_inventory_is_a_warning(deployments, broker_listeners):
+    port, _ = broker_listeners(ALL_TARGETS)
+    inventory = orders_inventory(port, ttl=1) + "\n".join([
+        "names:", "  registry:", "    policy: weighted", "    pools:",
+        "      vm:  { weight: 100, targets: [127.0.0.31] }"]) + "\n"
+    d = deployments(zones_with(inventory))
+    assert cli(d, "shift", "orders", "broker-1", "--to", "pod").returncode == 0
+    live = d.admin.generation()["number"]
+    # The whole cluster and the registry leave the inventory.
+    (d.server.zone_dir / "example.test.yaml").write_text("ttl: 1\n")
+    d.server.signal(signal.SIGHUP)
+    assert wait_until(lambda: d.ask(broker_name(1))[0] == 3, timeout=10) is not None, d.server.describe()
+    log = d.server.stderr_text()
+    warnings = [line for line in log.splitlines() if "live cutover state left the inventory" in line]
+    assert any(broker_name(1) in line and f"generation={live}" in line for line in warnings), log[-3000:]
+    assert not any(broker_name(2) in line for line in warnings), "broker 2 had no cutover state"
+    assert any("stable name left the inventory" in line and broker_name(2) in line for line in log.splitlines())
