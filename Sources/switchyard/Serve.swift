@@ -164,7 +164,7 @@ struct Serve: ParsableCommand {
         let configuration = ServerConfiguration(
             zonesDirectory: zones, listen: listen.compactMap(ListenAddress.init), threads: threads ?? ServerConfiguration.usableCPUs,
             tcpIdleTimeout: tcpIdleTimeout, tcpMaxConnections: tcpMaxConnections, maxUDPSize: maxUDPSize,
-            rateLimit: RateLimitSettings(rate: rrlRate, slip: rrlSlip, whitelist: rrlWhitelist.compactMap(AddressPrefix.init,
+            rateLimit: RateLimitSettings(rate: rrlRate, slip: rrlSlip, whitelist: rrlWhitelist.compactMap(AddressPrefix.init)),
             transfers: transfers)
         let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
