@@ -94,11 +94,14 @@ public final class ControlService: ZoneInstaller, Sendable {
                 if let old = latest?.serials[origin], !SerialNumber.isAfter(fileSerial, old) { served[origin] = old } else { served[origin] = fileSerial }
             }
             let previous = state.withLock { $0 }
-            // A zone file whose serial moved on a reload has new data: it gets a serial after
+            // A zone whose file serial moved on a reload, or whose inventory changed (targets,
+            // pools, TTLs: what secondaries get flattened), has new data: it gets a serial after
             // every one served so far, so secondaries transfer it (journaled below).
             var filesChanged: [String] = []
             if let previous {
-                for (origin, fileSerial) in fileSerials where previous.fileSerials[origin] != fileSerial {
+                func inventory(_ list: [Inventory], _ origin: String) -> Inventory? { list.first { $0.origin == origin } }
+                for (origin, fileSerial) in fileSerials
+                where previous.fileSerials[origin] != fileSerial || inventory(previous.inventories, origin) != inventory(inventories, origin) {
                     filesChanged.append(origin)
                     if let old = latest?.serials[origin], served[origin] == old { served[origin] = SerialNumber.next(after: old, atLeast: fileSerial) }
                 }
@@ -107,7 +110,7 @@ public final class ControlService: ZoneInstaller, Sendable {
             if let latest {
                 let fitted = try fit(latest, to: inventories)
                 if fitted.state == latest.state && !filesChanged.isEmpty && served != latest.serials {
-                    generation = try journal.append(state: latest.state, actor: "switchyard", reason: "zone files reloaded: " + filesChanged.sorted().joined(separator: ", "),
+                    generation = try journal.append(state: latest.state, actor: "switchyard", reason: "zone data reloaded: " + filesChanged.sorted().joined(separator: ", "),
                                                     serials: served, at: Date())
                 } else if fitted.state != latest.state {
                     served = served.mapValues { SerialNumber.next(after: $0, atLeast: $0) }

@@ -329,3 +329,16 @@ def test_status_and_metrics_show_transfers_and_notify(stack):
     for needle in ('switchyard_zone_transfers_total{kind="ixfr_incremental"}', 'switchyard_zone_transfers_total{kind="axfr"}',
                    "switchyard_notify_sent_total", "switchyard_notify_acknowledged_total", "switchyard_secondary_serial{"):
         assert needle in text, text
+
+
+def test_inventory_edit_and_sighup_reach_the_secondaries(stack):
+    """A new target address in the inventory changes what secondaries get flattened, though
+    the zone file and the journal's state stay the same: the serial must move."""
+    d, secondaries = stack
+    inventory = d.server.zone_dir / "example.test.yaml"
+    inventory.write_text(inventory.read_text().replace(VM[3], "127.0.0.33"))
+    before = d.soa_serial()
+    d.server.signal(signal.SIGHUP)
+    took = follow(d, secondaries, lambda s: s.answer(broker_name(3), "A") == (0, frozenset({"A 127.0.0.33"})), "inventory edit")
+    print(f"\nsecondaries followed an inventory edit in {took}")
+    assert d.soa_serial() != before
