@@ -13,7 +13,7 @@ APT_SERVE  := dnsutils
 APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound nsd knot python3-venv curl iproute2
 APT_BENCH  := nsd knot dnsperf time util-linux iproute2
 
-.PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test bench clean
+.PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test test-sanitize bench clean
 
 all: build
 
@@ -62,6 +62,14 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	SWITCHYARD_BIN=$(CURDIR)/.build/debug/switchyard $(PYTHON) -m pytest -q tests/integration
+
+# The Swift tests under AddressSanitizer, then ThreadSanitizer, each in its own build folder
+# (an instrumented build of everything, several minutes each on 2 cores).
+test-sanitize: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 
 # Side-by-side benchmark against NSD and Knot (see bench/README.md).
 bench: release
