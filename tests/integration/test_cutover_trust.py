@@ -298,3 +298,19 @@ def test_a_name_with_cutover_state_leaving_the_inventory_is_a_warning(deployment
     assert any(broker_name(1) in line and f"generation={live}" in line for line in warnings), log[-3000:]
     assert not any(broker_name(2) in line for line in warnings), "broker 2 had no cutover state"
     assert any("stable name left the inventory" in line and broker_name(2) in line for line in log.splitlines())
+
+
+def test_rollback_of_a_failed_cutover_run(deployments, broker_listeners):
+    port, _ = broker_listeners(ALL_TARGETS, skip=[POD[2]])
+    d = deployments(zones_with(orders_inventory(port, ttl=1)))
+    failed = cli(d, "cutover", "apply", "orders", "--to", "pod", *FAST)
+    assert failed.returncode == 1, describe_run(failed)
+    failed_run = d.admin.run()
+    assert d.ask(broker_name(1)) == (0, frozenset([POD[1]])), "broker 1 moved before the gate of broker 2 failed"
+    rolled = cli(d, "rollback", "orders", *FAST)
+    assert rolled.returncode == 0, describe_run(rolled)
+    assert not served_state_problems(d, all_in("vm"))
+    status, undone = d.admin.request("GET", "/v1/status")
+    runs = {r["id"]: r for r in undone["runs"]}
+    assert runs[failed_run["id"]]["status"] == "rolledBack", runs[failed_run["id"]]
+    assert runs[d.admin.run()["id"]]["progress"]["plan"]["purpose"] == "rollback"
