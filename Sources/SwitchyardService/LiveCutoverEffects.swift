@@ -201,7 +201,7 @@ struct LiveCutoverEffects: CutoverEffects {
     func drain(_ drain: DrainAction, generation: UInt64?) async -> HookOutcome {
         let (placeholders, environment) = context(generation: generation, [
             "broker": String(drain.broker), "old_target": drain.oldTarget, "new_target": drain.newTarget,
-            "name": plan.cluster.isEmpty ? "" : "broker-\(drain.broker).\(plan.cluster).\(plan.origin)",
+            "name": "broker-\(drain.broker).\(plan.cluster).\(plan.origin)",
         ])
         let command = Placeholders.fill(drain.command, placeholders)
         let timeout = Double(plan.options.drainTimeoutSeconds ?? CutoverOptions.defaultDrainTimeout)
