@@ -86,7 +86,8 @@ public final class CutoverRunner: Sendable {
                 }
                 progress.committingStep = nil
                 progress.generations[index] = generation.number
-                progress.servedAt = (progress.servedAt ?? [:]).merging([index: await effects.now()]) { $1 }
+                progress.servedAt = progress.servedAt ?? [:]
+                progress.servedAt?[index] = await effects.now()
                 progress.nextStep = index + 1
                 progress.unsettledStep = index
                 progress.message = "step \(label(index, plan)): committed as generation \(generation.number); verifying"

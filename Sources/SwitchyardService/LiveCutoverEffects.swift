@@ -74,7 +74,7 @@ struct LiveCutoverEffects: CutoverEffects {
     /// An address target as is; a hostname through this server's own answers (never the
     /// system resolver).
     func resolveThroughServer(_ target: String) -> [StableTarget] {
-        if let bytes = addressBytes(target) { return [bytes.count == 4 ? .ipv4(bytes) : .ipv6(bytes)] }
+        if let bytes = ListenAddress.addressBytes(target) { return [bytes.count == 4 ? .ipv4(bytes) : .ipv6(bytes)] }
         guard let name = DomainName(target.hasSuffix(".") ? target : target + "."), let server = verifyServers.first else { return [] }
         var found: [StableTarget] = []
         for type in [RRType.a, .aaaa] {
@@ -176,7 +176,7 @@ struct LiveCutoverEffects: CutoverEffects {
     private func seen(in answers: [MessageReader.Record], _ type: RRType) -> Set<String> {
         Set(answers.compactMap { record -> String? in
             if record.type == .cname, let target = record.target { return canonical(target.description) }
-            return record.type == type ? addressText(record.rdata) : nil
+            return record.type == type ? ListenAddress.addressText(record.rdata) : nil
         })
     }
 
@@ -185,7 +185,7 @@ struct LiveCutoverEffects: CutoverEffects {
     private func addresses(of targets: Set<String>, _ type: RRType, at server: ListenAddress) -> Set<String> {
         guard type != .cname else { return [] }
         var found: Set<String> = []
-        for target in targets where addressBytes(target) == nil {
+        for target in targets where ListenAddress.addressBytes(target) == nil {
             guard let name = DomainName(target) else { continue }
             found.formUnion(seen(in: DNSClient.query(name, type, server: server)?.answers ?? [], type))
         }
@@ -233,14 +233,10 @@ struct LiveCutoverEffects: CutoverEffects {
 /// One spelling per address (inet_ntop's), so `fd00:8::5` and `fd00:8:0::5` compare equal;
 /// names lowercase with the trailing dot.
 func canonical(_ text: String) -> String {
-    if let bytes = addressBytes(text) { return addressText(bytes) }
+    if let bytes = ListenAddress.addressBytes(text) { return ListenAddress.addressText(bytes) }
     let lower = text.lowercased()
     return lower.hasSuffix(".") ? lower : lower + "."
 }
-
-func addressBytes(_ text: String) -> [UInt8]? { ListenAddress.addressBytes(text) }
-
-func addressText(_ bytes: [UInt8]) -> String { ListenAddress.addressText(bytes) }
 
 /// Runs blocking work (sockets, child processes, SQLite) on a Dispatch thread, so a long hook
 /// or probe never holds one of the few cooperative threads the admin endpoint answers on.
