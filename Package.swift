@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "switchyard", targets: ["switchyard"]),
+        // libFuzzer targets (`make fuzz`); a plain build makes it a corpus replayer.
+        .executable(name: "switchyard-fuzz", targets: ["switchyard-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -114,8 +116,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The fuzz targets' entry points (query, TCP stream, zone file, inventory, admin body),
+        // apart from the binary so the test suite replays the corpora through the same code.
+        .target(
+            name: "SwitchyardFuzzing",
+            dependencies: [
+                "SwitchyardCore", "SwitchyardZones", "SwitchyardInventory", "SwitchyardControl", "SwitchyardServer",
+                "SwitchyardTransfer", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "switchyard-fuzz", dependencies: ["SwitchyardFuzzing"]),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
         .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer"]),
+        .testTarget(name: "SwitchyardFuzzingTests", dependencies: ["SwitchyardFuzzing"]),
         .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore", "SwitchyardInventory"]),
         .testTarget(name: "SwitchyardTransferTests", dependencies: ["SwitchyardTransfer", "SwitchyardCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SwitchyardInventoryTests", dependencies: ["SwitchyardInventory"]),

@@ -17,8 +17,7 @@ final class TCPServer: @unchecked Sendable {
         let fd: Int32
         /// The peer's address bytes, for hashed selection.
         var peer: [UInt8] = []
-        var input: [UInt8] = Array(repeating: 0, count: 1024)
-        var inputCount = 0
+        var frames = TCPFrameReader()
         var output: [UInt8] = []
         var outputOffset = 0
         var lastActive: Double
@@ -26,9 +25,6 @@ final class TCPServer: @unchecked Sendable {
         init(fd: Int32, now: Double) { self.fd = fd; self.lastActive = now }
         var hasPendingOutput: Bool { outputOffset < output.count }
     }
-
-    /// Largest framed message plus room to read ahead into the next one.
-    private static let maxInput = 2 + 65_535 + 4096
 
     private let listeners: [Int32: ListenAddress]
     private let epoll: Int32
@@ -141,14 +137,9 @@ final class TCPServer: @unchecked Sendable {
     private func readAndAnswer(_ connection: Connection, snapshot: Snapshot, now: Double) {
         var peerClosed = false
         while true {
-            if connection.inputCount == connection.input.count {
-                guard connection.input.count < TCPServer.maxInput else { break }
-                connection.input.append(contentsOf: repeatElement(0, count: min(connection.input.count, TCPServer.maxInput - connection.input.count)))
-            }
-            let room = connection.input.count - connection.inputCount
-            let result = connection.input.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress! + connection.inputCount, room) }
+            // Nil: the buffer is at its limit and holds a whole message; answer before reading on.
+            guard let (result, room) = connection.frames.fill({ read(connection.fd, $0.baseAddress, $0.count) }) else { break }
             if result > 0 {
-                connection.inputCount += result
                 connection.lastActive = now
                 if result < room { break }
                 continue
@@ -169,42 +160,24 @@ final class TCPServer: @unchecked Sendable {
 
     /// Answers every complete frame in the input buffer. False when the stream is not DNS.
     private func answerFrames(_ connection: Connection, snapshot: Snapshot) -> Bool {
-        var consumed = 0
-        let ok = connection.input.withUnsafeBytes { input -> Bool in
-            while connection.inputCount - consumed >= 2 {
-                let length = Int(input[consumed]) << 8 | Int(input[consumed + 1])
-                // A zero-length message cannot be a query; the stream is out of sync.
-                if length == 0 { return false }
-                guard connection.inputCount - consumed >= 2 + length else { break }
-                let packet = UnsafeRawBufferPointer(rebasing: input[(consumed + 2)..<(consumed + 2 + length)])
-                let answer = connection.peer.withUnsafeBytes { peer in
-                    responder.respond(to: packet, transport: .tcp, snapshot: snapshot, client: peer, into: response)
-                }
-                tally.count(responder.outcome)
-                if responder.outcome.deferred, let transfers {
-                    for message in transfers.respond(to: packet, transport: .tcp, client: connection.peer, snapshot: snapshot,
-                                                     responder: responder, scratch: response) where message.count <= 65_535 {
-                        connection.output.append(UInt8(message.count >> 8))
-                        connection.output.append(UInt8(message.count & 0xFF))
-                        connection.output.append(contentsOf: message)
-                    }
-                } else if answer > 0 {
-                    connection.output.append(UInt8(answer >> 8))
-                    connection.output.append(UInt8(answer & 0xFF))
-                    connection.output.append(contentsOf: UnsafeRawBufferPointer(rebasing: response[0..<answer]))
-                }
-                consumed += 2 + length
+        connection.frames.takeMessages { packet in
+            let answer = connection.peer.withUnsafeBytes { peer in
+                responder.respond(to: packet, transport: .tcp, snapshot: snapshot, client: peer, into: response)
             }
-            return true
-        }
-        if consumed > 0 {
-            let remaining = connection.inputCount - consumed
-            if remaining > 0 {
-                connection.input.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: $0.baseAddress! + consumed, byteCount: remaining) }
+            tally.count(responder.outcome)
+            if responder.outcome.deferred, let transfers {
+                for message in transfers.respond(to: packet, transport: .tcp, client: connection.peer, snapshot: snapshot,
+                                                 responder: responder, scratch: response) where message.count <= 65_535 {
+                    connection.output.append(UInt8(message.count >> 8))
+                    connection.output.append(UInt8(message.count & 0xFF))
+                    connection.output.append(contentsOf: message)
+                }
+            } else if answer > 0 {
+                connection.output.append(UInt8(answer >> 8))
+                connection.output.append(UInt8(answer & 0xFF))
+                connection.output.append(contentsOf: UnsafeRawBufferPointer(rebasing: response[0..<answer]))
             }
-            connection.inputCount = remaining
         }
-        return ok
     }
 
     /// Writes pending output. False when the connection was closed.

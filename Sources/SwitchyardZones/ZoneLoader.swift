@@ -58,11 +58,18 @@ public enum ZoneLoader {
         guard let data = FileManager.default.contents(atPath: path) else {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot read the file")]))
         }
-        let parsed = ZoneFileParser.parse(contents: Array(data), origin: fileOrigin, path: path)
+        return parseZoneFile(contents: Array(data), origin: fileOrigin, path: path)
+            .map { ZoneFile(path: path, origin: $0.origin, records: $0.records) }
+    }
+
+    /// Parses master-file text already in memory, as if read from `path` (which only appears in
+    /// messages): the records and the zone's apex (the SOA's owner when there is one,
+    /// otherwise `origin`). The fuzzer and tests enter here; files go through `loadZone(path:)`.
+    public static func parseZoneFile(contents: [UInt8], origin: DomainName, path: String)
+        -> Result<(origin: DomainName, records: [ResourceRecord]), ZoneProblems> {
+        let parsed = ZoneFileParser.parse(contents: contents, origin: origin, path: path)
         guard parsed.problems.isEmpty else { return .failure(ZoneProblems(parsed.problems)) }
-        // The apex is the SOA's owner when there is one; otherwise the file name's origin.
-        let origin = parsed.records.first(where: { $0.type == .soa })?.owner ?? fileOrigin
-        return .success(ZoneFile(path: path, origin: origin, records: parsed.records))
+        return .success((parsed.records.first(where: { $0.type == .soa })?.owner ?? origin, parsed.records))
     }
 
     /// Loads every zone of `directory` with the inventory beside it (`<origin>yaml`) and
