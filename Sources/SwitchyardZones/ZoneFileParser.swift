@@ -101,10 +101,18 @@ enum ZoneFileParser {
             return .failure(ParseError("cannot encode the record's data"))
         }
         let rdata = Array(UnsafeBufferPointer(start: ldns_buffer_begin(buffer), count: ldns_buffer_position(buffer)))
+        // libldns takes any number after TYPE and CLASS (RFC 3597 section 5), e.g. TYPE5710203,
+        // but both are 16-bit fields on the wire: refuse the rest rather than trap converting.
+        guard let type = UInt16(exactly: ldns_rr_get_type(rr).rawValue) else {
+            return .failure(ParseError("record type number \(ldns_rr_get_type(rr).rawValue) is over 65535"))
+        }
+        guard let rrClass = UInt16(exactly: ldns_rr_get_class(rr).rawValue) else {
+            return .failure(ParseError("record class number \(ldns_rr_get_class(rr).rawValue) is over 65535"))
+        }
         return .success(ResourceRecord(
             owner: owner,
-            type: RRType(rawValue: UInt16(ldns_rr_get_type(rr).rawValue)),
-            rrClass: RRClass(rawValue: UInt16(ldns_rr_get_class(rr).rawValue)),
+            type: RRType(rawValue: type),
+            rrClass: RRClass(rawValue: rrClass),
             ttl: ldns_rr_ttl(rr),
             rdata: rdata))
     }
@@ -135,6 +143,8 @@ enum ZoneFileParser {
             default: return nil
             }
             total += number * unit; number = 0; sawDigit = false
+            // Checked per term: enough terms of up to 2^32 weeks would overflow UInt64 and trap.
+            guard total <= UInt64(Int32.max) else { return nil }
         }
         guard !sawDigit else { return nil }
         return total <= UInt64(Int32.max) ? UInt32(total) : nil
