@@ -35,8 +35,13 @@ final class AdminMetrics: Sendable {
         metric("rrl_limited_responses", unit: "total", help: "UDP responses over the rate limit, by action: dropped, or slipped (sent truncated).")
     }
     private static var cutoverRunning: MetricNameDescriptor { metric("cutover_running", help: "1 while a cutover or rollback runs for the cluster.") }
+    private static var journalUp: MetricNameDescriptor { metric("journal_reachable", help: "1 while the PostgreSQL journal answers; 0 during an outage (DNS keeps answering the last generation).") }
+    private static var following: MetricNameDescriptor { metric("fleet_following", help: "1 while this fleet member is connected to the journal and caught up with it.") }
+    private static var followed: MetricNameDescriptor { metric("fleet_generations_followed", unit: "total", help: "Generations committed by other servers of the fleet and served here.") }
+    private static var disconnects: MetricNameDescriptor { metric("fleet_journal_disconnects", unit: "total", help: "Times this member lost the journal.") }
+    private static var liveMembers: MetricNameDescriptor { metric("fleet_live_members", help: "Fleet members with a recent heartbeat, as this server last read them.") }
 
-    func render(server: Server, control: ControlService, runs: [AdminAPI.RunStatus]) -> String {
+    func render(server: Server, control: ControlService, runs: [AdminAPI.RunStatus], fleet: Fleet? = nil) -> String {
         let counts = server.queryMetrics.snapshot
         exported.withLock { previous in
             for (labels, value) in counts {
@@ -77,9 +82,27 @@ final class AdminMetrics: Sendable {
         for run in runs {
             registry.makeGauge(descriptor: Self.cutoverRunning, labels: [("cluster", run.cluster)]).set(to: run.active ? 1 : 0)
         }
+        if let fleet { renderFleet(fleet) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)
+    }
+
+    private func renderFleet(_ fleet: Fleet) {
+        let health = fleet.health
+        registry.makeGauge(descriptor: Self.journalUp).set(to: fleet.postgres.state.reachable && health.following ? 1 : 0)
+        registry.makeGauge(descriptor: Self.following).set(to: health.following ? 1 : 0)
+        exportedCounts.withLock { previous in
+            for (descriptor, value) in [(Self.followed, health.followed), (Self.disconnects, health.disconnects)] {
+                let counter = registry.makeCounter(descriptor: descriptor)
+                let delta = value - (previous[descriptor.metricName] ?? 0)
+                if delta > 0 { counter.increment(by: Int64(delta)) }
+                previous[descriptor.metricName] = value
+            }
+        }
+        if let members = try? fleet.postgres.liveMembers(within: fleet.settings.memberTimeout) {
+            registry.makeGauge(descriptor: Self.liveMembers).set(to: Double(members.count))
+        }
     }
 
     private func renderSecondaries(server: Server, control: ControlService) {

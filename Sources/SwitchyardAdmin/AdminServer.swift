@@ -23,16 +23,20 @@ public final class AdminServer: Sendable {
     private let address: ListenAddress
     private let logger: Logger
     private let metrics: AdminMetrics
+    private let fleet: Fleet?
     private let running = Mutex<(group: ServiceGroup, task: Task<Void, Never>)?>(nil)
 
-    public init(server: Server, control: ControlService, address: ListenAddress, token: String, verifyServers: [ListenAddress], logger: Logger) {
+    public init(server: Server, control: ControlService, address: ListenAddress, token: String, verifyServers: [ListenAddress],
+                fleet: Fleet? = nil, logger: Logger) {
         self.server = server
+        self.fleet = fleet
         self.control = control
         self.address = address
         self.token = token
         self.logger = logger
         self.cutovers = CutoverService(control: control, verifyServers: verifyServers, logger: logger)
         self.metrics = AdminMetrics()
+        if let fleet { cutovers.join(fleet) }
     }
 
     /// Starts listening; throws when the address cannot be bound.
@@ -85,19 +89,28 @@ public final class AdminServer: Sendable {
     // MARK: Routes
 
     private func routes(_ router: Router<BasicRequestContext>) {
-        router.get("/healthz") { [control] _, _ -> Response in
+        router.get("/healthz") { [control, fleet] _, _ -> Response in
             var problems: [String] = []
             if let failure = control.discoveryFailure { problems.append("discovery publish failed: \(failure)") }
-            let body: [String: String] = [
-                "status": problems.isEmpty ? "ok" : "degraded",
+            var body: [String: String] = [
                 "generation": control.current.map { String($0.generation.number) } ?? "",
                 "failed_hooks": String(control.failedHookCount),
-                "problems": problems.joined(separator: "; "),
+                "journal": control.journal.kind,
             ]
+            if let fleet {
+                // Degraded until connected and caught up with the journal: DNS answers go on
+                // from the last generation meanwhile, but changes are refused.
+                let health = fleet.health
+                if let problem = health.problem { problems.append(problem) }
+                body["fleet_member"] = fleet.settings.name
+                body["following"] = String(health.following)
+            }
+            body["status"] = problems.isEmpty ? "ok" : "degraded"
+            body["problems"] = problems.joined(separator: "; ")
             return try json(body, status: control.current == nil ? .serviceUnavailable : .ok)
         }
-        router.get("/metrics") { [server, control, metrics, cutovers] _, _ -> Response in
-            let text = metrics.render(server: server, control: control, runs: (try? cutovers.recentRuns()) ?? [])
+        router.get("/metrics") { [server, control, metrics, cutovers, fleet] _, _ -> Response in
+            let text = metrics.render(server: server, control: control, runs: (try? cutovers.recentRuns()) ?? [], fleet: fleet)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SwitchyardControl
 
 /// Why the journal could not be opened, read or written. Every case names the database file
 /// and says what to do, because the operator reading it is usually in the middle of a cutover.
@@ -29,6 +30,14 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
     case otherZonesDirectory(path: String, recorded: String, given: String)
     /// Any other SQLite failure.
     case storage(path: String, detail: String)
+    /// `--state` looks like a PostgreSQL URL but is not a usable one.
+    case badLocation(text: String, detail: String)
+    /// The PostgreSQL server cannot be reached (or stopped answering): nothing was written.
+    case unavailable(path: String, detail: String)
+    /// PostgreSQL refused the statement (permissions, a constraint, …).
+    case server(path: String, detail: String)
+    /// This server no longer holds the lease of a cutover run: another server took it over.
+    case leaseLost(path: String, run: Int64, holder: String?)
 
     public var description: String {
         switch self {
@@ -57,6 +66,14 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(directory): this state directory belongs to the zones directory \(recorded), not \(given); serve \(recorded) with it, give \(given) its own --state directory, or pass --adopt-state to make this state \(given)'s"
         case let .storage(path, detail):
             return "\(path): journal storage error (\(detail))"
+        case let .badLocation(text, detail):
+            return "\(text): \(detail)"
+        case let .unavailable(path, detail):
+            return "\(path): the journal database is unreachable (\(detail)); nothing was changed. DNS answers continue from the last generation; retry once PostgreSQL is back"
+        case let .server(path, detail):
+            return "\(path): PostgreSQL refused the journal's statement (\(detail))"
+        case let .leaseLost(path, run, holder):
+            return "\(path): this server no longer holds run \(run)" + (holder.map { "; server \($0) runs it now" } ?? "") + "; nothing was written for it"
         }
     }
 }
@@ -82,6 +99,20 @@ extension JournalError {
             return .readOnly(path: path, detail: detail)
         default:
             return .storage(path: path, detail: detail)
+        }
+    }
+}
+
+extension JournalError: HTTPStatusReporting {
+    /// 503 while the journal cannot take writes (the database is down, the disk is read-only,
+    /// another process holds the lock): the request may be retried unchanged; 409 for a run
+    /// that collides; 500 otherwise.
+    public var httpStatus: Int {
+        switch self {
+        case .unavailable, .locked, .readOnly, .cannotOpen: return 503
+        case .runAlreadyActive, .leaseLost: return 409
+        case .unknownRun: return 404
+        default: return 500
         }
     }
 }

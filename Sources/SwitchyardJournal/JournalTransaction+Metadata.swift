@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What ``JournalTransaction/claim(zonesDirectory:adopt:at:)`` found and did.
 public enum StateClaim: Equatable, Sendable {
@@ -17,12 +16,14 @@ extension JournalTransaction {
 
     /// The zones directory (absolute, canonical) this journal belongs to, if recorded.
     public func zonesDirectory() throws -> String? {
-        try String.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = ?", arguments: [Self.zonesDirectoryKey])
+        try session.fetchOne("SELECT value FROM metadata WHERE key = ?", [.text(Self.zonesDirectoryKey)])?.text("value")
     }
 
     public func setZonesDirectory(_ directory: String, at date: Date) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO metadata (key, value, updated_at) VALUES (?, ?, ?)",
-                       arguments: [Self.zonesDirectoryKey, directory, date.timeIntervalSince1970])
+        try session.execute("""
+            INSERT INTO metadata (key, value, updated_at) VALUES (?, ?, ?)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+            """, [.text(Self.zonesDirectoryKey), .text(directory), .real(date.timeIntervalSince1970)])
     }
 
     /// Makes this journal the one of `zonesDirectory` (absolute, canonical): recorded when
