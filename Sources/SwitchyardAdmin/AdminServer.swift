@@ -115,8 +115,8 @@ public final class AdminServer: Sendable {
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        router.get("/v1/status") { [server, control, cutovers] _, _ -> Response in
-            try handle { try json(status(server: server, control: control, runs: cutovers.recentRuns(), kafka: cutovers.kafkaSightings.list())) }
+        router.get("/v1/status") { [server, control, cutovers, fleet] _, _ -> Response in
+            try handle { try json(status(server: server, control: control, runs: cutovers.recentRuns(), kafka: cutovers.kafkaSightings.list(), fleet: fleet)) }
         }
         router.get("/v1/history") { [cutovers] request, _ -> Response in
             try handle {
@@ -182,7 +182,8 @@ public final class AdminServer: Sendable {
 }
 
 /// The state of every stable name as served now.
-func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus], kafka: [AdminAPI.KafkaSighting]) throws -> AdminAPI.StatusReply {
+func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus], kafka: [AdminAPI.KafkaSighting],
+            fleet: Fleet? = nil) throws -> AdminAPI.StatusReply {
     guard let current = control.current else { throw ControlServiceError.notReady }
     let snapshot = server.servingSnapshot
     let down = snapshot.down
@@ -205,9 +206,17 @@ func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus],
         axfr: transfers.axfr, ixfrIncremental: transfers.ixfrIncremental, ixfrFull: transfers.ixfrFull,
         ixfrUpToDate: transfers.ixfrUpToDate, refused: transfers.refused, notifySent: notify.sent,
         notifyAcknowledged: notify.acknowledged, serials: transfers.secondarySerials)
+    let fleetStatus = fleet.map { fleet in
+        let health = fleet.health
+        let members = ((try? fleet.postgres.members()) ?? []).map { member in
+            AdminAPI.FleetMemberStatus(name: member.name, dns: member.dnsAddresses, generation: member.generation,
+                                       silentFor: member.silentFor, live: member.silentFor <= fleet.settings.memberTimeout)
+        }
+        return AdminAPI.FleetStatus(member: fleet.settings.name, following: health.following, problem: health.problem, members: members)
+    }
     return AdminAPI.StatusReply(generation: current.generation, names: names, runs: runs,
                                 discoveryError: control.discoveryFailure, failedHooks: control.failedHookCount, kafka: kafka,
-                                secondaries: secondaries)
+                                secondaries: secondaries, fleet: fleetStatus)
 }
 
 /// Turns thrown errors into JSON error replies (see ``errorResponse(_:)``).

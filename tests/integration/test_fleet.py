@@ -15,6 +15,7 @@ only). What must hold:
 from __future__ import annotations
 
 import json
+import threading
 import statistics
 import subprocess
 import time
@@ -287,3 +288,39 @@ def test_sqlite_journal_moves_into_postgresql(deployments, pg, tmp_path):
         assert m.admin.generation()["number"] == before + 1
     finally:
         m.stop_all()
+
+
+def test_a_member_that_lags_fails_the_step(fleet, pg, broker_listeners, deployments):
+    """A live member (fresh heartbeat) that still answers the old generation fails the
+    step's verification, and the step is rolled back. The laggard is a server on its own
+    state directory, registered in the fleet's table with a heartbeat the test keeps fresh."""
+    port, _ = broker_listeners(ALL_TARGETS)
+    a, b = fleet(orders_zones(port), n=2)
+    laggard = deployments(orders_zones(port))
+    database = a.url.rsplit("/", 1)[1]
+    address = f"127.0.0.1:{laggard.port}"
+    stop = threading.Event()
+
+    def heartbeat():
+        while not stop.is_set():
+            pg.psql(database, "INSERT INTO fleet_member (name, dns_addresses, admin_address, generation, started_at, heartbeat_at) "
+                              f"VALUES ('laggard', '[\"{address}\"]', '', 1, 0, EXTRACT(EPOCH FROM clock_timestamp())) "
+                              "ON CONFLICT (name) DO UPDATE SET heartbeat_at = excluded.heartbeat_at")
+            stop.wait(0.3)
+
+    beat = threading.Thread(target=heartbeat, daemon=True)
+    beat.start()
+    try:
+        assert wait_until(lambda: any(m["name"] == "laggard" and m["live"] for m in a.admin.status()["fleet"]["members"]),
+                          timeout=10, step=0.2)
+        a.admin.ok("POST", "/v1/runs", {"options": cutover_options(batch=1, verify_timeout=3)})
+        failed = wait_until(lambda: (a.admin.run() or {}).get("status") == "failed", timeout=60, step=0.2)
+        run = a.admin.run()
+        assert failed, f"the run did not fail although a member lags: {run}"
+        assert address in run["progress"]["message"], run["progress"]["message"]
+    finally:
+        stop.set()
+        beat.join(timeout=5)
+    # The failed step was rolled back on the members that follow.
+    for m in (a, b):
+        assert pool_of(m, 1) == "vm", f"{m.name}: broker 1 not back on vm"
