@@ -11,7 +11,7 @@ PYTHON     := $(VENV)/bin/python
 # own with initdb, as the unprivileged `postgres` user; Debian's own cluster is left alone).
 APT_BUILD  := libldns-dev libssl-dev librdkafka-dev pkg-config
 APT_SERVE  := dnsutils
-APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound nsd knot python3-venv curl iproute2 postgresql util-linux
+APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound nsd knot python3-venv curl iproute2 postgresql util-linux openssl
 APT_BENCH  := nsd knot dnsperf time util-linux iproute2
 
 .PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test test-sanitize bench clean

@@ -129,15 +129,18 @@ public final class PostgresBackend: JournalBackend, @unchecked Sendable {
     }
 
     private func tlsSetting() throws -> PostgresConnection.Configuration.TLS {
+        guard settings.tls != .disable else { return .disable }
+        var configuration = TLSConfiguration.makeClientConfiguration()
         switch settings.tls {
-        case .disable: return .disable
-        case .prefer, .require:
-            do {
-                let context = try NIOSSLContext(configuration: .makeClientConfiguration())
-                return settings.tls == .require ? .require(context) : .prefer(context)
-            } catch {
-                throw JournalError.badLocation(text: location, detail: "TLS cannot be set up: \(error)")
-            }
+        case .disable, .prefer, .require: configuration.certificateVerification = .none
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        }
+        do {
+            let context = try NIOSSLContext(configuration: configuration)
+            return settings.tls == .prefer ? .prefer(context) : .require(context)
+        } catch {
+            throw JournalError.badLocation(text: location, detail: "TLS cannot be set up: \(error)")
         }
     }
 

@@ -7,7 +7,9 @@ import Foundation
 /// (`PGPASSFILE` or `~/.pgpass`, lines `host:port:database:user:password`, `*` matching
 /// anything), as libpq does, so no secret has to sit on a command line.
 public struct PostgresLocation: Equatable, Sendable {
-    public enum TLSMode: String, Sendable { case disable, prefer, require }
+    /// libpq's `sslmode`: `require` encrypts without checking the certificate, `verify-ca`
+    /// checks it against the system's trust roots, `verify-full` also checks the host name.
+    public enum TLSMode: String, Sendable { case disable, prefer, require, verifyCA = "verify-ca", verifyFull = "verify-full" }
 
     public var host: String
     public var port: Int
@@ -45,10 +47,11 @@ public struct PostgresLocation: Equatable, Sendable {
             case "sslmode":
                 switch item.value ?? "" {
                 case "disable", "allow": tls = .disable
-                case "prefer": tls = .prefer
-                case "require", "verify-ca", "verify-full": tls = .require
-                default:
-                    throw JournalError.badLocation(text: Self.redact(text), detail: "sslmode=\(item.value ?? "") is not one of disable, prefer, require")
+                case let value:
+                    guard let mode = TLSMode(rawValue: value) else {
+                        throw JournalError.badLocation(text: Self.redact(text), detail: "sslmode=\(value) is not one of disable, prefer, require, verify-ca, verify-full")
+                    }
+                    tls = mode
                 }
             default:
                 throw JournalError.badLocation(text: Self.redact(text), detail: "unknown URL parameter \(item.name) (only sslmode is understood)")

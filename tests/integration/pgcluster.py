@@ -46,7 +46,22 @@ class Cluster:
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
             self.run_as = ["runuser", "-u", "postgres", "--"]
         self._run("initdb", "-D", str(self.data), "-U", USER, "-A", "trust", "--no-sync", "-E", "UTF8")
+        self._make_certificate()
         self.start()
+
+    def _make_certificate(self) -> None:
+        """A self-signed certificate, so clients may ask for TLS (`sslmode=require`); plain
+        connections stay allowed."""
+        key, cert = self.dir / "server.key", self.dir / "server.crt"
+        r = subprocess.run(["openssl", "req", "-new", "-x509", "-days", "2", "-nodes", "-subj", "/CN=127.0.0.1",
+                            "-newkey", "rsa:2048", "-keyout", str(key), "-out", str(cert)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        os.chmod(key, 0o600)
+        if self.run_as:
+            owner = pwd.getpwnam("postgres")
+            for f in (key, cert):
+                os.chown(f, owner.pw_uid, owner.pw_gid)
 
     def _run(self, tool: str, *args: str) -> str:
         r = subprocess.run(self.run_as + [str(self.bindir / tool), *args], stdin=subprocess.DEVNULL,
@@ -56,7 +71,8 @@ class Cluster:
 
     def start(self) -> None:
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
-                   "-c max_connections=100 -c log_min_messages=warning")
+                   "-c max_connections=100 -c log_min_messages=warning "
+                   f"-c ssl=on -c ssl_cert_file={self.dir}/server.crt -c ssl_key_file={self.dir}/server.key")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "-t", "60", "start")
 
     def stop(self, mode: str = "fast") -> None:

@@ -324,3 +324,19 @@ def test_a_member_that_lags_fails_the_step(fleet, pg, broker_listeners, deployme
     # The failed step was rolled back on the members that follow.
     for m in (a, b):
         assert pool_of(m, 1) == "vm", f"{m.name}: broker 1 not back on vm"
+
+
+def test_tls_when_the_url_asks(fleet, pg):
+    """`?sslmode=require` connects over TLS (the cluster has a self-signed certificate)."""
+    url = pg.new_database("tls_" + uuid.uuid4().hex[:8])
+    m = Member(Path(pgcluster.tempfile.mkdtemp(prefix="switchyard-tls-")), orders_zones(9092), url + "?sslmode=require", "tls", FLEET_ARGS)
+    m.start()
+    try:
+        database = url.rsplit("/", 1)[1]
+        encrypted = pg.psql(database, "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+                                      f"WHERE s.ssl AND a.datname = '{database}'")
+        assert int(encrypted) >= 2, f"{encrypted} TLS connections from the server (journal + listener expected)"
+        m.admin.shift_broker(1, "pod")
+        assert pool_of(m, 1) == "pod"
+    finally:
+        m.stop_all()
