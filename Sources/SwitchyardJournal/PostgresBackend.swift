@@ -175,7 +175,9 @@ public final class PostgresBackend: JournalBackend, @unchecked Sendable {
                 }
                 return .server(path: location, detail: "\(what): \(message) (SQLSTATE \(state))")
             }
-            return .unavailable(path: location, detail: "\(what): \(psql.code)")
+            // "connectionError" alone says little: the socket's own error says what happened.
+            let cause = psql.underlying.map { ": \($0)" } ?? ""
+            return .unavailable(path: location, detail: "\(what): \(psql.code)\(cause)")
         }
         return .unavailable(path: location, detail: "\(what): \(error)")
     }
