@@ -104,8 +104,12 @@ public final class Fleet: Sendable {
                         health.since = Date()
                     }
                 }
-            } catch {
+            } catch let error as JournalError {
                 lost("journal unreachable: \(error)", listening: nil)
+            } catch {
+                // Reachable, but its latest generation does not serve here (this server's
+                // inventories differ from the committer's): say so, not "unreachable".
+                lost("cannot serve the journal's latest generation: \(error)", listening: nil)
             }
         }
     }
