@@ -91,7 +91,9 @@ let package = Package(
         // The SQLite journal of generations, cutover progress and hook runs.
         .target(
             name: "SwitchyardJournal",
-            dependencies: ["SwitchyardControl", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["SwitchyardControl", .product(name: "GRDB", package: "GRDB.swift"),
+                           // sqlite3_system_errno: which errno (ENOSPC, EROFS) failed a write.
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         // The admin HTTP endpoint: control API, /metrics, /healthz.
         .target(

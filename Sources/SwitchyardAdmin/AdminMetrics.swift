@@ -2,6 +2,7 @@ import Prometheus
 import Synchronization
 import SwitchyardControl
 import SwitchyardCore
+import SwitchyardJournal
 import SwitchyardServer
 import SwitchyardService
 import SwitchyardTransfer
@@ -34,9 +35,13 @@ final class AdminMetrics: Sendable {
     private static var rateLimited: MetricNameDescriptor {
         metric("rrl_limited_responses", unit: "total", help: "UDP responses over the rate limit, by action: dropped, or slipped (sent truncated).")
     }
+    private static var journalWritable: MetricNameDescriptor { metric("journal_writable", help: "0 while the journal's state directory refuses writes (full, read-only, I/O error).") }
+    private static var journalWriteErrors: MetricNameDescriptor { metric("journal_write_errors", unit: "total", help: "Changes refused because the journal could not be written.") }
+    private static var reloadOK: MetricNameDescriptor { metric("reload_ok", help: "0 when the last SIGHUP reload was rejected (the previous data keeps serving).") }
+    private static var reloadFailures: MetricNameDescriptor { metric("reload_failures", unit: "total", help: "SIGHUP reloads rejected because a file was bad.") }
     private static var cutoverRunning: MetricNameDescriptor { metric("cutover_running", help: "1 while a cutover or rollback runs for the cluster.") }
 
-    func render(server: Server, control: ControlService, runs: [AdminAPI.RunStatus]) -> String {
+    func render(server: Server, control: ControlService, journal: JournalHealth, runs: [AdminAPI.RunStatus]) -> String {
         let counts = server.queryMetrics.snapshot
         exported.withLock { previous in
             for (labels, value) in counts {
@@ -66,6 +71,7 @@ final class AdminMetrics: Sendable {
         }
         renderSecondaries(server: server, control: control)
         registry.makeGauge(descriptor: Self.discoveryOK).set(to: control.discoveryFailure == nil ? 1 : 0)
+        renderFaults(journal: journal, reload: server.reloadStatus)
         if let limiter = server.rateLimiter {
             exportedLimited.withLock { previous in
                 let now = (dropped: limiter.dropped, slipped: limiter.slipped)
@@ -80,6 +86,20 @@ final class AdminMetrics: Sendable {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// The journal's and the reloads' health: gauges for now, counters for what was refused.
+    private func renderFaults(journal: JournalHealth, reload: ReloadStatus) {
+        registry.makeGauge(descriptor: Self.journalWritable).set(to: journal.writable ? 1 : 0)
+        registry.makeGauge(descriptor: Self.reloadOK).set(to: reload.lastFailure == nil ? 1 : 0)
+        exportedCounts.withLock { previous in
+            for (descriptor, value) in [(Self.journalWriteErrors, journal.writeErrors), (Self.reloadFailures, reload.failures)] {
+                let counter = registry.makeCounter(descriptor: descriptor)
+                let delta = value - (previous[descriptor.metricName] ?? 0)
+                if delta > 0 { counter.increment(by: Int64(delta)) }
+                previous[descriptor.metricName] = value
+            }
+        }
     }
 
     private func renderSecondaries(server: Server, control: ControlService) {

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import GRDBSQLite
+import Synchronization
 
 /// The embedded SQLite journal: generations, cutover runs and hook runs (SPEC "State, control
 /// and observability").
@@ -20,6 +22,8 @@ public final class Journal: Sendable {
     /// The database file.
     public let path: String
     private let queue: DatabaseQueue
+    /// What the last write found, and when the last write probe ran.
+    private let healthState = Mutex<(health: JournalHealth, lastProbe: Date)>((JournalHealth(), .distantPast))
 
     /// Opens (creating if needed) `switchyard.db` in `directory`, creating the directory too.
     public convenience init(directory: String = Journal.defaultDirectory, busyTimeout: TimeInterval = 5) throws {
@@ -65,9 +69,51 @@ public final class Journal: Sendable {
 
     /// Runs `body` in one write transaction: it commits (and is synced) when `body` returns and
     /// rolls back entirely when it throws, so an error in the middle leaves nothing half-written.
+    ///
+    /// A failure of the storage (disk full, read-only, I/O) marks the journal unwritable in
+    /// ``health(probingEvery:)`` until a later write succeeds. The connection stays open:
+    /// SQLite rolls the failed transaction back and the next one simply tries again.
     public func write<T>(_ body: (JournalTransaction) throws -> T) throws -> T {
-        try translatingErrors {
-            try queue.write { db in try body(JournalTransaction(db: db, path: path)) }
+        try recordingHealth(counted: true) {
+            try translatingErrors {
+                try queue.write { db in try body(JournalTransaction(db: db, path: path)) }
+            }
+        }
+    }
+
+    /// The journal's write health. While it is unwritable, at most once per `interval` this
+    /// writes and syncs one metadata row, so a disk that has space again (or is read-write
+    /// again) shows as healthy without waiting for the next change. Never throws.
+    public func health(probingEvery interval: TimeInterval = 1) -> JournalHealth {
+        let now = Date()
+        let due = healthState.withLock { state -> Bool in
+            guard !state.health.writable, now.timeIntervalSince(state.lastProbe) >= interval else { return false }
+            state.lastProbe = now
+            return true
+        }
+        if due {
+            // A failed probe updates the last error but is not counted as a refused write.
+            _ = try? recordingHealth(counted: false) {
+                try translatingErrors {
+                    try queue.write { db in try JournalTransaction(db: db, path: path).recordWriteProbe(at: now) }
+                }
+            }
+        }
+        return healthState.withLock { $0.health }
+    }
+
+    private func recordingHealth<T>(counted: Bool, _ body: () throws -> T) throws -> T {
+        do {
+            let result = try body()
+            healthState.withLock { if !$0.health.writable { $0.health.recordSuccess() } }
+            return result
+        } catch let error as JournalError where error.isStorageFailure {
+            healthState.withLock { state in
+                let before = state.health.writeErrors
+                state.health.record(failure: error, at: Date())
+                if !counted { state.health.writeErrors = before }
+            }
+            throw error
         }
     }
 
@@ -95,7 +141,10 @@ public final class Journal: Sendable {
         do {
             return try body()
         } catch let error as DatabaseError {
-            throw JournalError.from(error, path: path)
+            // The errno of the system call that failed (ENOSPC, EROFS...), still recorded on
+            // the connection after SQLite rolled the transaction back.
+            let systemErrno = queue.inDatabase { db in sqlite3_system_errno(db.sqliteConnection) }
+            throw JournalError.from(error, path: path, systemErrno: systemErrno)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SwitchyardControl
 
 /// Why the journal could not be opened, read or written. Every case names the database file
 /// and says what to do, because the operator reading it is usually in the middle of a cutover.
@@ -27,6 +28,10 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownGeneration(path: String, number: UInt64)
     /// The state directory belongs to another zones directory (and `--adopt-state` was not given).
     case otherZonesDirectory(path: String, recorded: String, given: String)
+    /// The file system refused a write: no space left (ENOSPC, EDQUOT), mounted read-only
+    /// (EROFS), or an I/O error. `errno` is what the system call failed with, 0 if unknown.
+    /// Nothing of the failed transaction was journaled.
+    case unwritable(path: String, errno: Int32, detail: String)
     /// Any other SQLite failure.
     case storage(path: String, detail: String)
 
@@ -55,6 +60,10 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .otherZonesDirectory(path, recorded, given):
             let directory = (path as NSString).deletingLastPathComponent
             return "\(directory): this state directory belongs to the zones directory \(recorded), not \(given); serve \(recorded) with it, give \(given) its own --state directory, or pass --adopt-state to make this state \(given)'s"
+        case let .unwritable(path, errno, detail):
+            let directory = (path as NSString).deletingLastPathComponent
+            return "\(directory): the state directory cannot be written (\(SystemErrno.describe(errno))) while journaling to \(path): \(detail); "
+                + "nothing was changed and the last generation keeps serving; \(SystemErrno.remedy(errno)), then retry"
         case let .storage(path, detail):
             return "\(path): journal storage error (\(detail))"
         }
@@ -65,11 +74,44 @@ extension JournalError: LocalizedError {
     public var errorDescription: String? { description }
 }
 
+extension JournalError: HTTPStatusReporting {
+    /// The journal's storage failing is the server's condition, not the request's fault: 503,
+    /// so clients retry once the operator has fixed the disk. Anything else keeps the old
+    /// mapping (500), except a second active run (409).
+    public var httpStatus: Int {
+        switch self {
+        case .unwritable, .readOnly, .locked, .cannotOpen: return 503
+        case .runAlreadyActive: return 409
+        default: return 500
+        }
+    }
+
+    /// Whether the failure is the storage's (disk full, read-only, I/O, locked), as opposed to
+    /// a refusal of what was asked (an unknown run, a second active run).
+    public var isStorageFailure: Bool {
+        switch self {
+        case .unwritable, .readOnly, .locked, .cannotOpen, .corrupt, .notADatabase, .storage: return true
+        default: return false
+        }
+    }
+}
+
 extension JournalError {
-    /// Translates an SQLite error into what it means for the journal at `path`.
-    static func from(_ error: DatabaseError, path: String) -> JournalError {
+    /// Translates an SQLite error into what it means for the journal at `path`; `systemErrno`
+    /// is the errno of the system call that failed (`sqlite3_system_errno`), 0 if none.
+    static func from(_ error: DatabaseError, path: String, systemErrno: Int32 = 0) -> JournalError {
         let detail = error.message ?? "\(error.resultCode)"
+        // A full or read-only disk shows as SQLITE_FULL, SQLITE_READONLY or one of the
+        // SQLITE_IOERR family; the errno says which, and it is what the operator must fix.
+        let storageCodes: [ResultCode] = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN]
+        if [ENOSPC, EDQUOT, EROFS, EIO].contains(systemErrno) && storageCodes.contains(error.resultCode) {
+            return .unwritable(path: path, errno: systemErrno, detail: detail)
+        }
         switch error.resultCode {
+        case .SQLITE_FULL:
+            return .unwritable(path: path, errno: ENOSPC, detail: detail)
+        case .SQLITE_IOERR:
+            return .unwritable(path: path, errno: systemErrno, detail: detail)
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return .locked(path: path)
         case .SQLITE_NOTADB:
@@ -82,6 +124,24 @@ extension JournalError {
             return .readOnly(path: path, detail: detail)
         default:
             return .storage(path: path, detail: detail)
+        }
+    }
+}
+
+/// Names and remedies for the errno values a journal write can fail with.
+enum SystemErrno {
+    static func describe(_ code: Int32) -> String {
+        guard code != 0 else { return "errno unknown" }
+        let names: [Int32: String] = [ENOSPC: "ENOSPC", EDQUOT: "EDQUOT", EROFS: "EROFS", EIO: "EIO", EACCES: "EACCES", EPERM: "EPERM"]
+        return "\(names[code] ?? "errno \(code)"): \(String(cString: strerror(code)))"
+    }
+
+    static func remedy(_ code: Int32) -> String {
+        switch code {
+        case ENOSPC, EDQUOT: return "free space on that file system"
+        case EROFS: return "remount that file system read-write"
+        case EIO: return "check the disk (dmesg)"
+        default: return "check that file system"
         }
     }
 }

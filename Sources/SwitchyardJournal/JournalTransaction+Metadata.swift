@@ -14,6 +14,14 @@ public enum StateClaim: Equatable, Sendable {
 
 extension JournalTransaction {
     static let zonesDirectoryKey = "zones_directory"
+    static let writeProbeKey = "write_probe"
+
+    /// Rewrites one row: a write probe (``Journal/health(probingEvery:)``), synced like any
+    /// commit, so it succeeds only when the state directory takes writes again.
+    func recordWriteProbe(at date: Date) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO metadata (key, value, updated_at) VALUES (?, ?, ?)",
+                       arguments: [Self.writeProbeKey, "\(date.timeIntervalSince1970)", date.timeIntervalSince1970])
+    }
 
     /// The zones directory (absolute, canonical) this journal belongs to, if recorded.
     public func zonesDirectory() throws -> String? {

@@ -77,6 +77,8 @@ public final class ControlService: ZoneInstaller, Sendable {
     }
 
     public var failedHookCount: Int { hookFailures.load(ordering: .relaxed) }
+    /// Whether the journal takes writes (probed again while it does not); see ``JournalHealth``.
+    public var journalHealth: JournalHealth { journal.health() }
     public var discoveryFailure: String? { discovery?.failure }
 
     /// Fits the journal's latest generation to freshly loaded zones and inventories (on
@@ -124,7 +126,10 @@ public final class ControlService: ZoneInstaller, Sendable {
                                                 serials: served, at: Date())
             }
             let snapshot = try buildSnapshot(loaded.snapshot, inventories: inventories, state: generation.state, down: down, serials: served)
-            try journal.setInventoryBaseline(ServingState.initial(inventories))
+            // Written only when it changed: a reload of unchanged files then needs no write,
+            // so it still succeeds while the state directory is full or read-only.
+            let baseline = ServingState.initial(inventories)
+            if try journal.inventoryBaseline() != baseline { try journal.setInventoryBaseline(baseline) }
             store.replace(with: snapshot)
             var dataSince: [String: UInt64] = [:]
             for origin in fileSerials.keys {
@@ -226,7 +231,16 @@ public final class ControlService: ZoneInstaller, Sendable {
             do { next = try store.snapshot.updating(stableNames: specs, serials: Self.byOrigin(serials)) } catch {
                 throw ControlServiceError.notServable("\(error)")
             }
-            let generation = try journal.append(state: newState, actor: actor, reason: reason, serials: serials, at: Date())
+            // Journaled (synced) before it is swapped in: when the append fails (a full or
+            // read-only state directory) nothing below runs, so the live state, the snapshot
+            // and the serials stay at the last journaled generation.
+            let generation: Generation
+            do { generation = try journal.append(state: newState, actor: actor, reason: reason, serials: serials, at: Date()) } catch {
+                logger.error("generation not committed; still serving the last one", metadata: [
+                    "generation": "\(current.generation.number)", "actor": "\(actor)", "reason": "\(reason)", "error": "\(error)",
+                ])
+                throw error
+            }
             try store.update { (live) throws(ZoneProblem) in live.down == next.down ? next : try next.updating(down: live.down) }
             state.withLock { $0?.generation = generation; $0?.servedSerials = serials }
             logger.info("generation committed", metadata: [
