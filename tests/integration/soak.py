@@ -107,13 +107,18 @@ class Soak:
             q.start()
 
     def teardown(self) -> None:
-        for q in self.queriers:
-            q.stop()
-        self.server.stop()
-        for listener in self.listeners:
-            listener.close()
-        self.discovery_fs.unmount()
-        self.state_fs.unmount()
+        """Idempotent; the mounts go last and always, whatever failed before them."""
+        try:
+            for q in self.queriers:
+                q.stop()
+            self.server.stop()
+            for listener in self.listeners:
+                listener.close()
+        finally:
+            try:
+                self.discovery_fs.unmount()
+            finally:
+                self.state_fs.unmount()
 
     def write_zone(self, broken: bool = False) -> None:
         extra = ["www IN A 192.0.2.10"]
@@ -453,8 +458,8 @@ class Soak:
             self.alive(f"after {name}")
 
     def run(self) -> dict:
-        self.setup()
         try:
+            self.setup()
             index = 0
             while True:
                 self.one_pass(index)
@@ -462,18 +467,15 @@ class Soak:
                 if time.monotonic() - self.figures.started >= self.seconds:
                     break
             self.ledger.verify(self.server, "at the end")
+            for q in self.queriers:
+                q.stop()
+            code = self.server.stop()
+            if code != 0:
+                self.server.unexpected_exits.append(f"SIGTERM at the end -> exit {code}")
             return self.report(index)
         finally:
-            code = None
-            try:
-                for q in self.queriers:
-                    q.stop()
-                if self.server.alive():
-                    code = self.server.stop()
-                    if code != 0:
-                        self.server.unexpected_exits.append(f"SIGTERM -> exit {code}")
-            finally:
-                self.teardown()
+            # Also after a failure in setup or a pass: queriers, server, listeners, mounts.
+            self.teardown()
 
     def report(self, passes: int) -> dict:
         per = {q.stats.transport: q.stats for q in self.queriers}
@@ -509,6 +511,7 @@ class Soak:
             "journal_checks": self.ledger.checks,
             "unexpected_exits": self.server.unexpected_exits,
             "notes": self.figures.notes[:10],
+            "workdir": str(self.workdir),
         }
 
 
@@ -565,6 +568,7 @@ def render(report: dict) -> str:
         f"generations: {report['generations_kept']} in the journal (newest {report['newest_generation']}), "
         f"{report['generations_acknowledged']} acknowledged by the admin API, all kept; journal checked "
         f"{report['journal_checks']} times",
+        f"zones, server logs and CLI output: {report['workdir']}",
     ]
     return "\n".join(lines)
 
