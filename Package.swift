@@ -96,6 +96,8 @@ let package = Package(
             dependencies: [
                 "SwitchyardControl",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // sqlite3_system_errno: which errno (ENOSPC, EROFS) failed a write.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

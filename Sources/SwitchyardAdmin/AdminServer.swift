@@ -89,13 +89,20 @@ public final class AdminServer: Sendable {
     // MARK: Routes
 
     private func routes(_ router: Router<BasicRequestContext>) {
-        router.get("/healthz") { [control, fleet] _, _ -> Response in
+        router.get("/healthz") { [server, control, fleet] _, _ -> Response in
+            let journal = await offloaded { control.journalHealth }
+            let reload = server.reloadStatus
             var problems: [String] = []
+            if !journal.writable { problems.append("journal not writable: \(journal.lastError ?? "unknown error")") }
+            if let failure = reload.lastFailure { problems.append("last reload rejected, previous data still serving: \(failure)") }
             if let failure = control.discoveryFailure { problems.append("discovery publish failed: \(failure)") }
             var body: [String: String] = [
                 "generation": control.current.map { String($0.generation.number) } ?? "",
                 "failed_hooks": String(control.failedHookCount),
                 "journal": control.journal.kind,
+                "journal_writable": String(journal.writable),
+                "journal_write_errors": String(journal.writeErrors),
+                "reload_failures": String(reload.failures),
             ]
             if let fleet {
                 // Degraded until connected and caught up with the journal: DNS answers go on
@@ -110,7 +117,8 @@ public final class AdminServer: Sendable {
             return try json(body, status: control.current == nil ? .serviceUnavailable : .ok)
         }
         router.get("/metrics") { [server, control, metrics, cutovers, fleet] _, _ -> Response in
-            let text = metrics.render(server: server, control: control, runs: (try? cutovers.recentRuns()) ?? [], fleet: fleet)
+            let journal = await offloaded { control.journalHealth }
+            let text = metrics.render(server: server, control: control, journal: journal, runs: (try? cutovers.recentRuns()) ?? [], fleet: fleet)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))

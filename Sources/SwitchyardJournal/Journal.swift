@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The journal: generations, cutover runs and hook runs (SPEC "State, control and
 /// observability"), in an embedded SQLite file (the default) or in PostgreSQL, which a fleet
@@ -17,6 +18,8 @@ public final class Journal: Sendable {
     /// The database file, or the PostgreSQL URL without its password.
     public let path: String
     let backend: any JournalBackend
+    /// What the last write found, and when the last write probe ran.
+    private let healthState = Mutex<(health: JournalHealth, lastProbe: Date)>((JournalHealth(), .distantPast))
 
     /// `sqlite` or `postgresql`.
     public var kind: String { backend.kind }
@@ -56,8 +59,49 @@ public final class Journal: Sendable {
 
     /// Runs `body` in one write transaction: it commits (and is synced) when `body` returns and
     /// rolls back entirely when it throws, so an error in the middle leaves nothing half-written.
+    ///
+    /// A failure of the storage (disk full, read-only, I/O, the database unreachable) marks the
+    /// journal unwritable in ``health(probingEvery:)`` until a later write succeeds. The
+    /// connection stays open (SQLite rolls the failed transaction back and the next one simply
+    /// tries again; PostgreSQL's reconnects).
     public func write<T>(_ body: (JournalTransaction) throws -> T) throws -> T {
-        try backend.write { session in try body(JournalTransaction(session: session, path: path)) }
+        try recordingHealth(counted: true) {
+            try backend.write { session in try body(JournalTransaction(session: session, path: path)) }
+        }
+    }
+
+    /// The journal's write health. While it is unwritable, at most once per `interval` this
+    /// writes and syncs one metadata row, so a disk that has space again (or is read-write
+    /// again) shows as healthy without waiting for the next change. Never throws.
+    public func health(probingEvery interval: TimeInterval = 1) -> JournalHealth {
+        let now = Date()
+        let due = healthState.withLock { state -> Bool in
+            guard !state.health.writable, now.timeIntervalSince(state.lastProbe) >= interval else { return false }
+            state.lastProbe = now
+            return true
+        }
+        if due {
+            // A failed probe updates the last error but is not counted as a refused write.
+            _ = try? recordingHealth(counted: false) {
+                try backend.write { session in try JournalTransaction(session: session, path: path).recordWriteProbe(at: now) }
+            }
+        }
+        return healthState.withLock { $0.health }
+    }
+
+    private func recordingHealth<T>(counted: Bool, _ body: () throws -> T) throws -> T {
+        do {
+            let result = try body()
+            healthState.withLock { if !$0.health.writable { $0.health.recordSuccess() } }
+            return result
+        } catch let error as JournalError where error.isStorageFailure {
+            healthState.withLock { state in
+                let before = state.health.writeErrors
+                state.health.record(failure: error, at: Date())
+                if !counted { state.health.writeErrors = before }
+            }
+            throw error
+        }
     }
 
     /// Runs `body` with a consistent read-only view of the journal.

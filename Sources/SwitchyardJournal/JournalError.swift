@@ -28,6 +28,10 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownGeneration(path: String, number: UInt64)
     /// The state directory belongs to another zones directory (and `--adopt-state` was not given).
     case otherZonesDirectory(path: String, recorded: String, given: String)
+    /// The file system refused a write: no space left (ENOSPC, EDQUOT), mounted read-only
+    /// (EROFS), or an I/O error. `errno` is what the system call failed with, 0 if unknown.
+    /// Nothing of the failed transaction was journaled.
+    case unwritable(path: String, errno: Int32, detail: String)
     /// Any other SQLite failure.
     case storage(path: String, detail: String)
     /// `--state` looks like a PostgreSQL URL but is not a usable one.
@@ -64,6 +68,10 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .otherZonesDirectory(path, recorded, given):
             let directory = (path as NSString).deletingLastPathComponent
             return "\(directory): this state directory belongs to the zones directory \(recorded), not \(given); serve \(recorded) with it, give \(given) its own --state directory, or pass --adopt-state to make this state \(given)'s"
+        case let .unwritable(path, errno, detail):
+            let directory = (path as NSString).deletingLastPathComponent
+            return "\(directory): the state directory cannot be written (\(SystemErrno.describe(errno))) while journaling to \(path): \(detail); "
+                + "nothing was changed and the last generation keeps serving; \(SystemErrno.remedy(errno)), then retry"
         case let .storage(path, detail):
             return "\(path): journal storage error (\(detail))"
         case let .badLocation(text, detail):
@@ -82,11 +90,45 @@ extension JournalError: LocalizedError {
     public var errorDescription: String? { description }
 }
 
+extension JournalError: HTTPStatusReporting {
+    /// The journal's storage failing (a full or read-only disk, the database unreachable,
+    /// another process holding the lock) is the server's condition, not the request's fault:
+    /// 503, so clients retry once it is fixed. A run that collides is 409; anything else 500.
+    public var httpStatus: Int {
+        switch self {
+        case .unwritable, .unavailable, .readOnly, .locked, .cannotOpen: return 503
+        case .runAlreadyActive, .leaseLost: return 409
+        case .unknownRun: return 404
+        default: return 500
+        }
+    }
+
+    /// Whether the failure is the storage's (disk full, read-only, I/O, locked), as opposed to
+    /// a refusal of what was asked (an unknown run, a second active run).
+    public var isStorageFailure: Bool {
+        switch self {
+        case .unwritable, .unavailable, .readOnly, .locked, .cannotOpen, .corrupt, .notADatabase, .storage: return true
+        default: return false
+        }
+    }
+}
+
 extension JournalError {
-    /// Translates an SQLite error into what it means for the journal at `path`.
-    static func from(_ error: DatabaseError, path: String) -> JournalError {
+    /// Translates an SQLite error into what it means for the journal at `path`; `systemErrno`
+    /// is the errno of the system call that failed (`sqlite3_system_errno`), 0 if none.
+    static func from(_ error: DatabaseError, path: String, systemErrno: Int32 = 0) -> JournalError {
         let detail = error.message ?? "\(error.resultCode)"
+        // A full or read-only disk shows as SQLITE_FULL, SQLITE_READONLY or one of the
+        // SQLITE_IOERR family; the errno says which, and it is what the operator must fix.
+        let storageCodes: [ResultCode] = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN]
+        if [ENOSPC, EDQUOT, EROFS, EIO].contains(systemErrno) && storageCodes.contains(error.resultCode) {
+            return .unwritable(path: path, errno: systemErrno, detail: detail)
+        }
         switch error.resultCode {
+        case .SQLITE_FULL:
+            return .unwritable(path: path, errno: ENOSPC, detail: detail)
+        case .SQLITE_IOERR:
+            return .unwritable(path: path, errno: systemErrno, detail: detail)
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return .locked(path: path)
         case .SQLITE_NOTADB:
@@ -103,16 +145,20 @@ extension JournalError {
     }
 }
 
-extension JournalError: HTTPStatusReporting {
-    /// 503 while the journal cannot take writes (the database is down, the disk is read-only,
-    /// another process holds the lock): the request may be retried unchanged; 409 for a run
-    /// that collides; 500 otherwise.
-    public var httpStatus: Int {
-        switch self {
-        case .unavailable, .locked, .readOnly, .cannotOpen: return 503
-        case .runAlreadyActive, .leaseLost: return 409
-        case .unknownRun: return 404
-        default: return 500
+/// Names and remedies for the errno values a journal write can fail with.
+enum SystemErrno {
+    static func describe(_ code: Int32) -> String {
+        guard code != 0 else { return "errno unknown" }
+        let names: [Int32: String] = [ENOSPC: "ENOSPC", EDQUOT: "EDQUOT", EROFS: "EROFS", EIO: "EIO", EACCES: "EACCES", EPERM: "EPERM"]
+        return "\(names[code] ?? "errno \(code)"): \(String(cString: strerror(code)))"
+    }
+
+    static func remedy(_ code: Int32) -> String {
+        switch code {
+        case ENOSPC, EDQUOT: return "free space on that file system"
+        case EROFS: return "remount that file system read-write"
+        case EIO: return "check the disk (dmesg)"
+        default: return "check that file system"
         }
     }
 }

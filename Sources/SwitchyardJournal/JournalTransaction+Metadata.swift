@@ -13,6 +13,13 @@ public enum StateClaim: Equatable, Sendable {
 
 extension JournalTransaction {
     static let zonesDirectoryKey = "zones_directory"
+    static let writeProbeKey = "write_probe"
+
+    /// Rewrites one row: a write probe (``Journal/health(probingEvery:)``), synced like any
+    /// commit, so it succeeds only when the state directory takes writes again.
+    func recordWriteProbe(at date: Date) throws {
+        try setMetadata(Self.writeProbeKey, "\(date.timeIntervalSince1970)", at: date)
+    }
 
     /// The zones directory (absolute, canonical) this journal belongs to, if recorded.
     public func zonesDirectory() throws -> String? {
@@ -20,10 +27,14 @@ extension JournalTransaction {
     }
 
     public func setZonesDirectory(_ directory: String, at date: Date) throws {
+        try setMetadata(Self.zonesDirectoryKey, directory, at: date)
+    }
+
+    private func setMetadata(_ key: String, _ value: String, at date: Date) throws {
         try session.execute("""
             INSERT INTO metadata (key, value, updated_at) VALUES (?, ?, ?)
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-            """, [.text(Self.zonesDirectoryKey), .text(directory), .real(date.timeIntervalSince1970)])
+            """, [.text(key), .text(value), .real(date.timeIntervalSince1970)])
     }
 
     /// Makes this journal the one of `zonesDirectory` (absolute, canonical): recorded when

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The embedded journal: one SQLite file (GRDB), the default.
 ///
@@ -64,7 +65,10 @@ final class SQLiteBackend: JournalBackend {
         do {
             return try body()
         } catch let error as DatabaseError {
-            throw JournalError.from(error, path: location)
+            // The errno of the system call that failed (ENOSPC, EROFS...), still recorded on
+            // the connection after SQLite rolled the transaction back.
+            let systemErrno = queue.inDatabase { db in sqlite3_system_errno(db.sqliteConnection) }
+            throw JournalError.from(error, path: location, systemErrno: systemErrno)
         }
     }
 }

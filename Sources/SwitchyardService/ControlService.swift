@@ -77,6 +77,8 @@ public final class ControlService: ZoneInstaller, Sendable {
     }
 
     public var failedHookCount: Int { hookFailures.load(ordering: .relaxed) }
+    /// Whether the journal takes writes (probed again while it does not); see ``JournalHealth``.
+    public var journalHealth: JournalHealth { journal.health() }
     public var discoveryFailure: String? { discovery?.failure }
 
     /// Fits the journal's latest generation to freshly loaded zones and inventories (on
@@ -127,7 +129,10 @@ public final class ControlService: ZoneInstaller, Sendable {
                                                 serials: served, at: Date())
             }
             let snapshot = try buildSnapshot(loaded.snapshot, inventories: inventories, state: generation.state, down: down, serials: served)
-            try transaction.setInventoryBaseline(ServingState.initial(inventories), at: Date())
+            // Written only when it changed: a reload of unchanged files then needs no write,
+            // so it still succeeds while the state directory is full or read-only.
+            let baseline = ServingState.initial(inventories)
+            if try transaction.inventoryBaseline() != baseline { try transaction.setInventoryBaseline(baseline, at: Date()) }
             store.replace(with: snapshot)
             var dataSince: [String: UInt64] = [:]
             for origin in fileSerials.keys {
@@ -219,7 +224,11 @@ public final class ControlService: ZoneInstaller, Sendable {
             // The change applies to the journal's latest generation, read in the same write
             // transaction (serialized across a fleet), not to what this server last served:
             // another server may have committed since.
-            let outcome: (generation: Generation, next: Snapshot?, changed: Bool) = try journal.write { transaction in
+            let outcome: (generation: Generation, next: Snapshot?, changed: Bool)
+            // Journaled (synced) before it is swapped in: when the append fails (a full or
+            // read-only state directory, the database gone) nothing below runs, so the live
+            // state, the snapshot and the serials stay at the last journaled generation.
+            do { outcome = try journal.write { transaction in
                 try fence?(transaction)
                 let latest = try transaction.latest() ?? live.generation
                 if let expecting, expecting != latest.number {
@@ -237,6 +246,11 @@ public final class ControlService: ZoneInstaller, Sendable {
                 let next = try snapshot(serving: newState, serials: serials, inventories: live.inventories)
                 let generation = try transaction.append(state: newState, actor: actor, reason: reason, serials: serials, at: Date())
                 return (generation, next, true)
+            } } catch let error as JournalError {
+                logger.error("generation not committed; still serving the last one", metadata: [
+                    "generation": "\(live.generation.number)", "actor": "\(actor)", "reason": "\(reason)", "error": "\(error)",
+                ])
+                throw error
             }
             guard let next = outcome.next else {
                 if outcome.generation.number > live.generation.number { try adopt(outcome.generation, inventories: live.inventories) }

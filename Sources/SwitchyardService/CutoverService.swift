@@ -317,7 +317,10 @@ public final class CutoverService: Sendable {
             let final = await runner.run(progress, current: current)
             active.withLock { _ = $0.removeValue(forKey: cluster) }
             if let fleet { try? fleet.postgres.releaseLease(run: id, owner: fleet.settings.name) }
-            logger.info("cutover run stopped", metadata: ["run": "\(id)", "status": "\(final.status.rawValue)", "message": "\(final.message)"])
+            // A run that stopped short (a failed gate or verify, a journal it could not write)
+            // needs the operator: say so above info level.
+            let level: Logger.Level = final.isFinished || final.status == .paused ? .info : .warning
+            logger.log(level: level, "cutover run stopped", metadata: ["run": "\(id)", "status": "\(final.status.rawValue)", "message": "\(final.message)"])
         }
     }
 }
