@@ -153,10 +153,26 @@ enum SystemErrno {
         return "\(names[code] ?? "errno \(code)"): \(String(cString: strerror(code)))"
     }
 
+    /// What the file system holding `directory` says to a small synced write, for when SQLite
+    /// could not tell (it reports the errno of an I/O error only sometimes, never for
+    /// SQLITE_FULL, and an ext4 remounted read-only after an error shows as a bare
+    /// SQLITE_IOERR): EROFS, ENOSPC, EDQUOT, EIO..., or 0 when the write goes through.
+    static func probe(directory: String) -> Int32 {
+        let path = (directory as NSString).appendingPathComponent(".switchyard-write-probe-\(getpid())")
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return errno }
+        defer { close(fd); unlink(path) }
+        // One whole block, so a full file system cannot satisfy it from a partly used one.
+        let block = [UInt8](repeating: 0, count: 4096)
+        let written = block.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if written < 0 { return errno }
+        return fsync(fd) == 0 ? 0 : errno
+    }
+
     static func remedy(_ code: Int32) -> String {
         switch code {
         case ENOSPC, EDQUOT: return "free space on that file system"
-        case EROFS: return "remount that file system read-write"
+        case EROFS: return "make that file system read-write again (after a disk error the kernel remounts it read-only: check the disk and the file system, e.g. e2fsck, then mount it read-write)"
         case EIO: return "check the disk (dmesg)"
         default: return "check that file system"
         }

@@ -65,9 +65,14 @@ final class SQLiteBackend: JournalBackend {
         do {
             return try body()
         } catch let error as DatabaseError {
-            // The errno of the system call that failed (ENOSPC, EROFS...), still recorded on
-            // the connection after SQLite rolled the transaction back.
-            let systemErrno = queue.inDatabase { db in sqlite3_system_errno(db.sqliteConnection) }
+            // The errno of the system call that failed (ENOSPC, EROFS...), as SQLite recorded
+            // it on the connection; when it did not (SQLITE_FULL, or an ext4 remounted
+            // read-only after an error, a bare SQLITE_IOERR), the state directory is asked.
+            var systemErrno = queue.inDatabase { db in sqlite3_system_errno(db.sqliteConnection) }
+            let storageCodes: [ResultCode] = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN]
+            if systemErrno == 0 && storageCodes.contains(error.resultCode) {
+                systemErrno = SystemErrno.probe(directory: (location as NSString).deletingLastPathComponent)
+            }
             throw JournalError.from(error, path: location, systemErrno: systemErrno)
         }
     }

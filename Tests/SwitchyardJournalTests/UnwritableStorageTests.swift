@@ -10,8 +10,8 @@ import Testing
 @Suite struct UnwritableStorageTests {
     @Test(arguments: [
         (Int32(ENOSPC), ResultCode.SQLITE_FULL, "ENOSPC", "free space"),
-        (Int32(EROFS), ResultCode.SQLITE_IOERR, "EROFS", "remount that file system read-write"),
-        (Int32(EROFS), ResultCode.SQLITE_READONLY, "EROFS", "remount"),
+        (Int32(EROFS), ResultCode.SQLITE_IOERR, "EROFS", "mount it read-write"),
+        (Int32(EROFS), ResultCode.SQLITE_READONLY, "EROFS", "read-write again"),
         (Int32(0), ResultCode.SQLITE_FULL, "ENOSPC", "free space"),
     ])
     func storageFailuresNameTheDirectoryAndErrno(errno: Int32, code: ResultCode, name: String, remedy: String) {
@@ -55,12 +55,15 @@ import Testing
                 guard case .unwritable(_, ENOSPC, _) = error else { Issue.record("unexpected \(error)"); return }
                 #expect(error.description.contains(mountPoint + "/state"))
             }
+            // What the journal asks the directory when SQLite gives no errno.
+            #expect(SystemErrno.probe(directory: mountPoint + "/state") == ENOSPC)
             var health = journal.health(probingEvery: 0)
             #expect(!health.writable)
             #expect(health.writeErrors == 1)
             #expect(health.lastError?.contains("ENOSPC") == true)
             #expect(try journal.latest()?.number == first.number)
             try FileManager.default.removeItem(atPath: filler)
+            #expect(SystemErrno.probe(directory: mountPoint + "/state") == 0)
             // The probe notices the space is back; the next change is the next number.
             health = journal.health(probingEvery: 0)
             #expect(health.writable)

@@ -44,13 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import make_query  # noqa: E402
 from cutoverkit import CLUSTER, ORIGIN, POD, VM, bootstrap_name, serial_after, soa_serial_of  # noqa: E402
 from soakkit import (  # noqa: E402
-    FAST, DownWatch, Flooder, Ledger, Querier, SoakFailure, SoakServer, Tmpfs, check, cutover_options,
+    FAST, DownWatch, Ext4Image, Flooder, Ledger, Querier, SoakFailure, SoakServer, Tmpfs, check, cutover_options,
     fill, inventory_text, log, running_now, udp_query)
 from stablekit import TcpListener, common_free_port, zone_text  # noqa: E402
 
 # The WAL alone grows to ~4 MB (SQLite checkpoints at 1000 pages) before the database file
 # takes its pages: room for both, so only the filler fills it.
 STATE_TMPFS_SIZE = "32m"
+STATE_EXT4_MB = 32
 DISCOVERY_TMPFS_SIZE = "1m"
 
 
@@ -67,6 +68,7 @@ class Figures:
     rollback_runs: int = 0
     shifts_refused: int = 0
     flood_requests: Counter = field(default_factory=Counter)
+    refused_starts: int = 0        # `serve` on a read-only state directory, exit 1 as it must
     accepted_while_full: int = 0   # commits that fitted in the WAL's existing pages
     kill_states: Counter = field(default_factory=Counter)   # run status found after each kill -9
     notes: list = field(default_factory=list)
@@ -77,7 +79,12 @@ class Soak:
         self.workdir = workdir
         self.seconds = seconds
         self.rng = random.Random(seed)
-        self.state_fs = Tmpfs(workdir / "state-fs", STATE_TMPFS_SIZE)
+        # The state directory is on ext4 where loop devices work (the kernel can then be made to
+        # remount it read-only under the running server), else on a tmpfs.
+        if Ext4Image.available():
+            self.state_fs = Ext4Image(workdir / "state-fs", workdir / "state.ext4", STATE_EXT4_MB)
+        else:
+            self.state_fs = Tmpfs(workdir / "state-fs", STATE_TMPFS_SIZE)
         self.discovery_fs = Tmpfs(workdir / "discovery-fs", DISCOVERY_TMPFS_SIZE)
         self.server = SoakServer(workdir, self.state_fs.path / "state", self.discovery_fs.path / "discovery")
         self.watch = DownWatch()
@@ -405,29 +412,74 @@ class Soak:
         self.figures.recoveries["kill -9 mid-cutover"] += 1
 
     def state_read_only(self) -> None:
-        """The kernel refuses to remount a file system read-only while a process has files on it
-        open for writing (the journal), so the state directory goes read-only across a kill -9:
-        `serve` must refuse to start, naming the directory and EROFS, then start when it can."""
+        """The state directory becomes read-only. `mount -o remount,ro` is refused by the
+        kernel (EBUSY) while the journal is open for writing; on ext4 an error makes the kernel
+        remount it read-only under the running server, as a failing disk does."""
         r = self.state_fs.remount("ro")
-        check(r.returncode != 0, "the state tmpfs was remounted read-only under a running server")
+        check(r.returncode != 0, "the state file system was remounted read-only under a running server")
         self.figures.notes.append(f"remount ro while serving: {r.stderr.strip().splitlines()[0] if r.stderr else r.returncode}")
         self.ledger.verify(self.server, "before the state dir goes read-only")
+        if isinstance(self.state_fs, Ext4Image):
+            self.state_forced_read_only()
+        else:
+            self.state_read_only_across_restart()
+
+    def state_forced_read_only(self) -> None:
+        """ext4 remounted read-only by the kernel under the server: changes refused with 503
+        naming EROFS, DNS answering, /healthz and /metrics saying so. An aborted ext4 journal
+        needs e2fsck, so recovery is: stop the server (cleanly), see `serve` refuse the
+        read-only directory, repair, start; every generation acknowledged is still there."""
+        generation = self.generation()
+        self.state_fs.force_error()
+        self.figures.faults["state dir read-only (EROFS)"] += 1
+        status, reply = self.shift(expect_ok=False)
+        text = json.dumps(reply)
+        check(status == 503 and "EROFS" in text and str(self.server.state_dir) in text,
+              f"shift on a read-only state dir -> {status}: {reply}")
+        r = self.server.cli("shift", CLUSTER, "bootstrap", "--weights", "vm=93,pod=7")
+        check(r.returncode != 0 and "EROFS" in r.stderr + r.stdout, f"CLI shift on a read-only state dir: exit {r.returncode} {r.stderr}")
+        self.figures.shifts_refused += 2
+        health = self.server.healthz()
+        check(health["status"] == "degraded" and health["journal_writable"] == "false" and "EROFS" in health["problems"],
+              f"/healthz on a read-only state dir: {health}")
+        check(self.server.metric("switchyard_journal_writable") == 0, "switchyard_journal_writable is not 0")
+        check(self.generation() == generation, "the live generation moved while the journal was read-only")
+        time.sleep(1)  # answers keep being checked meanwhile
+        self.watch.set_down(True)
+        code = self.server.stop()
+        check(code == 0, f"SIGTERM with a read-only journal: exit {code}\n{self.server.stderr_tail()}")
+        self.refused_start("a read-only state directory")
+        self.figures.notes.append(f"e2fsck exit {self.state_fs.repair()}")
+        self.server.start()
+        self.watch.set_down(False)
+        self.ledger.verify(self.server, "after the state dir was read-only")
+        self.shift()
+        self.figures.recoveries["state dir read-only (EROFS)"] += 1
+
+    def refused_start(self, what: str) -> None:
+        """`serve` must exit 1 at once, naming the state directory and EROFS."""
+        proc = self.server.spawn()
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise SoakFailure(f"serve did not refuse {what}")
+        err = self.server.stderr_tail()
+        check(code == 1 and "Read-only file system" in err and str(self.server.state_dir) in err,
+              f"serve on {what}: exit {code}\n{err}")
+        self.figures.refused_starts += 1
+
+    def state_read_only_across_restart(self) -> None:
+        """Without ext4 on a loop device the directory can only go read-only with the server
+        gone: kill -9, remount read-only, `serve` refuses, remount read-write, start."""
         self.watch.set_down(True)
         self.server.kill9()
         self.figures.faults["state dir read-only (EROFS), kill -9"] += 1
         r = self.state_fs.remount("ro")
         check(r.returncode == 0, f"remount the state dir read-only: {r.stderr}")
         try:
-            proc = self.server.spawn()
-            try:
-                code = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-                raise SoakFailure("serve did not refuse a read-only state directory")
-            err = self.server.stderr_tail()
-            check(code == 1 and "Read-only file system" in err and str(self.server.state_dir) in err,
-                  f"serve on a read-only state dir: exit {code}\n{err}")
+            self.refused_start("a read-only state directory")
         finally:
             self.state_fs.remount("rw")
         self.server.start()
@@ -504,6 +556,8 @@ class Soak:
             "changes_accepted_while_full": self.figures.accepted_while_full,
             "admin_flood_requests": dict(self.figures.flood_requests),
             "server_starts": self.server.starts,
+            "refused_starts": self.figures.refused_starts,
+            "state_file_system": type(self.state_fs).__name__,
             "run_status_after_kill": dict(self.figures.kill_states),
             "generations_kept": len(self.ledger.seen),
             "generations_acknowledged": len(self.ledger.acknowledged),
@@ -564,7 +618,8 @@ def render(report: dict) -> str:
         f"changes refused while the journal could not be written: {report['changes_refused']} "
         f"(accepted on a full disk, fitting in the WAL's existing pages: {report['changes_accepted_while_full']})",
         f"admin flood requests: {sum(report['admin_flood_requests'].values())} {report['admin_flood_requests']}",
-        f"server starts: {report['server_starts']} (run status found after kill -9: {report['run_status_after_kill']})",
+        f"state directory on: {report['state_file_system']}",
+        f"server starts: {report['server_starts']}, of which refused on a read-only state dir: {report['refused_starts']} (run status found after kill -9: {report['run_status_after_kill']})",
         f"generations: {report['generations_kept']} in the journal (newest {report['newest_generation']}), "
         f"{report['generations_acknowledged']} acknowledged by the admin API, all kept; journal checked "
         f"{report['journal_checks']} times",

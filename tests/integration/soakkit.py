@@ -8,7 +8,9 @@ from __future__ import annotations
 import errno
 import http.client
 import json
+import os
 import random
+import shutil
 import signal
 import socket
 import struct
@@ -112,6 +114,64 @@ class Tmpfs:
         if r.returncode != 0:
             subprocess.run(["umount", "-l", str(self.path)], capture_output=True, text=True)
         self.mounted = False
+
+
+class Ext4Image:
+    """A small ext4 file system in an image file, loop-mounted at `path` with
+    `errors=remount-ro`: `force_error()` makes the kernel remount it read-only under whoever
+    has files open on it (what a failing disk does; `mount -o remount,ro` cannot while a
+    file is open for writing), and `repair()` (unmounted: e2fsck, mount) brings it back."""
+
+    def __init__(self, path: Path, image: Path, size_mb: int):
+        self.path = path
+        self.image = image
+        self.size_mb = size_mb
+        self.mounted = False
+
+    @staticmethod
+    def available() -> bool:
+        if not Path("/dev/loop-control").exists() or not all(shutil.which(t) for t in ("mkfs.ext4", "e2fsck", "losetup")):
+            return False
+        return subprocess.run(["losetup", "-f"], capture_output=True).returncode == 0
+
+    def mount(self) -> "Ext4Image":
+        if not self.image.exists():
+            with open(self.image, "wb") as f:
+                f.truncate(self.size_mb << 20)
+            # -m 0: no blocks reserved for root, so the filler (and the server, both root) see
+            # the same "full" as any user would.
+            subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(self.image)], check=True, capture_output=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-o", "loop,errors=remount-ro", str(self.image), str(self.path)],
+                       check=True, capture_output=True, text=True)
+        self.mounted = True
+        return self
+
+    def remount(self, mode: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], capture_output=True, text=True)
+
+    def force_error(self) -> None:
+        device = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(self.path)], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        Path(f"/sys/fs/ext4/{os.path.basename(device)}/trigger_fs_error").write_text("switchyard soak\n")
+
+    def repair(self) -> int:
+        """Unmounts, runs e2fsck (its exit code: 0 clean, 1 errors corrected) and mounts again."""
+        subprocess.run(["umount", str(self.path)], check=True, capture_output=True, text=True)
+        self.mounted = False
+        code = subprocess.run(["e2fsck", "-fy", str(self.image)], capture_output=True).returncode
+        check(code in (0, 1), f"e2fsck {self.image} exit {code}")
+        self.mount()
+        return code
+
+    def unmount(self) -> None:
+        if not self.mounted:
+            return
+        r = subprocess.run(["umount", str(self.path)], capture_output=True, text=True)
+        if r.returncode != 0:
+            subprocess.run(["umount", "-l", str(self.path)], capture_output=True, text=True)
+        self.mounted = False
+        self.image.unlink(missing_ok=True)
 
 
 def fill(directory: Path) -> tuple[Path, int]:

@@ -1,7 +1,7 @@
 """Faults under load, the short version of `make soak` (issue 13, part 4): at least one pass of
 every fault (cutover and rollback under an admin flood, SIGHUP good and bad, the state
 directory full, also mid-cutover, the discovery directory read-only, kill -9 mid-cutover, the
-state directory read-only across a restart) while UDP and TCP queriers check every answer.
+state directory made read-only by the kernel under the running server) while UDP and TCP queriers check every answer.
 See soak.py for what each fault expects; `make soak` runs the same for SOAK_SECONDS.
 """
 
@@ -46,7 +46,11 @@ def test_short_soak_every_fault_under_load(tmp_path):
     assert not problems_of(report), "\n".join(problems_of(report)) + "\n\n" + render(report)
     assert report["passes"] >= 1
     for kind in ("admin flood", "SIGHUP good", "state dir full (ENOSPC)", "state dir full mid-cutover (ENOSPC)",
-                 "discovery dir read-only (EROFS)", "kill -9 mid-cutover", "state dir read-only (EROFS), kill -9"):
+                 "discovery dir read-only (EROFS)", "kill -9 mid-cutover"):
         assert report["faults"].get(kind, 0) >= 1 and report["recoveries"][kind] == report["faults"][kind], kind
+    # Under the running server where ext4 on a loop device is available, else across a restart.
+    read_only = [k for k in report["faults"] if k.startswith("state dir read-only")]
+    assert read_only and all(report["recoveries"][k] == report["faults"][k] for k in read_only), report["faults"]
+    assert report["refused_starts"] >= 1
     assert report["answers_checked"] > 1000
     assert report["generations_acknowledged"] > 0
