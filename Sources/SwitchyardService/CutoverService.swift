@@ -76,6 +76,17 @@ public final class CutoverService: Sendable {
         }
     }
 
+    /// In a fleet, a run is paused where it runs: names the server (and its admin endpoint)
+    /// that holds the cluster's running run, if that is another one.
+    private func refuseRunElsewhere(cluster: String, action: String) throws {
+        guard let fleet = fleet.withLock({ $0 }), let summary = try journal.runs(limit: 1, cluster: cluster).first,
+              summary.status == "running", let lease = try fleet.postgres.lease(run: summary.id),
+              lease.owner != fleet.settings.name, lease.remaining > 0 else { return }
+        let admin = (try? fleet.postgres.members())?.first { $0.name == lease.owner }?.adminAddress
+        throw ControlConflict("run \(summary.id) of cluster \(cluster) runs on server \(lease.owner)" + (admin.map { " (admin \($0))" } ?? ""),
+                              remedy: "\(action) it there: switchyard cutover \(action) \(cluster)" + (admin.map { " --admin \($0)" } ?? ""))
+    }
+
     /// Takes run `id`'s lease for this server, or says who holds it.
     private func lease(_ id: Int64, cluster: String) throws {
         guard let fleet = fleet.withLock({ $0 }) else { return }
@@ -242,6 +253,7 @@ public final class CutoverService: Sendable {
     /// Asks the running run to stop at the next step boundary.
     public func pause(cluster: String) throws -> AdminAPI.RunStatus {
         guard let running = active.withLock({ $0[cluster] }) else {
+            try refuseRunElsewhere(cluster: cluster, action: "pause")
             throw ControlError("cluster \(cluster) has no running cutover", remedy: "see `switchyard status`")
         }
         running.pause.set()
