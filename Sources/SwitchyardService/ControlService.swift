@@ -86,10 +86,9 @@ public final class ControlService: ZoneInstaller, Sendable {
     /// lock, so a reload and a concurrent shift never lose each other's work. A generation
     /// is appended when the state had to change (first start, names added or removed).
     public func install(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>) throws {
-        let reloaded: (generation: Generation, moved: Bool) = try commitLock.withLock { _ in
-          // One write transaction: in a fleet another server may commit between reading the
-          // latest generation and appending after it.
-          try journal.write { transaction in
+        // One write transaction: in a fleet another server may commit between reading the
+        // latest generation and appending after it.
+        let reloaded: (generation: Generation, moved: Bool) = try commitLock.withLock { _ in try journal.write { transaction in
             let latest = try transaction.latest()
             let inventories = loaded.inventories
             let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
@@ -142,8 +141,7 @@ public final class ControlService: ZoneInstaller, Sendable {
             state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served, dataSince: dataSince) }
             logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
             return (generation, previous != nil && previous?.servedSerials != served)
-          }
-        }
+        } }
         publishDiscovery(reloaded.generation)
         if reloaded.moved && !invalidation.notify.isEmpty {
             // A reload runs on the signal thread: NOTIFY (with its retries) must not hold it.
@@ -209,10 +207,11 @@ public final class ControlService: ZoneInstaller, Sendable {
         public var changed: Bool
     }
 
-    /// The one commit path. `change` gets the live state and inventories under the commit
-    /// lock and returns the next state, so concurrent writers (a shift during a cutover)
-    /// never overwrite each other's names. When `expecting` is given and the live generation
-    /// is another, nothing happens and ``ControlServiceError/generationMoved(expected:current:)``
+    /// The one commit path. `change` gets the journal's latest state and the inventories under
+    /// the commit lock, inside the write transaction (serialized across a fleet), and returns
+    /// the next state, so concurrent writers (a shift during a cutover, here or on another
+    /// server) never overwrite each other's names. When `expecting` is given and the latest
+    /// generation is another, nothing happens and ``ControlServiceError/generationMoved(expected:current:)``
     /// is thrown. A change to the same state journals nothing.
     ///
     /// `fence` runs first inside the write transaction and may refuse it (a cutover run checks
@@ -221,32 +220,16 @@ public final class ControlService: ZoneInstaller, Sendable {
                        _ change: (ServingState, [Inventory]) throws -> ServingState) throws -> Commit {
         let result: Commit = try commitLock.withLock { _ in
             guard let live = state.withLock({ $0 }) else { throw ControlServiceError.notReady }
-            // The change applies to the journal's latest generation, read in the same write
-            // transaction (serialized across a fleet), not to what this server last served:
-            // another server may have committed since.
-            let outcome: (generation: Generation, next: Snapshot?, changed: Bool)
             // Journaled (synced) before it is swapped in: when the append fails (a full or
             // read-only state directory, the database gone) nothing below runs, so the live
             // state, the snapshot and the serials stay at the last journaled generation.
-            do { outcome = try journal.write { transaction in
-                try fence?(transaction)
-                let latest = try transaction.latest() ?? live.generation
-                if let expecting, expecting != latest.number {
-                    throw ControlServiceError.generationMoved(expected: expecting, current: latest.number)
+            let outcome: (generation: Generation, next: Snapshot?)
+            do {
+                outcome = try journal.write { transaction in
+                    try fence?(transaction)
+                    return try append(change, to: live, in: transaction, actor: actor, reason: reason, expecting: expecting)
                 }
-                let newState = try change(latest.state, live.inventories)
-                guard newState != latest.state else { return (latest, nil, false) }
-                var serials: [String: UInt32] = [:]
-                for (origin, served) in live.servedSerials {
-                    let served = latest.serials[origin] ?? served
-                    serials[origin] = SerialNumber.next(after: served, atLeast: live.fileSerials[origin] ?? served)
-                }
-                // Built once, and before it is journaled, so the journal never holds a generation
-                // that cannot be served.
-                let next = try snapshot(serving: newState, serials: serials, inventories: live.inventories)
-                let generation = try transaction.append(state: newState, actor: actor, reason: reason, serials: serials, at: Date())
-                return (generation, next, true)
-            } } catch let error as JournalError {
+            } catch let error as JournalError {
                 logger.error("generation not committed; still serving the last one", metadata: [
                     "generation": "\(live.generation.number)", "actor": "\(actor)", "reason": "\(reason)", "error": "\(error)",
                 ])
@@ -266,6 +249,29 @@ public final class ControlService: ZoneInstaller, Sendable {
         }
         if result.changed { publishDiscovery(result.generation) }
         return result
+    }
+
+    /// Inside a write transaction: applies `change` to the journal's latest generation (read in
+    /// this transaction, so serialized across a fleet: another server may have committed since
+    /// this one last served), builds the snapshot that serves the result and appends it.
+    /// Returns the latest generation and no snapshot when the change changes nothing.
+    private func append(_ change: (ServingState, [Inventory]) throws -> ServingState, to live: State, in transaction: JournalTransaction,
+                        actor: String, reason: String, expecting: UInt64?) throws -> (generation: Generation, next: Snapshot?) {
+        let latest = try transaction.latest() ?? live.generation
+        if let expecting, expecting != latest.number {
+            throw ControlServiceError.generationMoved(expected: expecting, current: latest.number)
+        }
+        let newState = try change(latest.state, live.inventories)
+        guard newState != latest.state else { return (latest, nil) }
+        var serials: [String: UInt32] = [:]
+        for (origin, served) in live.servedSerials {
+            let served = latest.serials[origin] ?? served
+            serials[origin] = SerialNumber.next(after: served, atLeast: live.fileSerials[origin] ?? served)
+        }
+        // Built once, and before it is journaled, so the journal never holds a generation
+        // that cannot be served.
+        let next = try snapshot(serving: newState, serials: serials, inventories: live.inventories)
+        return (try transaction.append(state: newState, actor: actor, reason: reason, serials: serials, at: Date()), next)
     }
 
     /// Serves the journal's latest generation when another server of the fleet committed it
