@@ -77,8 +77,9 @@ test-sanitize: deps
 
 # Faults under load for SOAK_SECONDS (default 600): continuous UDP and TCP queries while cutovers
 # and rollbacks loop, SIGHUP reloads (good and bad), an admin API flood, the state directory full
-# (a tmpfs) and read-only, the discovery directory read-only, kill -9 and restart. Mounts tmpfs,
-# so it runs as root (sudo otherwise). Prints the figures; also in .build/soak.json.
+# (a small ext4 on a loop device, or a tmpfs) and read-only, the discovery directory read-only,
+# kill -9 and restart. Mounts file systems, so it runs as root (sudo otherwise). Prints the
+# figures; also in .build/soak.json.
 soak: test-deps build
 	$(SUDO) env SWITCHYARD_BIN=$(CURDIR)/.build/debug/switchyard $(PYTHON) tests/integration/soak.py \
 	  --seconds $(SOAK_SECONDS) --json $(CURDIR)/.build/soak.json
