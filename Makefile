@@ -8,11 +8,11 @@ SOAK_SECONDS ?= 600
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
-# Build: libldns, librdkafka (the Kafka gate). Serve: dig, for the README's quick start. Tests: real DNS clients, and
-# python3-venv for the test tools.
+# Build: libldns, librdkafka (the Kafka gate). Serve: dig, for the README's quick start. Tests: real DNS clients,
+# python3-venv for the test tools, and e2fsprogs for the soak's ext4 state directory.
 APT_BUILD  := libldns-dev libssl-dev librdkafka-dev pkg-config
 APT_SERVE  := dnsutils
-APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound nsd knot python3-venv curl iproute2
+APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound nsd knot python3-venv curl iproute2 e2fsprogs
 APT_BENCH  := nsd knot dnsperf time util-linux iproute2
 
 .PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test test-sanitize soak bench clean
