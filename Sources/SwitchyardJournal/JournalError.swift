@@ -114,14 +114,16 @@ extension JournalError: HTTPStatusReporting {
 }
 
 extension JournalError {
+    /// The SQLite results a failing file system can cause (its errno tells which failure).
+    static let storageResultCodes: [ResultCode] = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN]
+
     /// Translates an SQLite error into what it means for the journal at `path`; `systemErrno`
     /// is the errno of the system call that failed (`sqlite3_system_errno`), 0 if none.
     static func from(_ error: DatabaseError, path: String, systemErrno: Int32 = 0) -> JournalError {
         let detail = error.message ?? "\(error.resultCode)"
         // A full or read-only disk shows as SQLITE_FULL, SQLITE_READONLY or one of the
         // SQLITE_IOERR family; the errno says which, and it is what the operator must fix.
-        let storageCodes: [ResultCode] = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN]
-        if [ENOSPC, EDQUOT, EROFS, EIO].contains(systemErrno) && storageCodes.contains(error.resultCode) {
+        if [ENOSPC, EDQUOT, EROFS, EIO].contains(systemErrno) && storageResultCodes.contains(error.resultCode) {
             return .unwritable(path: path, errno: systemErrno, detail: detail)
         }
         switch error.resultCode {

@@ -69,8 +69,7 @@ final class SQLiteBackend: JournalBackend {
             // it on the connection; when it did not (SQLITE_FULL, or an ext4 remounted
             // read-only after an error, a bare SQLITE_IOERR), the state directory is asked.
             var systemErrno = queue.inDatabase { db in sqlite3_system_errno(db.sqliteConnection) }
-            let storageCodes: [ResultCode] = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN]
-            if systemErrno == 0 && storageCodes.contains(error.resultCode) {
+            if systemErrno == 0 && JournalError.storageResultCodes.contains(error.resultCode) {
                 systemErrno = SystemErrno.probe(directory: (location as NSString).deletingLastPathComponent)
             }
             throw JournalError.from(error, path: location, systemErrno: systemErrno)

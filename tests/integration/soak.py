@@ -5,12 +5,16 @@ queries while cutovers and rollbacks loop and faults are injected, one kind afte
 - SIGHUP reloads with a good zone file, and with a bad zone file or inventory (then fixed);
 - the admin API flooded with bad requests (malformed JSON, 2 MiB bodies, wrong or no token,
   unknown paths and methods, bytes that are not HTTP) while a cutover runs;
-- the state directory (its own small tmpfs) filled to ENOSPC, then freed;
-- the discovery directory (another tmpfs) remounted read-only, then read-write;
+- the state directory (its own small file system: a 32 MiB ext4 on a loop device, or a tmpfs
+  where loop devices are missing) filled to ENOSPC, then freed; also in the middle of a cutover;
+- the discovery directory (a tmpfs) remounted read-only, then read-write;
 - kill -9 in the middle of a cutover, restart, resume;
-- the state directory read-only: refused by the kernel while the server holds its journal open
-  for writing (EBUSY), so it is made read-only across a kill -9, where `serve` must refuse to
-  start with a message naming the directory and EROFS, and start once it is writable again.
+- the state directory read-only. `mount -o remount,ro` is refused by the kernel (EBUSY) while
+  the server holds its journal open for writing; on ext4 (`errors=remount-ro`) an injected
+  error (`/sys/fs/ext4/<dev>/trigger_fs_error`) makes the kernel remount it read-only under the
+  running server, as a failing disk does. Changes must be refused (503, EROFS), DNS keep
+  answering; recovery is a clean stop, `serve` refusing the read-only directory (exit 1, EROFS),
+  e2fsck, mount, start. On a tmpfs it is made read-only across a kill -9 instead.
 
 Throughout, every answer for a stable name is checked against the targets the inventory gives
 it on either side of the cutover: never a wrong address, an empty answer, NXDOMAIN or SERVFAIL.
@@ -19,9 +23,10 @@ down", apart from one unanswered while it is up. Every generation the admin API 
 must still be in the journal, unchanged, after every restart and fault. Faults must show in
 /healthz and /metrics, and clear once the fault is gone.
 
-Run `python3 tests/integration/soak.py --seconds 600` as root (it mounts tmpfs), or `make soak`.
-`test_soak.py` runs one pass of every fault. Only loopback addresses are used; every process
-started is stopped by its PID and every tmpfs is unmounted, also on failure.
+Run `python3 tests/integration/soak.py --seconds 600` as root (it mounts file systems), or
+`make soak`. `test_soak.py` runs one pass of every fault and a little more. Only loopback
+addresses are used; every process started is stopped by its PID and every file system is
+unmounted (the loop device goes with it), also on failure.
 """
 
 from __future__ import annotations

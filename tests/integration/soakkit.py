@@ -127,6 +127,7 @@ class Ext4Image:
         self.image = image
         self.size_mb = size_mb
         self.mounted = False
+        self.repairs = 0
 
     @staticmethod
     def available() -> bool:
@@ -156,9 +157,17 @@ class Ext4Image:
         Path(f"/sys/fs/ext4/{os.path.basename(device)}/trigger_fs_error").write_text("switchyard soak\n")
 
     def repair(self) -> int:
-        """Unmounts, runs e2fsck (its exit code: 0 clean, 1 errors corrected) and mounts again."""
+        """Unmounts, runs e2fsck on a copy of the image (its exit code: 0 clean, 1 errors
+        corrected) and mounts the copy. A copy, because a mount namespace another process
+        created while the file system was mounted keeps its superblock alive after our umount,
+        and mounting the same image again would get that superblock back, still read-only."""
         subprocess.run(["umount", str(self.path)], check=True, capture_output=True, text=True)
         self.mounted = False
+        self.repairs += 1
+        copy = self.image.with_name(f"{self.image.stem}-repaired-{self.repairs}.ext4")
+        shutil.copyfile(self.image, copy)
+        self.image.unlink()
+        self.image = copy
         code = subprocess.run(["e2fsck", "-fy", str(self.image)], capture_output=True).returncode
         check(code in (0, 1), f"e2fsck {self.image} exit {code}")
         self.mount()
