@@ -18,11 +18,14 @@ struct NameTable: Sendable {
 
     /// Returns the index of `key`, inserting it when absent.
     @discardableResult
-    mutating func insert(_ key: [UInt8]) -> Int {
-        if let existing = key.withUnsafeBytes({ find($0) }) { return existing }
+    mutating func insert(_ key: [UInt8]) -> Int { key.withUnsafeBytes { insert($0) } }
+
+    @discardableResult
+    mutating func insert(_ key: UnsafeRawBufferPointer) -> Int {
+        let hash = NameTable.hash(key)
+        if let existing = find(key, hash: hash) { return existing }
         if (count + 1) * 2 > slots.count { grow() }
         let index = count
-        let hash = key.withUnsafeBytes { NameTable.hash($0) }
         keyStart.append(Int32(arena.count))
         keyLength.append(UInt16(key.count))
         hashes.append(hash)
@@ -31,8 +34,11 @@ struct NameTable: Sendable {
         return index
     }
 
-    func find(_ key: UnsafeRawBufferPointer) -> Int? {
-        let hash = NameTable.hash(key)
+    @inline(__always)
+    func find(_ key: UnsafeRawBufferPointer) -> Int? { find(key, hash: NameTable.hash(key)) }
+
+    @inline(__always)
+    private func find(_ key: UnsafeRawBufferPointer, hash: UInt32) -> Int? {
         let mask = slots.count - 1
         var slot = Int(hash) & mask
         return slots.withUnsafeBufferPointer { slots in

@@ -25,6 +25,9 @@ struct PreparedAnswer: Sendable {
 struct PreparedStore: Sendable {
     private(set) var entries: [PreparedAnswer] = []
     private(set) var body: [UInt8] = []
+    /// While filling: the bodies of answers without answer records (NODATA, NXDOMAIN,
+    /// referrals), which repeat for every name of the same length in a zone: stored once.
+    private var shared: [[UInt8]: Int32] = [:]
 
     /// Resolves (name, type) and stores its encoding; nil when the answer cannot be
     /// prepared (it depends on a per-query draw, or is too large).
@@ -34,26 +37,37 @@ struct PreparedStore: Sendable {
         zoneSet.resolve(qtype: type, fullAny: false, draw: draw, scratch: workspace.scratch, into: &workspace.resolution)
         if workspace.resolution.draws > (draw.forced == nil ? 0 : 1) { return nil }
         var writer = MessageWriter(buffer: workspace.buffer, limit: 65_535, compression: workspace.compression)
-        _ = writer.bytes([UInt8](repeating: 0, count: 12))
+        for _ in 0..<3 { _ = writer.u32(0) }
         _ = writer.bytes(name.key)
         _ = writer.u16(type.rawValue); _ = writer.u16(RRClass.in.rawValue)
         let questionEnd = writer.count
         writer.registerName(at: 12)
         guard let counts = ResponseEncoder.encodeSections(workspace.resolution, zoneSet: zoneSet, writer: &writer),
               !counts.truncated, counts.soaCount <= 1 else { return nil }
+        let encoded = UnsafeRawBufferPointer(rebasing: workspace.buffer[questionEnd..<writer.count])
+        var bodyStart = Int32(body.count)
+        if counts.answer == 0 {
+            let bytes = [UInt8](encoded)
+            if let earlier = shared[bytes] { bodyStart = earlier } else {
+                shared[bytes] = bodyStart
+                body.append(contentsOf: encoded)
+            }
+        } else {
+            body.append(contentsOf: encoded)
+        }
         entries.append(PreparedAnswer(
             flags: ResponseEncoder.flags(for: workspace.resolution),
             answerCount: counts.answer, authorityCount: counts.authority, additionalCount: counts.additional,
-            bodyStart: Int32(body.count), bodyLength: Int32(writer.count - questionEnd),
+            bodyStart: bodyStart, bodyLength: Int32(encoded.count),
             serialOffset: counts.serialOffset < 0 ? -1 : Int32(counts.serialOffset - questionEnd), serialZone: counts.serialZone,
             zone: workspace.resolution.zone, stable: workspace.resolution.stable, pool: workspace.resolution.pool))
-        body.append(contentsOf: UnsafeRawBufferPointer(rebasing: workspace.buffer[questionEnd..<writer.count]))
         return entries.count - 1
     }
 
     /// Drops the growth slack of the arrays (they doubled while filling; a large zone's
     /// answers would otherwise keep up to twice the memory they need).
     mutating func compact() {
+        shared = [:]
         entries = entries.withUnsafeBufferPointer { Array($0) }
         body = body.withUnsafeBufferPointer { Array($0) }
     }
@@ -85,20 +99,29 @@ struct PrecompiledAnswers: Sendable {
 
     init(zoneSet: ZoneSet) {
         let workspace = PreparedStore.Workspace()
-        table = NameTable(expectedCount: zoneSet.zones.reduce(0) { $0 + $1.nodes.count * 3 })
+        table = NameTable(expectedCount: zoneSet.zones.reduce(0) { $0 + $1.nodes.count * 2 })
+        var key: [UInt8] = []
+        var types: [RRType] = []
         for zone in zoneSet.zones {
             for node in zone.nodes where node.stable < 0 {
-                var types = node.rrsets.map(\.type)
+                types.removeAll(keepingCapacity: true)
+                for rrset in node.rrsets { types.append(rrset.type) }
                 if !types.contains(.a) { types.append(.a) }
                 if !types.contains(.aaaa) { types.append(.aaaa) }
+                key.removeAll(keepingCapacity: true)
+                key.append(contentsOf: node.name.key)
+                key.append(0); key.append(0)
                 for type in types {
-                    let key = PreparedStore.key(node.name, type)
+                    key[key.count - 2] = UInt8(type.rawValue >> 8)
+                    key[key.count - 1] = UInt8(type.rawValue & 0xFF)
                     // A name can belong to two zones (cut and apex): the first, the lookup's choice, wins.
-                    guard table.find(key) == nil,
-                          let entry = store.prepare(name: node.name, type: type, draw: Draw(), zoneSet: zoneSet, workspace: workspace)
-                    else { continue }
-                    let index = table.insert(key)
-                    precondition(index == entry)
+                    key.withUnsafeBytes { key in
+                        guard table.find(key) == nil,
+                              let entry = store.prepare(name: node.name, type: type, draw: Draw(), zoneSet: zoneSet, workspace: workspace)
+                        else { return }
+                        let index = table.insert(key)
+                        precondition(index == entry)
+                    }
                 }
             }
         }
