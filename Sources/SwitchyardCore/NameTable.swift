@@ -60,6 +60,15 @@ struct NameTable: Sendable {
 
     func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
 
+    /// Forgets every key, keeping the storage.
+    mutating func removeAll() {
+        for index in slots.indices { slots[index] = -1 }
+        keyStart.removeAll(keepingCapacity: true)
+        keyLength.removeAll(keepingCapacity: true)
+        hashes.removeAll(keepingCapacity: true)
+        arena.removeAll(keepingCapacity: true)
+    }
+
     /// Drops the growth slack of the key storage once the table is complete.
     mutating func compact() {
         keyStart = keyStart.withUnsafeBufferPointer { Array($0) }

@@ -32,13 +32,18 @@ struct PreparedStore: Sendable {
     /// Resolves (name, type) and stores its encoding; nil when the answer cannot be
     /// prepared (it depends on a per-query draw, or is too large).
     mutating func prepare(name: DomainName, type: RRType, draw: Draw, zoneSet: ZoneSet, workspace: Workspace) -> Int? {
-        workspace.scratch.load(key: name.key)
+        name.key.withUnsafeBytes { prepare(key: $0, type: type, draw: draw, zoneSet: zoneSet, workspace: workspace) }
+    }
+
+    /// The same for a lowercase wire-format name.
+    mutating func prepare(key: UnsafeRawBufferPointer, type: RRType, draw: Draw, zoneSet: ZoneSet, workspace: Workspace) -> Int? {
+        workspace.scratch.load(key: key)
         workspace.resolution.reset()
         zoneSet.resolve(qtype: type, fullAny: false, draw: draw, scratch: workspace.scratch, into: &workspace.resolution)
         if workspace.resolution.draws > (draw.forced == nil ? 0 : 1) { return nil }
         var writer = MessageWriter(buffer: workspace.buffer, limit: 65_535, compression: workspace.compression)
         for _ in 0..<3 { _ = writer.u32(0) }
-        _ = writer.bytes(name.key)
+        _ = writer.bytes(key)
         _ = writer.u16(type.rawValue); _ = writer.u16(RRClass.in.rawValue)
         let questionEnd = writer.count
         writer.registerName(at: 12)
@@ -72,6 +77,20 @@ struct PreparedStore: Sendable {
         body = body.withUnsafeBufferPointer { Array($0) }
     }
 
+    /// A placeholder entry (`bodyLength` -1) for an answer that cannot be prepared.
+    mutating func appendUnpreparable() -> Int {
+        entries.append(PreparedAnswer(flags: 0, answerCount: 0, authorityCount: 0, additionalCount: 0,
+                                      bodyStart: 0, bodyLength: -1, zone: -1))
+        return entries.count - 1
+    }
+
+    /// Empties the store, keeping its capacity.
+    mutating func removeAll() {
+        entries.removeAll(keepingCapacity: true)
+        body.removeAll(keepingCapacity: true)
+        shared.removeAll(keepingCapacity: true)
+    }
+
     /// Scratch space for preparing answers.
     final class Workspace {
         let scratch = LookupScratch()
@@ -86,18 +105,33 @@ struct PreparedStore: Sendable {
     }
 }
 
+/// Identifies one set of zone data: answers prepared from it stay valid, with the SOA
+/// serial patched in, for every snapshot that shares it (generations, health changes).
+final class ZoneDataIdentity: Sendable {}
+
 /// Zone data: every (name, type) that exists plus A and AAAA at every name, except what
 /// leads to a stable name (those answers change per query).
+///
+/// Zone sets above `eagerLimit` names are not prepared when loaded: preparing and keeping
+/// a few answers per name would double the load time and memory of a million-name zone,
+/// though few of its names are ever asked for. Each worker thread prepares those answers
+/// on first use instead (`AnswerCache`).
 struct PrecompiledAnswers: Sendable {
+    static let eagerLimit = 100_000
+
     private var table = NameTable()
     private(set) var store = PreparedStore()
+    let identity = ZoneDataIdentity()
+    /// False when the zone set was too large to prepare: threads prepare on first use.
+    let complete: Bool
 
     var count: Int { store.entries.count }
 
-    /// An empty table.
-    init() {}
+    /// An empty table; `complete: false` lets threads prepare answers on first use.
+    init(complete: Bool = true) { self.complete = complete }
 
     init(zoneSet: ZoneSet) {
+        complete = true
         let workspace = PreparedStore.Workspace()
         table = NameTable(expectedCount: zoneSet.zones.reduce(0) { $0 + $1.nodes.count * 2 })
         var key: [UInt8] = []

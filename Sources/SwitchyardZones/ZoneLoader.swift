@@ -1,3 +1,4 @@
+import CNetShim
 import Foundation
 import SwitchyardCore
 import SwitchyardInventory
@@ -68,6 +69,20 @@ public enum ZoneLoader {
     /// Loads every zone of `directory` with the inventory beside it (`<origin>yaml`) and
     /// builds a snapshot, or reports every problem of every file.
     public static func load(directory: String) throws(ZoneProblems) -> Configuration {
+        let (zones, inventories, specs) = try loadZones(directory: directory)
+        // The parsed records are gone now; hand their pages back before the snapshot is
+        // built, or a reload would hold the old data, the new data and this garbage at once.
+        _ = sy_malloc_trim()
+        var checks: [HealthKey: HealthCheck] = [:]
+        for inventory in inventories { checks.merge(inventory.healthChecks) { first, _ in first } }
+        do throws(ZoneProblem) {
+            return Configuration(snapshot: try Snapshot(zones: zones, stableNames: specs), inventories: inventories, healthChecks: checks)
+        } catch {
+            throw ZoneProblems([error])
+        }
+    }
+
+    private static func loadZones(directory: String) throws(ZoneProblems) -> ([Zone], [Inventory], [StableNameSpec]) {
         let files = try zoneFiles(in: directory)
         var problems: [ZoneProblem] = []
         var zoneFiles: [ZoneFile] = []
@@ -98,15 +113,11 @@ public enum ZoneLoader {
             case .success(let zone): zones.append(zone)
             case .failure(let found): problems += found.problems
             }
+            // Each file's records go as soon as its zone is built.
+            zoneFiles[index].records = []
         }
         guard problems.isEmpty else { throw ZoneProblems(problems) }
-        var checks: [HealthKey: HealthCheck] = [:]
-        for inventory in inventories { checks.merge(inventory.healthChecks) { first, _ in first } }
-        do throws(ZoneProblem) {
-            return Configuration(snapshot: try Snapshot(zones: zones, stableNames: specs), inventories: inventories, healthChecks: checks)
-        } catch {
-            throw ZoneProblems([error])
-        }
+        return (zones, inventories, specs)
     }
 
     /// With nested zones, a parent's inventory may declare a name inside the child, which the
