@@ -143,7 +143,7 @@ public final class Server: @unchecked Sendable {
     @discardableResult
     public func reload() -> Bool {
         do {
-            let loaded = try ZoneLoader.load(directory: configuration.zonesDirectory)
+            let loaded = try loadAtLowPriority()
             // Health carries over for endpoints that are still checked. The old monitor keeps
             // probing until the new data is in, so a rejected reload changes nothing.
             let down = (health?.down ?? []).intersection(loaded.healthChecks.keys)
@@ -170,6 +170,21 @@ public final class Server: @unchecked Sendable {
             logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(error)"])
             return false
         }
+    }
+
+    /// Parsing a large zone takes seconds of CPU on the cores the workers answer on. It runs
+    /// on its own thread at nice 19 (on Linux a thread's own), so it takes only what the
+    /// workers leave and queries never queue behind it; the swap itself stays on this thread.
+    private func loadAtLowPriority() throws -> ZoneLoader.Configuration {
+        let outcome = Mutex<Result<ZoneLoader.Configuration, ZoneProblems>?>(nil)
+        let directory = configuration.zonesDirectory
+        let thread = try WorkerThread(name: "reload") {
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            let loaded = Result { () throws(ZoneProblems) in try ZoneLoader.load(directory: directory) }
+            outcome.withLock { $0 = loaded }
+        }
+        thread.join()
+        return try outcome.withLock { $0 }!.get()
     }
 
     /// Stops the workers after their current batch and closes every socket.

@@ -10,7 +10,11 @@ enum ZoneFileParser {
         var problems: [ZoneProblem]
     }
 
-    static func parse(contents: [UInt8], origin initialOrigin: DomainName, path: String) -> Parsed {
+    static func parse(contents: [UInt8], origin: DomainName, path: String) -> Parsed {
+        contents.withUnsafeBytes { parse(bytes: $0, origin: origin, path: path) }
+    }
+
+    static func parse(bytes contents: UnsafeRawBufferPointer, origin initialOrigin: DomainName, path: String) -> Parsed {
         var records: [ResourceRecord] = []
         var problems: [ZoneProblem] = []
         func problem(_ line: Int, _ message: String) {
@@ -46,32 +50,30 @@ enum ZoneFileParser {
             }
         }
 
-        let tokenized = contents.withUnsafeBytes { bytes in
-            ZoneFileTokenizer.forEachEntry(of: bytes) { text, line, inheritsOwner in
-                if !inheritsOwner && text.first == UInt8(ascii: "$") {
-                    directive(String(decoding: text, as: UTF8.self), line: line)
-                    return
-                }
-                var found = PlainRecordParser.parse(text, inheritsOwner: inheritsOwner, origin: origin, defaultTTL: defaultTTL, state: &plain)
-                if found == nil {
-                    var entry = String(decoding: text, as: UTF8.self)
-                    if inheritsOwner {
-                        guard let previousOwner = plain.previousOwner else {
-                            problem(line, "record has no owner name and no previous record to take it from"); return
-                        }
-                        entry = previousOwner.description + " " + entry
-                    }
-                    switch parseRecord(entry, origin: origin, defaultTTL: defaultTTL, buffer: buffer) {
-                    case .success(let record): found = record
-                    case .failure(let error): problem(line, "\(error.message): \(entry)"); return
-                    }
-                }
-                guard var record = found else { return }
-                record.line = line
-                plain.previousOwner = record.owner
-                if !sawTTLDirective { defaultTTL = record.ttl }
-                records.append(record)
+        let tokenized = ZoneFileTokenizer.forEachEntry(of: contents) { text, line, inheritsOwner in
+            if !inheritsOwner && text.first == UInt8(ascii: "$") {
+                directive(String(decoding: text, as: UTF8.self), line: line)
+                return
             }
+            var found = PlainRecordParser.parse(text, inheritsOwner: inheritsOwner, origin: origin, defaultTTL: defaultTTL, state: &plain)
+            if found == nil {
+                var entry = String(decoding: text, as: UTF8.self)
+                if inheritsOwner {
+                    guard let previousOwner = plain.previousOwner else {
+                        problem(line, "record has no owner name and no previous record to take it from"); return
+                    }
+                    entry = previousOwner.description + " " + entry
+                }
+                switch parseRecord(entry, origin: origin, defaultTTL: defaultTTL, buffer: buffer) {
+                case .success(let record): found = record
+                case .failure(let error): problem(line, "\(error.message): \(entry)"); return
+                }
+            }
+            guard var record = found else { return }
+            record.line = line
+            plain.previousOwner = record.owner
+            if !sawTTLDirective { defaultTTL = record.ttl }
+            records.append(record)
         }
         if case .failure(let error) = tokenized {
             return Parsed(records: [], problems: [ZoneProblem(file: path, line: error.line, message: error.message)])
