@@ -257,6 +257,8 @@ class Checker(threading.Thread):
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
+    if not ordered:
+        return float("nan")
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
