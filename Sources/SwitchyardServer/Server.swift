@@ -144,6 +144,7 @@ public final class Server: @unchecked Sendable {
     public func reload() -> Bool {
         do {
             let loaded = try loadAtLowPriority()
+            weak var previous = store.snapshot
             // Health carries over for endpoints that are still checked. The old monitor keeps
             // probing until the new data is in, so a rejected reload changes nothing.
             let down = (health?.down ?? []).intersection(loaded.healthChecks.keys)
@@ -157,6 +158,10 @@ public final class Server: @unchecked Sendable {
                 "zones": "\(snapshot.zones.map { "\($0.origin)(serial \($0.serial))" }.joined(separator: " "))",
                 "stable_names": "\(snapshot.stableNames.count)",
             ])
+            // The old data goes once every worker has moved on (each looks between batches,
+            // at least every 250 ms); only then are its pages free to hand back.
+            for _ in 0..<100 where previous != nil { usleep(10_000) }
+            _ = sy_malloc_trim()
             return true
         } catch let error as ZoneProblem {
             logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(error)"])
