@@ -116,8 +116,8 @@ final class ZoneDataIdentity: Sendable {}
 /// a few answers per name would double the load time and memory of a million-name zone,
 /// though few of its names are ever asked for. Each worker thread prepares those answers
 /// on first use instead (`AnswerCache`).
-struct PrecompiledAnswers: Sendable {
-    static let eagerLimit = 100_000
+public struct PrecompiledAnswers: Sendable {
+    public static let eagerLimit = 100_000
 
     private var table = NameTable()
     private(set) var store = PreparedStore()

@@ -40,8 +40,9 @@ public final class Snapshot: Sendable {
 
     /// Fails when two zones have the same origin or a stable name has no node.
     /// `precompile: false` leaves every query to the general path (for tests).
+    /// `eagerLimit`: zone sets with more names prepare their answers on first use (per thread).
     public init(zones: [Zone], stableNames: [StableNameSpec] = [], down: Set<HealthKey> = [],
-                precompile: Bool = true) throws(ZoneProblem) {
+                precompile: Bool = true, eagerLimit: Int = PrecompiledAnswers.eagerLimit) throws(ZoneProblem) {
         var seen: [DomainName: Zone] = [:]
         for zone in zones {
             if let other = seen[zone.origin] {
@@ -63,7 +64,7 @@ public final class Snapshot: Sendable {
         let names = zones.reduce(0) { $0 + $1.nodes.count }
         self.precompiles = precompile
         self.precompiled = !precompile ? PrecompiledAnswers()
-            : names <= PrecompiledAnswers.eagerLimit ? PrecompiledAnswers(zoneSet: zoneSet) : PrecompiledAnswers(complete: false)
+            : names <= eagerLimit ? PrecompiledAnswers(zoneSet: zoneSet) : PrecompiledAnswers(complete: false)
         self.precompiledStable = precompile ? PrecompiledStableAnswers(zoneSet: zoneSet) : PrecompiledStableAnswers()
     }
 

@@ -49,7 +49,9 @@ enum PlainRecordParser {
         case .a: guard let address = ipv4(data) else { return nil }; rdata = address
         case .aaaa: guard let address = ipv6(data) else { return nil }; rdata = address
         default:
-            guard let target = name(data, origin: origin, reuse: nil, scratch: &state.scratch) else { return nil }
+            // `@` in RDATA: left to libldns, which decides what it means there.
+            guard !(data.count == 1 && data[0] == UInt8(ascii: "@")),
+                  let target = name(data, origin: origin, reuse: nil, scratch: &state.scratch) else { return nil }
             rdata = target.wire
         }
         return ResourceRecord(owner: owner, type: type, rrClass: .in, ttl: ttl ?? defaultTTL, rdata: rdata)
