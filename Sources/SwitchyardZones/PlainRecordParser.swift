@@ -128,7 +128,9 @@ enum PlainRecordParser {
         }
         guard scratch.count <= 255 else { return nil }
         if let reuse, reuse.wire == scratch { return reuse }
-        return DomainName(wire: scratch)
+        // A copy of exactly the name's size: handing over `scratch` itself would leave every
+        // name with the scratch buffer's spare capacity (and `scratch` reallocating each time).
+        return DomainName(wire: Array(scratch[...]))
     }
 
     @inline(__always)
