@@ -5,7 +5,8 @@
 ///
 /// Entries belong to one `ZoneDataIdentity` and are dropped when the zone data changes;
 /// generations and health changes keep it, as they keep the eagerly prepared answers.
-/// When full, the cache starts over: random names (an NXDOMAIN flood) cannot pin it.
+/// Only names that exist in a zone are kept (others take the general path each time), and
+/// when full the cache starts over.
 final class AnswerCache {
     static let capacity = 65_536
 
@@ -26,8 +27,14 @@ final class AnswerCache {
             let entry = store.entries[index]
             return entry.bodyLength < 0 ? nil : entry
         }
-        if table.count >= AnswerCache.capacity { clear() }
         let name = UnsafeRawBufferPointer(rebasing: key[0..<(key.count - 2)])
+        // Only names the zones hold, as when preparing at load: the table's hash is not
+        // keyed, so names a client invents (NXDOMAIN, wildcards) must never become keys.
+        workspace.scratch.load(key: name)
+        guard let zone = snapshot.zoneSet.findZone(workspace.scratch), snapshot.zoneSet.zones[zone].nodeIndex(name) != nil else {
+            return nil
+        }
+        if table.count >= AnswerCache.capacity { clear() }
         // What cannot be prepared (a draw decides it) is remembered too, so that the general
         // path answers it from then on without another attempt.
         let entry = store.prepare(key: name, type: type, draw: Draw(), zoneSet: snapshot.zoneSet, workspace: workspace)
