@@ -16,9 +16,10 @@ public struct ResourceRecord: Sendable, Equatable {
 
 /// All records of one owner and type (RFC 2181 section 5): one TTL, no duplicates.
 ///
-/// The RDATAs live in one byte array, each preceded by its length (two bytes, big-endian):
-/// one allocation per RRset instead of one per record plus one for the list, which is
-/// most of what a million single-record names cost.
+/// The RDATAs live in one byte array: a single record's RDATA as it is (the very array the
+/// parser made, so loading neither copies it nor leaves a hole in the heap), several each
+/// preceded by its length (two bytes, big-endian). One allocation per RRset instead of one
+/// per record plus one for the list, which is most of what a million single-record names cost.
 public struct RRSet: Sendable {
     public let owner: DomainName
     public let type: RRType
@@ -32,13 +33,17 @@ public struct RRSet: Sendable {
     public init(owner: DomainName, type: RRType, ttl: UInt32, rdatas: [[UInt8]]) {
         self.owner = owner; self.type = type; self.ttl = ttl
         storedCount = UInt16(rdatas.count)
-        var packed: [UInt8] = []
-        packed.reserveCapacity(rdatas.reduce(0) { $0 + 2 + $1.count })
-        for rdata in rdatas {
-            packed.append(UInt8(rdata.count >> 8)); packed.append(UInt8(rdata.count & 0xFF))
-            packed.append(contentsOf: rdata)
+        if rdatas.count == 1 {
+            packed = rdatas[0]
+        } else {
+            var packed: [UInt8] = []
+            packed.reserveCapacity(rdatas.reduce(0) { $0 + 2 + $1.count })
+            for rdata in rdatas {
+                packed.append(UInt8(rdata.count >> 8)); packed.append(UInt8(rdata.count & 0xFF))
+                packed.append(contentsOf: rdata)
+            }
+            self.packed = packed
         }
-        self.packed = packed
         let offset: Int?
         switch type {
         case .ns, .cname, .ptr: offset = 0
@@ -83,6 +88,7 @@ public struct RRSet: Sendable {
     @inline(__always)
     func forEachRData(_ body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         packed.withUnsafeBytes { bytes in
+            if storedCount == 1 { return body(bytes) }
             var at = 0
             while at + 2 <= bytes.count {
                 let length = Int(bytes[at]) << 8 | Int(bytes[at + 1])
