@@ -75,6 +75,12 @@ public enum ZoneBuilder {
 
         // Nodes for every empty non-terminal between an owner and the origin, then the stable names.
         func ensureAncestors(of name: DomainName) {
+            // Usually the parent is already a node: look its key up in place, no new name.
+            let known = name.key.withUnsafeBytes { key -> Bool in
+                let parent = UnsafeRawBufferPointer(rebasing: key[(1 + Int(key[0]))...])
+                return parent.count == origin.key.count || table.find(parent) != nil
+            }
+            if known { return }
             var ancestor = name.parent
             while let candidate = ancestor, candidate.isSubdomain(of: origin), candidate != origin {
                 // A node already there had its own ancestors added when it was.
