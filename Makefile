@@ -3,17 +3,21 @@
 
 SWIFT      ?= swift
 PORT       ?= 5353
+# How long `make soak` keeps injecting faults (it finishes the pass it is in).
+SOAK_SECONDS ?= 600
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
-# Build: libldns, librdkafka (the Kafka gate). Serve: dig, for the README's quick start. Tests: real DNS clients, and
-# python3-venv for the test tools.
+# Build: libldns, librdkafka (the Kafka gate). Serve: dig, for the README's quick start. Tests: real DNS clients,
+# python3-venv for the test tools, e2fsprogs for the soak's ext4 state directory, and PostgreSQL's server binaries
+# (the fleet tests start a private cluster of their own with initdb, as the unprivileged `postgres` user; Debian's own
+# cluster is left alone).
 APT_BUILD  := libldns-dev libssl-dev librdkafka-dev pkg-config
 APT_SERVE  := dnsutils
-APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound nsd knot python3-venv curl iproute2
+APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound nsd knot python3-venv curl iproute2 e2fsprogs postgresql util-linux openssl
 APT_BENCH  := nsd knot dnsperf time util-linux iproute2
 
-.PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test test-sanitize bench clean
+.PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test test-sanitize soak bench clean
 
 all: build
 
@@ -72,6 +76,15 @@ test-sanitize: deps
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --skip SwitchyardKafkaTests
+
+# Faults under load for SOAK_SECONDS (default 600): continuous UDP and TCP queries while cutovers
+# and rollbacks loop, SIGHUP reloads (good and bad), an admin API flood, the state directory full
+# (a small ext4 on a loop device, or a tmpfs) and read-only, the discovery directory read-only,
+# kill -9 and restart. Mounts file systems, so it runs as root (sudo otherwise). Prints the
+# figures; also in .build/soak.json.
+soak: test-deps build
+	$(SUDO) env SWITCHYARD_BIN=$(CURDIR)/.build/debug/switchyard $(PYTHON) tests/integration/soak.py \
+	  --seconds $(SOAK_SECONDS) --json $(CURDIR)/.build/soak.json
 
 # Side-by-side benchmark against NSD and Knot (see bench/README.md).
 bench: release

@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Already in the graph through Hummingbird; named for the admin endpoint's graceful stop.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // libldns, used only by SwitchyardZones (zone file parsing).
@@ -89,10 +90,17 @@ let package = Package(
             name: "SwitchyardKafka",
             dependencies: ["SwitchyardControl", "CRdKafka"]
         ),
-        // The SQLite journal of generations, cutover progress and hook runs.
+        // The journal of generations, cutover progress and hook runs: SQLite embedded, or PostgreSQL
+        // shared by a fleet.
         .target(
             name: "SwitchyardJournal",
-            dependencies: ["SwitchyardControl", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SwitchyardControl",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                // sqlite3_system_errno: which errno (ENOSPC, EROFS) failed a write.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         // The admin HTTP endpoint: control API, /metrics, /healthz.
         .target(

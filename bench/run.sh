@@ -53,11 +53,13 @@ case "${1:-}" in
     shift
     rounds=3
     [ "${1:-}" = --rounds ] && { rounds=$2; shift 2; }
+    off() { "$harness" --servers knot --server-name switchyard --server-cmd "$plain_cmd" --transports udp --repeats 1 --out "$out/off" "$@"; }
+    on() { "$harness" --servers none --server-name switchyard-rrl --server-cmd "$rrl_cmd" --transports udp --repeats 1 --out "$out/on" "$@"; }
     for round in $(seq 1 "$rounds"); do
-      "$harness" --servers knot --server-name switchyard --server-cmd "$plain_cmd" --transports udp --repeats 1 --out "$out/off" "$@"
-      "$harness" --servers none --server-name switchyard-rrl --server-cmd "$rrl_cmd" --transports udp --repeats 1 --out "$out/on" "$@"
+      # Alternate which side goes first, so a drifting machine favours neither.
+      if [ $((round % 2)) = 1 ]; then off "$@"; on "$@"; else on "$@"; off "$@"; fi
     done
-    echo "results in $out/off and $out/on" ;;
+    "$here/bench/rrl_summary.py" "$out" | tee "$out/summary.md" ;;
   *)
     exec "$harness" --servers nsd,knot --server-name switchyard --server-cmd "$plain_cmd" --out "$out" "$@" ;;
 esac

@@ -2,6 +2,7 @@ import Prometheus
 import Synchronization
 import SwitchyardControl
 import SwitchyardCore
+import SwitchyardJournal
 import SwitchyardServer
 import SwitchyardService
 import SwitchyardTransfer
@@ -34,9 +35,18 @@ final class AdminMetrics: Sendable {
     private static var rateLimited: MetricNameDescriptor {
         metric("rrl_limited_responses", unit: "total", help: "UDP responses over the rate limit, by action: dropped, or slipped (sent truncated).")
     }
+    private static var journalWritable: MetricNameDescriptor { metric("journal_writable", help: "0 while the journal's state directory refuses writes (full, read-only, I/O error).") }
+    private static var journalWriteErrors: MetricNameDescriptor { metric("journal_write_errors", unit: "total", help: "Changes refused because the journal could not be written.") }
+    private static var reloadOK: MetricNameDescriptor { metric("reload_ok", help: "0 when the last SIGHUP reload was rejected (the previous data keeps serving).") }
+    private static var reloadFailures: MetricNameDescriptor { metric("reload_failures", unit: "total", help: "SIGHUP reloads rejected because a file was bad.") }
     private static var cutoverRunning: MetricNameDescriptor { metric("cutover_running", help: "1 while a cutover or rollback runs for the cluster.") }
+    private static var journalUp: MetricNameDescriptor { metric("journal_reachable", help: "1 while the PostgreSQL journal answers; 0 during an outage (DNS keeps answering the last generation).") }
+    private static var following: MetricNameDescriptor { metric("fleet_following", help: "1 while this fleet member is connected to the journal and caught up with it.") }
+    private static var followed: MetricNameDescriptor { metric("fleet_generations_followed", unit: "total", help: "Generations committed by other servers of the fleet and served here.") }
+    private static var disconnects: MetricNameDescriptor { metric("fleet_journal_disconnects", unit: "total", help: "Times this member lost the journal.") }
+    private static var liveMembers: MetricNameDescriptor { metric("fleet_live_members", help: "Fleet members with a recent heartbeat, as this server last read them.") }
 
-    func render(server: Server, control: ControlService, runs: [AdminAPI.RunStatus]) -> String {
+    func render(server: Server, control: ControlService, journal: JournalHealth, runs: [AdminAPI.RunStatus], fleet: Fleet? = nil) -> String {
         let counts = server.queryMetrics.snapshot
         exported.withLock { previous in
             for (labels, value) in counts {
@@ -66,6 +76,7 @@ final class AdminMetrics: Sendable {
         }
         renderSecondaries(server: server, control: control)
         registry.makeGauge(descriptor: Self.discoveryOK).set(to: control.discoveryFailure == nil ? 1 : 0)
+        renderFaults(journal: journal, reload: server.reloadStatus)
         if let limiter = server.rateLimiter {
             exportedLimited.withLock { previous in
                 let now = (dropped: limiter.dropped, slipped: limiter.slipped)
@@ -77,9 +88,39 @@ final class AdminMetrics: Sendable {
         for run in runs {
             registry.makeGauge(descriptor: Self.cutoverRunning, labels: [("cluster", run.cluster)]).set(to: run.active ? 1 : 0)
         }
+        if let fleet { renderFleet(fleet) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)
+    }
+
+    private func renderFleet(_ fleet: Fleet) {
+        let health = fleet.health
+        registry.makeGauge(descriptor: Self.journalUp).set(to: fleet.postgres.state.reachable && health.following ? 1 : 0)
+        registry.makeGauge(descriptor: Self.following).set(to: health.following ? 1 : 0)
+        fold([(Self.followed, health.followed), (Self.disconnects, health.disconnects)])
+        if let members = try? fleet.postgres.liveMembers(within: fleet.settings.memberTimeout) {
+            registry.makeGauge(descriptor: Self.liveMembers).set(to: Double(members.count))
+        }
+    }
+
+    /// The journal's and the reloads' health: gauges for now, counters for what was refused.
+    private func renderFaults(journal: JournalHealth, reload: ReloadStatus) {
+        registry.makeGauge(descriptor: Self.journalWritable).set(to: journal.writable ? 1 : 0)
+        registry.makeGauge(descriptor: Self.reloadOK).set(to: reload.lastFailure == nil ? 1 : 0)
+        fold([(Self.journalWriteErrors, journal.writeErrors), (Self.reloadFailures, reload.failures)])
+    }
+
+    /// Advances unlabelled counters by what they grew since the last scrape.
+    private func fold(_ counts: [(MetricNameDescriptor, Int)]) {
+        exportedCounts.withLock { previous in
+            for (descriptor, value) in counts {
+                let counter = registry.makeCounter(descriptor: descriptor)
+                let delta = value - (previous[descriptor.metricName] ?? 0)
+                if delta > 0 { counter.increment(by: Int64(delta)) }
+                previous[descriptor.metricName] = value
+            }
+        }
     }
 
     private func renderSecondaries(server: Server, control: ControlService) {

@@ -23,16 +23,20 @@ public final class AdminServer: Sendable {
     private let address: ListenAddress
     private let logger: Logger
     private let metrics: AdminMetrics
+    private let fleet: Fleet?
     private let running = Mutex<(group: ServiceGroup, task: Task<Void, Never>)?>(nil)
 
-    public init(server: Server, control: ControlService, address: ListenAddress, token: String, verifyServers: [ListenAddress], logger: Logger) {
+    public init(server: Server, control: ControlService, address: ListenAddress, token: String, verifyServers: [ListenAddress],
+                fleet: Fleet? = nil, logger: Logger) {
         self.server = server
+        self.fleet = fleet
         self.control = control
         self.address = address
         self.token = token
         self.logger = logger
         self.cutovers = CutoverService(control: control, verifyServers: verifyServers, logger: logger)
         self.metrics = AdminMetrics()
+        if let fleet { cutovers.join(fleet) }
     }
 
     /// Starts listening; throws when the address cannot be bound.
@@ -85,25 +89,42 @@ public final class AdminServer: Sendable {
     // MARK: Routes
 
     private func routes(_ router: Router<BasicRequestContext>) {
-        router.get("/healthz") { [control] _, _ -> Response in
+        router.get("/healthz") { [server, control, fleet] _, _ -> Response in
+            let journal = await offloaded { control.journalHealth }
+            let reload = server.reloadStatus
             var problems: [String] = []
+            if !journal.writable { problems.append("journal not writable: \(journal.lastError ?? "unknown error")") }
+            if let failure = reload.lastFailure { problems.append("last reload rejected, previous data still serving: \(failure)") }
             if let failure = control.discoveryFailure { problems.append("discovery publish failed: \(failure)") }
-            let body: [String: String] = [
-                "status": problems.isEmpty ? "ok" : "degraded",
+            var body: [String: String] = [
                 "generation": control.current.map { String($0.generation.number) } ?? "",
                 "failed_hooks": String(control.failedHookCount),
-                "problems": problems.joined(separator: "; "),
+                "journal": control.journal.kind,
+                "journal_writable": String(journal.writable),
+                "journal_write_errors": String(journal.writeErrors),
+                "reload_failures": String(reload.failures),
             ]
+            if let fleet {
+                // Degraded until connected and caught up with the journal: DNS answers go on
+                // from the last generation meanwhile, but changes are refused.
+                let health = fleet.health
+                if let problem = health.problem { problems.append(problem) }
+                body["fleet_member"] = fleet.settings.name
+                body["following"] = String(health.following)
+            }
+            body["status"] = problems.isEmpty ? "ok" : "degraded"
+            body["problems"] = problems.joined(separator: "; ")
             return try json(body, status: control.current == nil ? .serviceUnavailable : .ok)
         }
-        router.get("/metrics") { [server, control, metrics, cutovers] _, _ -> Response in
-            let text = metrics.render(server: server, control: control, runs: (try? cutovers.recentRuns()) ?? [])
+        router.get("/metrics") { [server, control, metrics, cutovers, fleet] _, _ -> Response in
+            let journal = await offloaded { control.journalHealth }
+            let text = metrics.render(server: server, control: control, journal: journal, runs: (try? cutovers.recentRuns()) ?? [], fleet: fleet)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        router.get("/v1/status") { [server, control, cutovers] _, _ -> Response in
-            try handle { try json(status(server: server, control: control, runs: cutovers.recentRuns(), kafka: cutovers.kafkaSightings.list())) }
+        router.get("/v1/status") { [server, control, cutovers, fleet] _, _ -> Response in
+            try handle { try json(status(server: server, control: control, runs: cutovers.recentRuns(), kafka: cutovers.kafkaSightings.list(), fleet: fleet)) }
         }
         router.get("/v1/history") { [cutovers] request, _ -> Response in
             try handle {
@@ -169,7 +190,8 @@ public final class AdminServer: Sendable {
 }
 
 /// The state of every stable name as served now.
-func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus], kafka: [AdminAPI.KafkaSighting]) throws -> AdminAPI.StatusReply {
+func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus], kafka: [AdminAPI.KafkaSighting],
+            fleet: Fleet? = nil) throws -> AdminAPI.StatusReply {
     guard let current = control.current else { throw ControlServiceError.notReady }
     let snapshot = server.servingSnapshot
     let down = snapshot.down
@@ -192,9 +214,17 @@ func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus],
         axfr: transfers.axfr, ixfrIncremental: transfers.ixfrIncremental, ixfrFull: transfers.ixfrFull,
         ixfrUpToDate: transfers.ixfrUpToDate, refused: transfers.refused, notifySent: notify.sent,
         notifyAcknowledged: notify.acknowledged, serials: transfers.secondarySerials)
+    let fleetStatus = fleet.map { fleet in
+        let health = fleet.health
+        let members = ((try? fleet.postgres.members()) ?? []).map { member in
+            AdminAPI.FleetMemberStatus(name: member.name, dns: member.dnsAddresses, generation: member.generation,
+                                       silentFor: member.silentFor, live: member.silentFor <= fleet.settings.memberTimeout)
+        }
+        return AdminAPI.FleetStatus(member: fleet.settings.name, following: health.following, problem: health.problem, members: members)
+    }
     return AdminAPI.StatusReply(generation: current.generation, names: names, runs: runs,
                                 discoveryError: control.discoveryFailure, failedHooks: control.failedHookCount, kafka: kafka,
-                                secondaries: secondaries)
+                                secondaries: secondaries, fleet: fleetStatus)
 }
 
 /// Turns thrown errors into JSON error replies (see ``errorResponse(_:)``).

@@ -107,10 +107,39 @@ public enum AdminAPI {
         public var kafka: [KafkaSighting]?
         /// Zone transfers and NOTIFY; absent from servers that predate them.
         public var secondaries: SecondariesStatus?
+        /// The fleet sharing this server's PostgreSQL journal; absent with a state directory.
+        public var fleet: FleetStatus?
         public init(generation: Generation, names: [NameStatus], runs: [RunStatus], discoveryError: String?, failedHooks: Int,
-                    kafka: [KafkaSighting]? = nil, secondaries: SecondariesStatus? = nil) {
+                    kafka: [KafkaSighting]? = nil, secondaries: SecondariesStatus? = nil, fleet: FleetStatus? = nil) {
             self.generation = generation; self.names = names; self.runs = runs
             self.discoveryError = discoveryError; self.failedHooks = failedHooks; self.kafka = kafka; self.secondaries = secondaries
+            self.fleet = fleet
+        }
+    }
+
+    /// This server's view of its fleet.
+    public struct FleetStatus: Codable, Sendable {
+        /// This server's name.
+        public var member: String
+        /// Connected to the journal and caught up with it.
+        public var following: Bool
+        public var problem: String?
+        public var members: [FleetMemberStatus]
+        public init(member: String, following: Bool, problem: String?, members: [FleetMemberStatus]) {
+            self.member = member; self.following = following; self.problem = problem; self.members = members
+        }
+    }
+
+    public struct FleetMemberStatus: Codable, Sendable {
+        public var name: String
+        public var dns: [String]
+        public var generation: UInt64
+        /// Seconds since its last heartbeat.
+        public var silentFor: Double
+        /// Recent enough to be verified against.
+        public var live: Bool
+        public init(name: String, dns: [String], generation: UInt64, silentFor: Double, live: Bool) {
+            self.name = name; self.dns = dns; self.generation = generation; self.silentFor = silentFor; self.live = live
         }
     }
 

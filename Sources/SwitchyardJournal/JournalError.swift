@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SwitchyardControl
 
 /// Why the journal could not be opened, read or written. Every case names the database file
 /// and says what to do, because the operator reading it is usually in the middle of a cutover.
@@ -27,8 +28,20 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownGeneration(path: String, number: UInt64)
     /// The state directory belongs to another zones directory (and `--adopt-state` was not given).
     case otherZonesDirectory(path: String, recorded: String, given: String)
+    /// The file system refused a write: no space left (ENOSPC, EDQUOT), mounted read-only
+    /// (EROFS), or an I/O error. `errno` is what the system call failed with, 0 if unknown.
+    /// Nothing of the failed transaction was journaled.
+    case unwritable(path: String, errno: Int32, detail: String)
     /// Any other SQLite failure.
     case storage(path: String, detail: String)
+    /// `--state` looks like a PostgreSQL URL but is not a usable one.
+    case badLocation(text: String, detail: String)
+    /// The PostgreSQL server cannot be reached (or stopped answering): nothing was written.
+    case unavailable(path: String, detail: String)
+    /// PostgreSQL refused the statement (permissions, a constraint, …).
+    case server(path: String, detail: String)
+    /// This server no longer holds the lease of a cutover run: another server took it over.
+    case leaseLost(path: String, run: Int64, holder: String?)
 
     public var description: String {
         switch self {
@@ -55,8 +68,20 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .otherZonesDirectory(path, recorded, given):
             let directory = (path as NSString).deletingLastPathComponent
             return "\(directory): this state directory belongs to the zones directory \(recorded), not \(given); serve \(recorded) with it, give \(given) its own --state directory, or pass --adopt-state to make this state \(given)'s"
+        case let .unwritable(path, errno, detail):
+            let directory = (path as NSString).deletingLastPathComponent
+            return "\(directory): the state directory cannot be written (\(SystemErrno.describe(errno))) while journaling to \(path): \(detail); "
+                + "nothing was changed and the last generation keeps serving; \(SystemErrno.remedy(errno)), then retry"
         case let .storage(path, detail):
             return "\(path): journal storage error (\(detail))"
+        case let .badLocation(text, detail):
+            return "\(text): \(detail)"
+        case let .unavailable(path, detail):
+            return "\(path): the journal database is unreachable (\(detail)); nothing was changed. DNS answers continue from the last generation; retry once PostgreSQL is back"
+        case let .server(path, detail):
+            return "\(path): PostgreSQL refused the journal's statement (\(detail))"
+        case let .leaseLost(path, run, holder):
+            return "\(path): this server no longer holds run \(run)" + (holder.map { "; server \($0) runs it now" } ?? "") + "; nothing was written for it"
         }
     }
 }
@@ -65,11 +90,47 @@ extension JournalError: LocalizedError {
     public var errorDescription: String? { description }
 }
 
+extension JournalError: HTTPStatusReporting {
+    /// The journal's storage failing (a full or read-only disk, the database unreachable,
+    /// another process holding the lock) is the server's condition, not the request's fault:
+    /// 503, so clients retry once it is fixed. A run that collides is 409; anything else 500.
+    public var httpStatus: Int {
+        switch self {
+        case .unwritable, .unavailable, .readOnly, .locked, .cannotOpen: return 503
+        case .runAlreadyActive, .leaseLost: return 409
+        case .unknownRun: return 404
+        default: return 500
+        }
+    }
+
+    /// Whether the failure is the storage's (disk full, read-only, I/O, locked), as opposed to
+    /// a refusal of what was asked (an unknown run, a second active run).
+    public var isStorageFailure: Bool {
+        switch self {
+        case .unwritable, .unavailable, .readOnly, .locked, .cannotOpen, .corrupt, .notADatabase, .storage: return true
+        default: return false
+        }
+    }
+}
+
 extension JournalError {
-    /// Translates an SQLite error into what it means for the journal at `path`.
-    static func from(_ error: DatabaseError, path: String) -> JournalError {
+    /// The SQLite results a failing file system can cause (its errno tells which failure).
+    static let storageResultCodes: [ResultCode] = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN]
+
+    /// Translates an SQLite error into what it means for the journal at `path`; `systemErrno`
+    /// is the errno of the system call that failed (`sqlite3_system_errno`), 0 if none.
+    static func from(_ error: DatabaseError, path: String, systemErrno: Int32 = 0) -> JournalError {
         let detail = error.message ?? "\(error.resultCode)"
+        // A full or read-only disk shows as SQLITE_FULL, SQLITE_READONLY or one of the
+        // SQLITE_IOERR family; the errno says which, and it is what the operator must fix.
+        if [ENOSPC, EDQUOT, EROFS, EIO].contains(systemErrno) && storageResultCodes.contains(error.resultCode) {
+            return .unwritable(path: path, errno: systemErrno, detail: detail)
+        }
         switch error.resultCode {
+        case .SQLITE_FULL:
+            return .unwritable(path: path, errno: ENOSPC, detail: detail)
+        case .SQLITE_IOERR:
+            return .unwritable(path: path, errno: systemErrno, detail: detail)
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return .locked(path: path)
         case .SQLITE_NOTADB:
@@ -82,6 +143,40 @@ extension JournalError {
             return .readOnly(path: path, detail: detail)
         default:
             return .storage(path: path, detail: detail)
+        }
+    }
+}
+
+/// Names and remedies for the errno values a journal write can fail with.
+enum SystemErrno {
+    static func describe(_ code: Int32) -> String {
+        guard code != 0 else { return "errno unknown" }
+        let names: [Int32: String] = [ENOSPC: "ENOSPC", EDQUOT: "EDQUOT", EROFS: "EROFS", EIO: "EIO", EACCES: "EACCES", EPERM: "EPERM"]
+        return "\(names[code] ?? "errno \(code)"): \(String(cString: strerror(code)))"
+    }
+
+    /// What the file system holding `directory` says to a small synced write, for when SQLite
+    /// could not tell (it reports the errno of an I/O error only sometimes, never for
+    /// SQLITE_FULL, and an ext4 remounted read-only after an error shows as a bare
+    /// SQLITE_IOERR): EROFS, ENOSPC, EDQUOT, EIO..., or 0 when the write goes through.
+    static func probe(directory: String) -> Int32 {
+        let path = (directory as NSString).appendingPathComponent(".switchyard-write-probe-\(getpid())")
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return errno }
+        defer { close(fd); unlink(path) }
+        // One whole block, so a full file system cannot satisfy it from a partly used one.
+        let block = [UInt8](repeating: 0, count: 4096)
+        let written = block.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if written < 0 { return errno }
+        return fsync(fd) == 0 ? 0 : errno
+    }
+
+    static func remedy(_ code: Int32) -> String {
+        switch code {
+        case ENOSPC, EDQUOT: return "free space on that file system"
+        case EROFS: return "make that file system read-write again (after a disk error the kernel remounts it read-only: check the disk and the file system, e.g. e2fsck, then mount it read-write)"
+        case EIO: return "check the disk (dmesg)"
+        default: return "check that file system"
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What kind of side effect a hook run was. Open-ended (a struct, not an enum) so a journal
 /// written by a newer Switchyard with new kinds still reads.
@@ -72,23 +71,25 @@ extension JournalTransaction {
     public func recordHook(generation: UInt64, kind: HookKind, target: String, exitCode: Int32?, output: String,
                            attempt: Int = 1, at date: Date = Date()) throws -> HookRun {
         guard let number = Int64(exactly: generation),
-              try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM generation WHERE number = ?)", arguments: [number]) == true
+              try session.fetchOne("SELECT number FROM generation WHERE number = ?", [.integer(number)]) != nil
         else { throw JournalError.unknownGeneration(path: path, number: generation) }
         let output = HookRun.truncated(output)
-        try db.execute(
-            sql: """
-                INSERT INTO hook_run (generation, kind, target, exit_code, output, attempt, ran_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [number, kind.rawValue, target, exitCode, output, attempt, date.timeIntervalSince1970])
-        return HookRun(id: db.lastInsertedRowID, generation: generation, kind: kind, target: target,
+        let row = try session.fetchOne(
+            """
+            INSERT INTO hook_run (generation, kind, target, exit_code, output, attempt, ran_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id
+            """,
+            [.integer(number), .text(kind.rawValue), .text(target), exitCode.map { .integer(Int64($0)) } ?? .null, .text(output),
+             .integer(Int64(attempt)), .real(date.timeIntervalSince1970)])
+        guard let id = try row?.integer("id") else { throw JournalError.storage(path: path, detail: "INSERT … RETURNING gave no id") }
+        return HookRun(id: id, generation: generation, kind: kind, target: target,
                        exitCode: exitCode, output: output, attempt: attempt, ranAt: date)
     }
 
     /// The hook attempts after `generation`, in the order they ran.
     public func hookRuns(generation: UInt64) throws -> [HookRun] {
         guard let number = Int64(exactly: generation) else { return [] }
-        return try Row.fetchAll(db, sql: "SELECT * FROM hook_run WHERE generation = ? ORDER BY id", arguments: [number])
+        return try session.fetch("SELECT * FROM hook_run WHERE generation = ? ORDER BY id", [.integer(number)])
             .map(Self.hookRun)
     }
 
@@ -102,22 +103,21 @@ extension JournalTransaction {
                 WHERE later.generation = failed.generation AND later.kind = failed.kind
                   AND later.target = failed.target AND later.id > failed.id AND later.exit_code = 0)
             """
-        return try Row.fetchAll(
-            db,
-            sql: """
-                SELECT * FROM hook_run failed
-                WHERE failed.ran_at >= ? AND (failed.exit_code IS NULL OR failed.exit_code != 0) \(retried)
-                ORDER BY failed.id
-                """,
-            arguments: [since.timeIntervalSince1970]
+        return try session.fetch(
+            """
+            SELECT * FROM hook_run failed
+            WHERE failed.ran_at >= ? AND (failed.exit_code IS NULL OR failed.exit_code != 0) \(retried)
+            ORDER BY failed.id
+            """,
+            [.real(since.timeIntervalSince1970)]
         ).map(Self.hookRun)
     }
 
-    private static func hookRun(_ row: Row) -> HookRun {
-        let generation: Int64 = row["generation"]
-        return HookRun(
-            id: row["id"], generation: UInt64(generation), kind: HookKind(rawValue: row["kind"]), target: row["target"],
-            exitCode: row["exit_code"], output: row["output"], attempt: row["attempt"],
-            ranAt: Date(timeIntervalSince1970: row["ran_at"]))
+    static func hookRun(_ row: SQLRow) throws -> HookRun {
+        HookRun(
+            id: try row.integer("id"), generation: UInt64(try row.integer("generation")), kind: HookKind(rawValue: try row.text("kind")),
+            target: try row.text("target"), exitCode: try row.optionalInteger("exit_code").map { Int32(truncatingIfNeeded: $0) },
+            output: try row.text("output"), attempt: Int(try row.integer("attempt")),
+            ranAt: Date(timeIntervalSince1970: try row.real("ran_at")))
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What ``JournalTransaction/claim(zonesDirectory:adopt:at:)`` found and did.
 public enum StateClaim: Equatable, Sendable {
@@ -14,15 +13,28 @@ public enum StateClaim: Equatable, Sendable {
 
 extension JournalTransaction {
     static let zonesDirectoryKey = "zones_directory"
+    static let writeProbeKey = "write_probe"
+
+    /// Rewrites one row: a write probe (``Journal/health(probingEvery:)``), synced like any
+    /// commit, so it succeeds only when the state directory takes writes again.
+    func recordWriteProbe(at date: Date) throws {
+        try setMetadata(Self.writeProbeKey, "\(date.timeIntervalSince1970)", at: date)
+    }
 
     /// The zones directory (absolute, canonical) this journal belongs to, if recorded.
     public func zonesDirectory() throws -> String? {
-        try String.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = ?", arguments: [Self.zonesDirectoryKey])
+        try session.fetchOne("SELECT value FROM metadata WHERE key = ?", [.text(Self.zonesDirectoryKey)])?.text("value")
     }
 
     public func setZonesDirectory(_ directory: String, at date: Date) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO metadata (key, value, updated_at) VALUES (?, ?, ?)",
-                       arguments: [Self.zonesDirectoryKey, directory, date.timeIntervalSince1970])
+        try setMetadata(Self.zonesDirectoryKey, directory, at: date)
+    }
+
+    private func setMetadata(_ key: String, _ value: String, at date: Date) throws {
+        try session.execute("""
+            INSERT INTO metadata (key, value, updated_at) VALUES (?, ?, ?)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+            """, [.text(key), .text(value), .real(date.timeIntervalSince1970)])
     }
 
     /// Makes this journal the one of `zonesDirectory` (absolute, canonical): recorded when

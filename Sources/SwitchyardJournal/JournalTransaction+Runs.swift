@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// A cutover run without its record, for listings.
 public struct CutoverRunSummary: Equatable, Sendable {
@@ -26,57 +25,61 @@ extension JournalTransaction {
     /// paused and the cluster already has such a run.
     public func createRun<T: Encodable>(cluster: String, status: String, record: T, at date: Date = Date()) throws -> Int64 {
         try refuseSecondActiveRun(cluster: cluster, status: status, except: nil)
-        try db.execute(
-            sql: "INSERT INTO cutover_run (cluster, status, record, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [cluster, status, try JournalJSON.encode(record), date.timeIntervalSince1970, date.timeIntervalSince1970])
-        return db.lastInsertedRowID
+        let row = try session.fetchOne(
+            "INSERT INTO cutover_run (cluster, status, record, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            [.text(cluster), .text(status), .text(try JournalJSON.encode(record)), .real(date.timeIntervalSince1970), .real(date.timeIntervalSince1970)])
+        guard let id = try row?.integer("id") else { throw JournalError.storage(path: path, detail: "INSERT … RETURNING gave no id") }
+        return id
     }
 
     /// Replaces a run's status and record.
     public func updateRun<T: Encodable>(id: Int64, status: String, record: T, at date: Date = Date()) throws {
-        guard let cluster = try String.fetchOne(db, sql: "SELECT cluster FROM cutover_run WHERE id = ?", arguments: [id]) else {
+        guard let cluster = try session.fetchOne("SELECT cluster FROM cutover_run WHERE id = ?", [.integer(id)])?.text("cluster") else {
             throw JournalError.unknownRun(path: path, id: id)
         }
         try refuseSecondActiveRun(cluster: cluster, status: status, except: id)
-        try db.execute(
-            sql: "UPDATE cutover_run SET status = ?, record = ?, updated_at = ? WHERE id = ?",
-            arguments: [status, try JournalJSON.encode(record), date.timeIntervalSince1970, id])
+        try session.execute(
+            "UPDATE cutover_run SET status = ?, record = ?, updated_at = ? WHERE id = ?",
+            [.text(status), .text(try JournalJSON.encode(record)), .real(date.timeIntervalSince1970), .integer(id)])
     }
 
     /// A run's cluster, status and record decoded as `T`, or `nil` when there is no such run.
     public func run<T: Decodable>(id: Int64, as type: T.Type) throws -> (cluster: String, status: String, record: T)? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT cluster, status, record FROM cutover_run WHERE id = ?", arguments: [id]) else {
+        guard let row = try session.fetchOne("SELECT cluster, status, record FROM cutover_run WHERE id = ?", [.integer(id)]) else {
             return nil
         }
         do {
-            return (row["cluster"], row["status"], try JournalJSON.decode(type, from: row["record"]))
+            return (try row.text("cluster"), try row.text("status"), try JournalJSON.decode(type, from: try row.text("record")))
         } catch let error as DecodingError {
             throw JournalError.undecodableRow(path: path, table: "cutover_run", id: id, detail: JournalJSON.describe(error))
+        } catch let error as SQLRowError {
+            throw JournalError.undecodableRow(path: path, table: "cutover_run", id: id, detail: error.description)
         }
     }
 
     /// The cluster's running or paused run, if any.
     public func activeRun(cluster: String) throws -> (id: Int64, status: String)? {
-        guard let row = try Row.fetchOne(
-            db, sql: "SELECT id, status FROM cutover_run WHERE cluster = ? AND status IN ('running', 'paused') ORDER BY id DESC LIMIT 1",
-            arguments: [cluster])
+        guard let row = try session.fetchOne(
+            "SELECT id, status FROM cutover_run WHERE cluster = ? AND status IN ('running', 'paused') ORDER BY id DESC LIMIT 1",
+            [.text(cluster)])
         else { return nil }
-        return (row["id"], row["status"])
+        return (try row.integer("id"), try row.text("status"))
     }
 
     /// Runs newest first, at most `limit`, optionally of one cluster.
     public func runs(limit: Int, cluster: String? = nil) throws -> [CutoverRunSummary] {
-        let rows: [Row]
+        let rows: [SQLRow]
+        let columns = "id, cluster, status, created_at, updated_at"
         if let cluster {
-            rows = try Row.fetchAll(db, sql: "SELECT * FROM cutover_run WHERE cluster = ? ORDER BY id DESC LIMIT ?", arguments: [cluster, limit])
+            rows = try session.fetch("SELECT \(columns) FROM cutover_run WHERE cluster = ? ORDER BY id DESC LIMIT ?", [.text(cluster), .integer(Int64(limit))])
         } else {
-            rows = try Row.fetchAll(db, sql: "SELECT * FROM cutover_run ORDER BY id DESC LIMIT ?", arguments: [limit])
+            rows = try session.fetch("SELECT \(columns) FROM cutover_run ORDER BY id DESC LIMIT ?", [.integer(Int64(limit))])
         }
-        return rows.map { row in
+        return try rows.map { row in
             CutoverRunSummary(
-                id: row["id"], cluster: row["cluster"], status: row["status"],
-                createdAt: Date(timeIntervalSince1970: row["created_at"]),
-                updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+                id: try row.integer("id"), cluster: try row.text("cluster"), status: try row.text("status"),
+                createdAt: Date(timeIntervalSince1970: try row.real("created_at")),
+                updatedAt: Date(timeIntervalSince1970: try row.real("updated_at")))
         }
     }
 

@@ -1,16 +1,15 @@
 import Foundation
-import GRDB
 import SwitchyardControl
 
 /// The journal as seen from inside one transaction (``Journal/write(_:)`` or
 /// ``Journal/read(_:)``). Valid only inside that closure; everything done through it commits
 /// or rolls back together.
 public struct JournalTransaction {
-    let db: Database
+    let session: any SQLSession
     let path: String
 
-    init(db: Database, path: String) {
-        self.db = db
+    init(session: any SQLSession, path: String) {
+        self.session = session
         self.path = path
     }
 
@@ -24,7 +23,7 @@ public struct JournalTransaction {
     /// The generation numbered `number`, if it exists.
     public func generation(_ number: UInt64) throws -> Generation? {
         guard let key = Int64(exactly: number) else { return nil }
-        return try fetchGenerations(sql: "SELECT * FROM generation WHERE number = ?", arguments: [key]).first
+        return try fetchGenerations(sql: "SELECT * FROM generation WHERE number = ?", arguments: [.integer(key)]).first
     }
 
     /// Appends the next generation: number = latest + 1 (1 for the first), `changes` computed
@@ -49,15 +48,16 @@ public struct JournalTransaction {
             state: state,
             changes: Generation.changes(from: previous?.state ?? baseWhenEmpty, to: state),
             serials: serials)
-        try db.execute(
-            sql: """
-                INSERT INTO generation (number, created_at, actor, reason, state, changes, serials)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                Int64(generation.number), date.timeIntervalSince1970, actor, reason,
-                try JournalJSON.encode(state), try JournalJSON.encode(generation.changes), try JournalJSON.encode(serials),
+        try session.execute(
+            """
+            INSERT INTO generation (number, created_at, actor, reason, state, changes, serials)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .integer(Int64(generation.number)), .real(date.timeIntervalSince1970), .text(actor), .text(reason),
+                .text(try JournalJSON.encode(state)), .text(try JournalJSON.encode(generation.changes)), .text(try JournalJSON.encode(serials)),
             ])
+        try session.announce(generation: generation.number)
         return generation
     }
 
@@ -66,13 +66,19 @@ public struct JournalTransaction {
     public func history(limit: Int, matching: ((NameChange) -> Bool)? = nil) throws -> [Generation] {
         guard limit > 0 else { return [] }
         guard let matching else {
-            return try fetchGenerations(sql: "SELECT * FROM generation ORDER BY number DESC LIMIT ?", arguments: [limit])
+            return try fetchGenerations(sql: "SELECT * FROM generation ORDER BY number DESC LIMIT ?", arguments: [.integer(Int64(limit))])
         }
+        // Pages newest first, so a long journal is never read whole to find a few matches.
         var result: [Generation] = []
-        let rows = try Row.fetchCursor(db, sql: "SELECT * FROM generation ORDER BY number DESC")
-        while result.count < limit, let row = try rows.next() {
-            let generation = try decodeGeneration(row)
-            if generation.changes.contains(where: matching) { result.append(generation) }
+        var below = Int64.max
+        while result.count < limit {
+            let page = try fetchGenerations(sql: "SELECT * FROM generation WHERE number < ? ORDER BY number DESC LIMIT 256",
+                                            arguments: [.integer(below)])
+            for generation in page where result.count < limit && generation.changes.contains(where: matching) {
+                result.append(generation)
+            }
+            guard page.count == 256, let last = page.last else { break }
+            below = Int64(last.number)
         }
         return result
     }
@@ -94,36 +100,40 @@ public struct JournalTransaction {
 
     /// The settings the inventories declared at the last load, if recorded.
     public func inventoryBaseline() throws -> ServingState? {
-        guard let text = try String.fetchOne(db, sql: "SELECT state FROM inventory_baseline WHERE id = 1") else { return nil }
-        do { return try JournalJSON.decode(ServingState.self, from: text) } catch let error as DecodingError {
+        guard let row = try session.fetchOne("SELECT state FROM inventory_baseline WHERE id = 1") else { return nil }
+        do { return try JournalJSON.decode(ServingState.self, from: try row.text("state")) } catch let error as DecodingError {
             throw JournalError.undecodableRow(path: path, table: "inventory_baseline", id: 1, detail: JournalJSON.describe(error))
         }
     }
 
     public func setInventoryBaseline(_ state: ServingState, at date: Date) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO inventory_baseline (id, state, updated_at) VALUES (1, ?, ?)",
-                       arguments: [try JournalJSON.encode(state), date.timeIntervalSince1970])
+        try session.execute("""
+            INSERT INTO inventory_baseline (id, state, updated_at) VALUES (1, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+            """, [.text(try JournalJSON.encode(state)), .real(date.timeIntervalSince1970)])
     }
 
     // MARK: Rows
 
-    private func fetchGenerations(sql: String, arguments: StatementArguments = StatementArguments()) throws -> [Generation] {
-        try Row.fetchAll(db, sql: sql, arguments: arguments).map(decodeGeneration)
+    private func fetchGenerations(sql: String, arguments: [SQLValue] = []) throws -> [Generation] {
+        try session.fetch(sql, arguments).map(decodeGeneration)
     }
 
-    private func decodeGeneration(_ row: Row) throws -> Generation {
-        let number: Int64 = row["number"]
+    private func decodeGeneration(_ row: SQLRow) throws -> Generation {
+        let number = (try? row.integer("number")) ?? 0
         do {
             return Generation(
                 number: UInt64(number),
-                createdAt: Date(timeIntervalSince1970: row["created_at"]),
-                actor: row["actor"],
-                reason: row["reason"],
-                state: try JournalJSON.decode(ServingState.self, from: row["state"]),
-                changes: try JournalJSON.decode([NameChange].self, from: row["changes"]),
-                serials: try JournalJSON.decode([String: UInt32].self, from: row["serials"]))
+                createdAt: Date(timeIntervalSince1970: try row.real("created_at")),
+                actor: try row.text("actor"),
+                reason: try row.text("reason"),
+                state: try JournalJSON.decode(ServingState.self, from: try row.text("state")),
+                changes: try JournalJSON.decode([NameChange].self, from: try row.text("changes")),
+                serials: try JournalJSON.decode([String: UInt32].self, from: try row.text("serials")))
         } catch let error as DecodingError {
             throw JournalError.undecodableRow(path: path, table: "generation", id: number, detail: JournalJSON.describe(error))
+        } catch let error as SQLRowError {
+            throw JournalError.undecodableRow(path: path, table: "generation", id: number, detail: error.description)
         }
     }
 }

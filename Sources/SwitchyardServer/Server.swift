@@ -42,6 +42,18 @@ public struct ServerConfiguration: Sendable {
     public static var usableCPUs: Int { Int(sy_usable_cpus()) }
 }
 
+/// What the SIGHUP reloads since start came to; read by `/healthz` and `/metrics`.
+public struct ReloadStatus: Equatable, Sendable {
+    /// Reloads attempted and rejected since start.
+    public var attempts = 0
+    public var failures = 0
+    /// The problems (file:line: message) of the last reload when it was rejected; nil when
+    /// it succeeded (or none ran). The previous data kept serving either way.
+    public var lastFailure: String?
+
+    public init() {}
+}
+
 /// The DNS server: sockets, worker threads, and the snapshot they answer from.
 ///
 /// Its mutable fields change only on the thread that starts, reloads and stops it (the
@@ -66,6 +78,9 @@ public final class Server: @unchecked Sendable {
     /// Every health-checked endpoint.
     public var checkedTargets: Set<HealthKey> { checked.withLock { $0 } }
     private let checked = Mutex<Set<HealthKey>>([])
+    /// How the reloads went, so a rejected one is visible beyond the log.
+    public var reloadStatus: ReloadStatus { reloads.withLock { $0 } }
+    private let reloads = Mutex(ReloadStatus())
 
     /// Opens no socket yet: `installer` puts the first snapshot into `store`.
     public init(configuration: ServerConfiguration, loaded: ZoneLoader.Configuration, store: SnapshotStore,
@@ -140,8 +155,25 @@ public final class Server: @unchecked Sendable {
     }
 
     /// Parses and validates every zone; swaps the new snapshot in only when all is well.
+    /// The outcome is kept in ``reloadStatus``.
     @discardableResult
     public func reload() -> Bool {
+        let problems = reloadProblems()
+        reloads.withLock { status in
+            status.attempts += 1
+            if problems.isEmpty { status.lastFailure = nil } else {
+                status.failures += 1
+                status.lastFailure = problems.joined(separator: "; ")
+            }
+        }
+        for problem in problems {
+            logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(problem)"])
+        }
+        return problems.isEmpty
+    }
+
+    /// Reloads, returning what made it fail (nothing when the new data serves).
+    private func reloadProblems() -> [String] {
         do {
             let loaded = try loadAtLowPriority()
             weak var previous = store.snapshot
@@ -162,18 +194,13 @@ public final class Server: @unchecked Sendable {
             // at least every 250 ms); only then are its pages free to hand back.
             for _ in 0..<100 where previous != nil { usleep(10_000) }
             _ = sy_malloc_trim()
-            return true
+            return []
         } catch let error as ZoneProblem {
-            logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(error)"])
-            return false
+            return ["\(error)"]
         } catch let error as ZoneProblems {
-            for problem in error.problems {
-                logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(problem)"])
-            }
-            return false
+            return error.problems.map { "\($0)" }
         } catch {
-            logger.error("reload rejected, still serving the previous data", metadata: ["problem": "\(error)"])
-            return false
+            return ["\(error)"]
         }
     }
 

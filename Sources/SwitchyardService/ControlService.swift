@@ -77,6 +77,8 @@ public final class ControlService: ZoneInstaller, Sendable {
     }
 
     public var failedHookCount: Int { hookFailures.load(ordering: .relaxed) }
+    /// Whether the journal takes writes (probed again while it does not); see ``JournalHealth``.
+    public var journalHealth: JournalHealth { journal.health() }
     public var discoveryFailure: String? { discovery?.failure }
 
     /// Fits the journal's latest generation to freshly loaded zones and inventories (on
@@ -84,8 +86,10 @@ public final class ControlService: ZoneInstaller, Sendable {
     /// lock, so a reload and a concurrent shift never lose each other's work. A generation
     /// is appended when the state had to change (first start, names added or removed).
     public func install(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>) throws {
-        let reloaded: (generation: Generation, moved: Bool) = try commitLock.withLock { _ in
-            let latest = try journal.latest()
+        // One write transaction: in a fleet another server may commit between reading the
+        // latest generation and appending after it.
+        let reloaded: (generation: Generation, moved: Bool) = try commitLock.withLock { _ in try journal.write { transaction in
+            let latest = try transaction.latest()
             let inventories = loaded.inventories
             let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
             var served: [String: UInt32] = [:]
@@ -108,23 +112,26 @@ public final class ControlService: ZoneInstaller, Sendable {
             }
             let generation: Generation
             if let latest {
-                let fitted = try fit(latest, to: inventories)
+                let fitted = try fit(latest, to: inventories, baseline: try previous.map { ServingState.initial($0.inventories) } ?? transaction.inventoryBaseline())
                 if fitted.state == latest.state && !filesChanged.isEmpty && served != latest.serials {
-                    generation = try journal.append(state: latest.state, actor: "switchyard", reason: "zone data reloaded: " + filesChanged.sorted().joined(separator: ", "),
+                    generation = try transaction.append(state: latest.state, actor: "switchyard", reason: "zone data reloaded: " + filesChanged.sorted().joined(separator: ", "),
                                                     serials: served, at: Date())
                 } else if fitted.state != latest.state {
                     served = served.mapValues { SerialNumber.next(after: $0, atLeast: $0) }
-                    generation = try journal.append(state: fitted.state, actor: "switchyard", reason: "reconciled with the inventory: " + fitted.notes.joined(separator: "; "),
+                    generation = try transaction.append(state: fitted.state, actor: "switchyard", reason: "reconciled with the inventory: " + fitted.notes.joined(separator: "; "),
                                                     serials: served, at: Date())
                 } else {
                     generation = latest
                 }
             } else {
-                generation = try journal.append(state: ServingState.initial(inventories), actor: "switchyard", reason: "initial state from the inventory",
+                generation = try transaction.append(state: ServingState.initial(inventories), actor: "switchyard", reason: "initial state from the inventory",
                                                 serials: served, at: Date())
             }
             let snapshot = try buildSnapshot(loaded.snapshot, inventories: inventories, state: generation.state, down: down, serials: served)
-            try journal.setInventoryBaseline(ServingState.initial(inventories))
+            // Written only when it changed: a reload of unchanged files then needs no write,
+            // so it still succeeds while the state directory is full or read-only.
+            let baseline = ServingState.initial(inventories)
+            if try transaction.inventoryBaseline() != baseline { try transaction.setInventoryBaseline(baseline, at: Date()) }
             store.replace(with: snapshot)
             var dataSince: [String: UInt64] = [:]
             for origin in fileSerials.keys {
@@ -134,7 +141,7 @@ public final class ControlService: ZoneInstaller, Sendable {
             state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served, dataSince: dataSince) }
             logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
             return (generation, previous != nil && previous?.servedSerials != served)
-        }
+        } }
         publishDiscovery(reloaded.generation)
         if reloaded.moved && !invalidation.notify.isEmpty {
             // A reload runs on the signal thread: NOTIFY (with its retries) must not hold it.
@@ -147,9 +154,8 @@ public final class ControlService: ZoneInstaller, Sendable {
     /// dropped (a warning when they carried cutover state), and a name whose inventory setting
     /// was edited since the last load (also while the server was down) takes the edit: the
     /// operator meant it.
-    private func fit(_ latest: Generation, to inventories: [Inventory]) throws -> (state: ServingState, notes: [String]) {
+    private func fit(_ latest: Generation, to inventories: [Inventory], baseline: ServingState?) throws -> (state: ServingState, notes: [String]) {
         let declared = ServingState.initial(inventories)
-        let baseline = try state.withLock { $0 }.map { ServingState.initial($0.inventories) } ?? journal.inventoryBaseline()
         var (fitted, notes) = latest.state.reconciled(with: inventories)
         let known = Set(declared.brokerPools.keys).union(declared.weights.keys)
         for name in latest.state.names.subtracting(known).sorted() {
@@ -201,34 +207,40 @@ public final class ControlService: ZoneInstaller, Sendable {
         public var changed: Bool
     }
 
-    /// The one commit path. `change` gets the live state and inventories under the commit
-    /// lock and returns the next state, so concurrent writers (a shift during a cutover)
-    /// never overwrite each other's names. When `expecting` is given and the live generation
-    /// is another, nothing happens and ``ControlServiceError/generationMoved(expected:current:)``
+    /// The one commit path. `change` gets the journal's latest state and the inventories under
+    /// the commit lock, inside the write transaction (serialized across a fleet), and returns
+    /// the next state, so concurrent writers (a shift during a cutover, here or on another
+    /// server) never overwrite each other's names. When `expecting` is given and the latest
+    /// generation is another, nothing happens and ``ControlServiceError/generationMoved(expected:current:)``
     /// is thrown. A change to the same state journals nothing.
-    public func commit(actor: String, reason: String, expecting: UInt64? = nil,
+    ///
+    /// `fence` runs first inside the write transaction and may refuse it (a cutover run checks
+    /// that this server still holds its lease).
+    public func commit(actor: String, reason: String, expecting: UInt64? = nil, fence: ((JournalTransaction) throws -> Void)? = nil,
                        _ change: (ServingState, [Inventory]) throws -> ServingState) throws -> Commit {
         let result: Commit = try commitLock.withLock { _ in
-            guard let current = state.withLock({ $0 }) else { throw ControlServiceError.notReady }
-            if let expecting, expecting != current.generation.number {
-                throw ControlServiceError.generationMoved(expected: expecting, current: current.generation.number)
+            guard let live = state.withLock({ $0 }) else { throw ControlServiceError.notReady }
+            // Journaled (synced) before it is swapped in: when the append fails (a full or
+            // read-only state directory, the database gone) nothing below runs, so the live
+            // state, the snapshot and the serials stay at the last journaled generation.
+            let outcome: (generation: Generation, next: Snapshot?)
+            do {
+                outcome = try journal.write { transaction in
+                    try fence?(transaction)
+                    return try append(change, to: live, in: transaction, actor: actor, reason: reason, expecting: expecting)
+                }
+            } catch let error as JournalError {
+                logger.error("generation not committed; still serving the last one", metadata: [
+                    "generation": "\(live.generation.number)", "actor": "\(actor)", "reason": "\(reason)", "error": "\(error)",
+                ])
+                throw error
             }
-            let newState = try change(current.generation.state, current.inventories)
-            guard newState != current.generation.state else { return Commit(generation: current.generation, changed: false) }
-            var serials: [String: UInt32] = [:]
-            for (origin, served) in current.servedSerials {
-                serials[origin] = SerialNumber.next(after: served, atLeast: current.fileSerials[origin] ?? served)
+            guard let next = outcome.next else {
+                if outcome.generation.number > live.generation.number { try adopt(outcome.generation, inventories: live.inventories) }
+                return Commit(generation: outcome.generation, changed: false)
             }
-            let specs = ZoneLoader.stableNames(of: current.inventories, applying: newState.overrides)
-            // Built once, and before it is journaled, so the journal never holds a generation
-            // that cannot be served. Only health changes the store outside this lock.
-            let next: Snapshot
-            do { next = try store.snapshot.updating(stableNames: specs, serials: Self.byOrigin(serials)) } catch {
-                throw ControlServiceError.notServable("\(error)")
-            }
-            let generation = try journal.append(state: newState, actor: actor, reason: reason, serials: serials, at: Date())
-            try store.update { (live) throws(ZoneProblem) in live.down == next.down ? next : try next.updating(down: live.down) }
-            state.withLock { $0?.generation = generation; $0?.servedSerials = serials }
+            try swap(to: next, generation: outcome.generation)
+            let generation = outcome.generation
             logger.info("generation committed", metadata: [
                 "generation": "\(generation.number)", "actor": "\(actor)", "reason": "\(reason)",
                 "changes": "\(generation.changes.map { "\($0.name) \($0.before) -> \($0.after)" }.joined(separator: "; "))",
@@ -237,6 +249,66 @@ public final class ControlService: ZoneInstaller, Sendable {
         }
         if result.changed { publishDiscovery(result.generation) }
         return result
+    }
+
+    /// Inside a write transaction: applies `change` to the journal's latest generation (read in
+    /// this transaction, so serialized across a fleet: another server may have committed since
+    /// this one last served), builds the snapshot that serves the result and appends it.
+    /// Returns the latest generation and no snapshot when the change changes nothing.
+    private func append(_ change: (ServingState, [Inventory]) throws -> ServingState, to live: State, in transaction: JournalTransaction,
+                        actor: String, reason: String, expecting: UInt64?) throws -> (generation: Generation, next: Snapshot?) {
+        let latest = try transaction.latest() ?? live.generation
+        if let expecting, expecting != latest.number {
+            throw ControlServiceError.generationMoved(expected: expecting, current: latest.number)
+        }
+        let newState = try change(latest.state, live.inventories)
+        guard newState != latest.state else { return (latest, nil) }
+        var serials: [String: UInt32] = [:]
+        for (origin, served) in live.servedSerials {
+            let served = latest.serials[origin] ?? served
+            serials[origin] = SerialNumber.next(after: served, atLeast: live.fileSerials[origin] ?? served)
+        }
+        // Built once, and before it is journaled, so the journal never holds a generation
+        // that cannot be served.
+        let next = try snapshot(serving: newState, serials: serials, inventories: live.inventories)
+        return (try transaction.append(state: newState, actor: actor, reason: reason, serials: serials, at: Date()), next)
+    }
+
+    /// Serves the journal's latest generation when another server of the fleet committed it
+    /// (called on every announcement and on a timer, and after a reconnect). Moves only
+    /// forward: a generation older than the one served is never swapped in. Returns the
+    /// generation adopted, if any.
+    @discardableResult
+    public func catchUp() throws -> Generation? {
+        let adopted: Generation? = try commitLock.withLock { _ in
+            guard let live = state.withLock({ $0 }), let latest = try journal.latest(),
+                  latest.number > live.generation.number else { return nil }
+            try adopt(latest, inventories: live.inventories)
+            logger.info("following generation", metadata: ["generation": "\(latest.number)", "actor": "\(latest.actor)", "reason": "\(latest.reason)"])
+            return latest
+        }
+        if let adopted { publishDiscovery(adopted) }
+        return adopted
+    }
+
+    /// Serves `generation` (committed elsewhere); under the commit lock.
+    private func adopt(_ generation: Generation, inventories: [Inventory]) throws {
+        let next = try snapshot(serving: generation.state, serials: generation.serials, inventories: inventories)
+        try swap(to: next, generation: generation)
+    }
+
+    private func snapshot(serving newState: ServingState, serials: [String: UInt32], inventories: [Inventory]) throws -> Snapshot {
+        let specs = ZoneLoader.stableNames(of: inventories, applying: newState.overrides)
+        do { return try store.snapshot.updating(stableNames: specs, serials: Self.byOrigin(serials)) } catch {
+            throw ControlServiceError.notServable("\(error)")
+        }
+    }
+
+    /// Swaps `next` in (keeping health marks made since it was built) and records what is served.
+    private func swap(to next: Snapshot, generation: Generation) throws {
+        // Only health changes the store outside the commit lock.
+        try store.update { (live) throws(ZoneProblem) in live.down == next.down ? next : try next.updating(down: live.down) }
+        state.withLock { $0?.generation = generation; $0?.servedSerials = generation.serials }
     }
 
     private func publishDiscovery(_ generation: Generation) {

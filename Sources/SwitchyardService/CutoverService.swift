@@ -25,6 +25,8 @@ public final class CutoverService: Sendable {
     private let startLock = Mutex(())
     /// What Kafka gates last saw at each target (in memory, since the server started).
     public let kafkaSightings = KafkaSightings()
+    /// The fleet this server belongs to (PostgreSQL journal), if any: runs are leased.
+    private let fleet = Mutex<Fleet?>(nil)
 
     public init(control: ControlService, verifyServers: [ListenAddress], logger: Logger) {
         self.control = control
@@ -33,6 +35,67 @@ public final class CutoverService: Sendable {
     }
 
     private var journal: Journal { control.journal }
+
+    /// Joins `fleet`: every run started or resumed here is leased to this server, renewed on
+    /// the fleet's heartbeat, verified against every live member, and a run whose owner died
+    /// is taken over (when the fleet's settings say so).
+    public func join(_ fleet: Fleet) {
+        self.fleet.withLock { $0 = fleet }
+        fleet.onHeartbeat { [weak self] in self?.renewLeases() }
+        fleet.onOrphanedRuns { [weak self] orphans in self?.takeOver(orphans) }
+    }
+
+    /// Leases this server's runs for another term; a run whose lease another server took
+    /// (this one was cut off longer than the lease) is stopped here.
+    private func renewLeases() {
+        guard let fleet = fleet.withLock({ $0 }) else { return }
+        for (cluster, run) in active.withLock({ $0 }) {
+            do {
+                if try !fleet.postgres.renewLease(run: run.id, owner: fleet.settings.name, seconds: fleet.settings.leaseSeconds) {
+                    logger.error("lost the lease of a cutover run to another server; stopping it here", metadata: ["run": "\(run.id)", "cluster": "\(cluster)"])
+                    run.pause.set()
+                }
+            } catch {
+                logger.warning("could not renew a cutover run's lease", metadata: ["run": "\(run.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Resumes runs whose owner's lease expired; only one server of the fleet wins each
+    /// (the lease is taken in one statement), the others hear a conflict and leave it.
+    private func takeOver(_ orphans: [(id: Int64, cluster: String)]) {
+        for orphan in orphans where active.withLock({ $0[orphan.cluster] == nil }) {
+            do {
+                let status = try resume(cluster: orphan.cluster)
+                logger.notice("took over a cutover run whose server stopped renewing its lease", metadata: ["run": "\(status.id)", "cluster": "\(orphan.cluster)"])
+            } catch let conflict as ControlConflict {
+                logger.debug("another server holds the run", metadata: ["run": "\(orphan.id)", "detail": "\(conflict)"])
+            } catch {
+                logger.warning("could not take over a cutover run", metadata: ["run": "\(orphan.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// In a fleet, a run is paused where it runs: names the server (and its admin endpoint)
+    /// that holds the cluster's running run, if that is another one.
+    private func refuseRunElsewhere(cluster: String, action: String) throws {
+        guard let fleet = fleet.withLock({ $0 }), let summary = try journal.runs(limit: 1, cluster: cluster).first,
+              summary.status == "running", let lease = try fleet.postgres.lease(run: summary.id),
+              lease.owner != fleet.settings.name, lease.remaining > 0 else { return }
+        let admin = (try? fleet.postgres.members())?.first { $0.name == lease.owner }?.adminAddress
+        throw ControlConflict("run \(summary.id) of cluster \(cluster) runs on server \(lease.owner)" + (admin.map { " (admin \($0))" } ?? ""),
+                              remedy: "\(action) it there: switchyard cutover \(action) \(cluster)" + (admin.map { " --admin \($0)" } ?? ""))
+    }
+
+    /// Takes run `id`'s lease for this server, or says who holds it.
+    private func lease(_ id: Int64, cluster: String) throws {
+        guard let fleet = fleet.withLock({ $0 }) else { return }
+        let lease = try fleet.postgres.acquireLease(run: id, owner: fleet.settings.name, seconds: fleet.settings.leaseSeconds)
+        guard lease.owner == fleet.settings.name else {
+            throw ControlConflict("run \(id) of cluster \(cluster) is being run by server \(lease.owner) (its lease holds for \(String(format: "%.1f", lease.remaining)) s more)",
+                                  remedy: "pause or resume it there; if that server died, its run is taken over when the lease expires")
+        }
+    }
 
     func inventory(for cluster: String) throws -> (Inventory, Generation) {
         guard let current = control.current else { throw ControlServiceError.notReady }
@@ -160,6 +223,7 @@ public final class CutoverService: Sendable {
                 try transaction.updateRun(id: id, status: progress.status.rawValue, record: progress)
                 return id
             }
+            try lease(id, cluster: plan.cluster)
             launch(id: id, progress: progress, current: generation)
             return AdminAPI.RunStatus(id: id, cluster: plan.cluster, status: progress.status.rawValue, active: true, progress: progress)
         }
@@ -175,6 +239,9 @@ public final class CutoverService: Sendable {
                   let stored = try journal.run(id: summary.id, as: CutoverProgress.self) else {
                 throw ControlError("cluster \(cluster) has no cutover to resume", remedy: "plan one with `switchyard cutover plan`")
             }
+            try lease(summary.id, cluster: cluster)
+            // In a fleet another server may have committed since this one last caught up.
+            _ = try control.catchUp()
             let (_, generation) = try inventory(for: cluster)
             let progress = try CutoverRunner.resume(progress: stored.record, current: generation)
             try journal.updateRun(id: summary.id, status: progress.status.rawValue, record: progress)
@@ -186,6 +253,7 @@ public final class CutoverService: Sendable {
     /// Asks the running run to stop at the next step boundary.
     public func pause(cluster: String) throws -> AdminAPI.RunStatus {
         guard let running = active.withLock({ $0[cluster] }) else {
+            try refuseRunElsewhere(cluster: cluster, action: "pause")
             throw ControlError("cluster \(cluster) has no running cutover", remedy: "see `switchyard status`")
         }
         running.pause.set()
@@ -248,15 +316,23 @@ public final class CutoverService: Sendable {
     private func launch(id: Int64, progress: CutoverProgress, current: Generation) {
         let pause = PauseFlag()
         active.withLock { $0[progress.cluster] = Active(id: id, pause: pause) }
-        let effects = LiveCutoverEffects(runID: id, plan: progress.plan, control: control, verifyServers: verifyServers, pause: pause, logger: logger,
+        let fleet = fleet.withLock { $0 }
+        let own = verifyServers
+        var effects = LiveCutoverEffects(runID: id, plan: progress.plan, control: control,
+                                         servers: { fleet?.verificationTargets(own: own) ?? own }, pause: pause, logger: logger,
                                          kafka: kafkaSightings)
+        effects.leaseOwner = fleet?.settings.name
         let runner = CutoverRunner(effects: effects, sliceSeconds: 1)
         let cluster = progress.cluster
         logger.info("cutover run started", metadata: ["run": "\(id)", "cluster": "\(cluster)", "next_step": "\(progress.nextStep)"])
         Task.detached { [self, logger] in
             let final = await runner.run(progress, current: current)
             active.withLock { _ = $0.removeValue(forKey: cluster) }
-            logger.info("cutover run stopped", metadata: ["run": "\(id)", "status": "\(final.status.rawValue)", "message": "\(final.message)"])
+            if let fleet { try? fleet.postgres.releaseLease(run: id, owner: fleet.settings.name) }
+            // A run that stopped short (a failed gate or verify, a journal it could not write)
+            // needs the operator: say so above info level.
+            let level: Logger.Level = final.isFinished || final.status == .paused ? .info : .warning
+            logger.log(level: level, "cutover run stopped", metadata: ["run": "\(id)", "status": "\(final.status.rawValue)", "message": "\(final.message)"])
         }
     }
 }

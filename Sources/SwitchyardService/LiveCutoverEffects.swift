@@ -12,11 +12,16 @@ struct LiveCutoverEffects: CutoverEffects {
     let runID: Int64
     let plan: CutoverPlan
     let control: ControlService
-    let verifyServers: [ListenAddress]
+    /// Where steps are verified: this server's addresses, and in a fleet every live member's
+    /// (asked at each verification, so a server joining mid-run is checked too).
+    let servers: @Sendable () -> [ListenAddress]
+    var verifyServers: [ListenAddress] { servers() }
     let pause: PauseFlag
     let logger: Logger
     /// Shared with the service: what Kafka gates saw, for status and as a fallback cluster id.
     let kafka: KafkaSightings
+    /// In a fleet: this server's name, which must hold the run's lease for every write.
+    var leaseOwner: String? = nil
 
     func sleep(seconds: UInt32) async throws {
         try await Task.sleep(for: .seconds(Int(seconds)))
@@ -120,7 +125,7 @@ struct LiveCutoverEffects: CutoverEffects {
     /// Applies the step's setting of the plan's names to the live state, under the commit
     /// lock: a concurrent shift of another name is kept, never reverted.
     private func commitNow(state: ServingState, actor: String, reason: String) throws -> Generation {
-        try control.commit(actor: actor, reason: reason) { live, _ in
+        try control.commit(actor: actor, reason: reason, fence: fence) { live, _ in
             var merged = live
             for name in plan.names {
                 merged.brokerPools[name] = state.brokerPools[name]
@@ -222,12 +227,19 @@ struct LiveCutoverEffects: CutoverEffects {
     }
 
     func save(_ progress: CutoverProgress) async throws {
-        try control.journal.updateRun(id: runID, status: progress.status.rawValue, record: progress)
+        try control.journal.write { transaction in
+            try fence(transaction)
+            try transaction.updateRun(id: runID, status: progress.status.rawValue, record: progress)
+        }
         logger.info("cutover progress", metadata: ["run": "\(runID)", "status": "\(progress.status.rawValue)",
                                                    "next_step": "\(progress.nextStep)", "message": "\(progress.message)"])
     }
 
     func pauseRequested() async -> Bool { pause.isSet }
+
+    private func fence(_ transaction: JournalTransaction) throws {
+        if let leaseOwner { try transaction.requireLease(run: runID, owner: leaseOwner) }
+    }
 }
 
 /// One spelling per address (inet_ntop's), so `fd00:8::5` and `fd00:8:0::5` compare equal;

@@ -47,8 +47,20 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Shell command run after discovery files changed ({generation} is filled in); repeatable.", valueName: "command"))
     var discoveryHook: [String] = []
 
-    @Option(help: "Directory of the state database (journal of generations).")
+    @Option(help: ArgumentHelp("The journal of generations: a state directory (SQLite, one server), or postgresql://USER@HOST:PORT/DB shared by a fleet (password from the URL, PGPASSWORD or ~/.pgpass; ?sslmode=require for TLS).", valueName: "dir|url"))
     var state = "state"
+
+    @Option(help: "This server's name in a PostgreSQL fleet (default: host name and first --listen address).")
+    var serverName: String?
+
+    @Option(help: "Seconds a cutover run's lease lasts unrenewed before another server of the fleet may take the run over.")
+    var leaseSeconds: Double = 10
+
+    @Option(help: "Seconds without a heartbeat after which a fleet member is no longer verified against.")
+    var fleetTimeout: Double = 5
+
+    @Flag(inversion: .prefixedNo, help: "Resume, by itself, a cutover run whose server stopped renewing its lease (PostgreSQL fleet).")
+    var takeover = true
 
     @Flag(help: "Take over a state directory that belongs to another zones directory (the journal records the new one).")
     var adoptState = false
@@ -90,6 +102,15 @@ struct Serve: ParsableCommand {
         for text in rrlWhitelist where AddressPrefix(text) == nil {
             throw ValidationError("--rrl-whitelist \(text): expected ADDRESS/LENGTH, e.g. 192.0.2.0/24 or 2001:db8::/48")
         }
+        if isFleet {
+            do { _ = try PostgresLocation(url: state) } catch { throw ValidationError("--state: \(error)") }
+            if admin != "none" && adminTokenFile == nil {
+                throw ValidationError("--state is a PostgreSQL URL: give each server its own --admin-token-file (or --admin none)")
+            }
+            if adoptState { throw ValidationError("--adopt-state is for state directories; a PostgreSQL journal is shared by the fleet") }
+        }
+        if !(1...3_600).contains(leaseSeconds) { throw ValidationError("--lease-seconds must be 1...3600") }
+        if !(1...3_600).contains(fleetTimeout) { throw ValidationError("--fleet-timeout must be 1...3600") }
         if let admin, admin != "none", ListenAddress(admin) == nil {
             throw ValidationError("--admin \(admin): expected IPv4:PORT, [IPv6]:PORT or none")
         }
@@ -118,6 +139,8 @@ struct Serve: ParsableCommand {
         // Before anything is bound: a second server on this state directory must leave the
         // first one's sockets, journal and token alone. Held until run() returns.
         let zonesDirectory = Self.canonicalPath(zones)
+        // A PostgreSQL journal is shared by design: the database serializes its writers.
+        guard !isFleet else { return try serve(zonesDirectory: zonesDirectory, signals: signals, logger: logger) }
         let lock: StateDirectoryLock
         do { lock = try StateDirectoryLock.acquire(directory: Self.canonicalPath(state), zonesDirectory: zonesDirectory) } catch {
             printError("switchyard: \(error)")
@@ -125,6 +148,8 @@ struct Serve: ParsableCommand {
         }
         try withExtendedLifetime(lock) { try serve(zonesDirectory: zonesDirectory, signals: signals, logger: logger) }
     }
+
+    private var isFleet: Bool { state.hasPrefix("postgresql://") || state.hasPrefix("postgres://") }
 
     /// Keys, transfer rules and NOTIFY targets, every name checked against the key file.
     func transferSettings() throws -> (keyring: TSIGKeyring, rules: [TransferRule], notify: [ListenAddress], notifyKeys: [String: TSIGKey]) {
@@ -170,8 +195,10 @@ struct Serve: ParsableCommand {
             transfers: transfers)
         let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
-            let journal = try Journal(directory: Self.canonicalPath(state))
-            switch try journal.claim(zonesDirectory: zonesDirectory, adopt: adoptState) {
+            let journal = try Journal.open(state: isFleet ? state : Self.canonicalPath(state))
+            // Every server of a fleet has its own copy of the zones, so only a state directory
+            // records which zones directory it belongs to.
+            switch isFleet ? .unchanged : try journal.claim(zonesDirectory: zonesDirectory, adopt: adoptState) {
             case .unchanged: break
             case .recorded:
                 logger.info("state directory recorded as this zones directory's", metadata: ["state": "\(state)", "zones": "\(zonesDirectory)"])
@@ -186,8 +213,17 @@ struct Serve: ParsableCommand {
             transfers.setHistory(control)
             let server = try Server(configuration: configuration, loaded: loaded!, store: store, installer: control, logger: logger)
             loaded = nil
-            let adminServer = try startAdmin(server: server, control: control, logger: logger)
-            defer { adminServer?.stop() }
+            let fleet = journal.postgres.map { postgres in
+                Fleet(settings: Fleet.Settings(
+                        name: serverName ?? "\(ProcessInfo.processInfo.hostName)/\(listen.first ?? "")",
+                        dnsAddresses: verifyAddresses, adminAddress: admin ?? "127.0.0.1:8053",
+                        memberTimeout: fleetTimeout, leaseSeconds: leaseSeconds, takeOver: takeover),
+                      postgres: postgres, control: control, logger: logger)
+            }
+            let adminServer = try startAdmin(server: server, control: control, fleet: fleet, logger: logger)
+            fleet?.start()
+            defer { adminServer?.stop(); fleet?.stop() }
+            if let fleet { logger.info("serving as a member of a fleet", metadata: ["name": "\(fleet.settings.name)", "journal": "\(journal.path)"]) }
             try server.runUntilSignalled(signals: signals)
         } catch {
             printError("switchyard: \(error)")
@@ -205,13 +241,17 @@ struct Serve: ParsableCommand {
 
     /// The default admin address is best effort (DNS serving matters more); an address
     /// given with --admin must work.
-    private func startAdmin(server: Server, control: ControlService, logger: Logger) throws -> AdminServer? {
+    private var verifyAddresses: [ListenAddress] {
+        verifyServer.isEmpty ? listen.compactMap(ListenAddress.init) : verifyServer.compactMap(ListenAddress.init)
+    }
+
+    private func startAdmin(server: Server, control: ControlService, fleet: Fleet?, logger: Logger) throws -> AdminServer? {
         if admin == "none" { return nil }
         let address = ListenAddress(admin ?? "127.0.0.1:8053")!
         let tokenPath = adminTokenFile ?? (state as NSString).appendingPathComponent("admin.token")
         let token = try AdminToken.loadOrCreate(path: tokenPath)
-        let verify = verifyServer.isEmpty ? listen.compactMap(ListenAddress.init) : verifyServer.compactMap(ListenAddress.init)
-        let adminServer = AdminServer(server: server, control: control, address: address, token: token, verifyServers: verify, logger: logger)
+        let adminServer = AdminServer(server: server, control: control, address: address, token: token, verifyServers: verifyAddresses,
+                                      fleet: fleet, logger: logger)
         do {
             try adminServer.start()
         } catch {

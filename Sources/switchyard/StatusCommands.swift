@@ -11,6 +11,13 @@ struct StatusCommand: AsyncParsableCommand {
         let generation = status.generation
         print("generation \(generation.number) (\(generation.actor): \(generation.reason)), serials \(generation.serials.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
         if let error = status.discoveryError { print("discovery publish failing: \(error)") }
+        if let fleet = status.fleet {
+            print("fleet member \(fleet.member): " + (fleet.following ? "following the journal" : "NOT following the journal: \(fleet.problem ?? "")"))
+            for member in fleet.members {
+                print("    \(member.name)  generation \(member.generation)  dns \(member.dns.joined(separator: ", "))  "
+                      + (member.live ? "live" : "silent") + String(format: " (heartbeat %.1f s ago)", member.silentFor))
+            }
+        }
         if status.failedHooks > 0 { print("\(status.failedHooks) failed hook runs since start (see the log and `history`)") }
         if let s = status.secondaries, s.axfr + s.ixfrIncremental + s.ixfrFull + s.ixfrUpToDate + s.refused + s.notifySent > 0 {
             print("secondaries: \(s.axfr) AXFR, \(s.ixfrIncremental) IXFR incremental, \(s.ixfrFull) IXFR in full, \(s.ixfrUpToDate) up to date, \(s.refused) refused; NOTIFY \(s.notifySent) sent, \(s.notifyAcknowledged) acknowledged")

@@ -11,7 +11,7 @@ struct Switchyard: AsyncParsableCommand {
         commandName: "switchyard",
         abstract: "Stable DNS names for Kafka clusters on the move.",
         subcommands: [Serve.self, Check.self, DiscoveryCommand.self, Shift.self, Cutover.self, Rollback.self,
-                      StatusCommand.self, History.self, Kafka.self])
+                      StatusCommand.self, History.self, Kafka.self, JournalCommand.self])
 }
 
 /// Writes a line to standard error.

@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// One server of a fleet, as it registered itself in the journal.
+public struct FleetMember: Equatable, Sendable, Codable {
+    public var name: String
+    /// Where it answers DNS (`ADDR:PORT`): a cutover step is verified against every one.
+    public var dnsAddresses: [String]
+    public var adminAddress: String
+    /// The generation it serves.
+    public var generation: UInt64
+    /// Seconds since its last heartbeat, by the database's clock.
+    public var silentFor: Double
+
+    public init(name: String, dnsAddresses: [String], adminAddress: String, generation: UInt64, silentFor: Double = 0) {
+        self.name = name; self.dnsAddresses = dnsAddresses; self.adminAddress = adminAddress
+        self.generation = generation; self.silentFor = silentFor
+    }
+}
+
+/// Who holds a cutover run.
+public struct RunLease: Equatable, Sendable {
+    public var runID: Int64
+    public var owner: String
+    /// Seconds until it expires (negative: expired), by the database's clock.
+    public var remaining: Double
+}
+
+extension PostgresBackend {
+    /// The database's clock in seconds since 1970: every lease and heartbeat is measured
+    /// against it, so the servers' own clocks need not agree.
+    static let now = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
+
+    // MARK: Members
+
+    /// Registers `member` (or refreshes it) with a heartbeat now.
+    public func heartbeat(_ member: FleetMember) throws {
+        let addresses = String(decoding: try JSONEncoder().encode(member.dnsAddresses), as: UTF8.self)
+        _ = try withConnection { connection in
+            try PostgresSession(backend: self, connection: connection).execute("""
+                INSERT INTO fleet_member (name, dns_addresses, admin_address, generation, started_at, heartbeat_at)
+                VALUES (?, ?, ?, ?, \(Self.now), \(Self.now))
+                ON CONFLICT (name) DO UPDATE SET dns_addresses = excluded.dns_addresses, admin_address = excluded.admin_address,
+                    generation = excluded.generation, heartbeat_at = excluded.heartbeat_at
+                """, [.text(member.name), .text(addresses), .text(member.adminAddress), .integer(Int64(member.generation))])
+        }
+    }
+
+    /// Members whose last heartbeat is at most `within` seconds old, by name.
+    public func liveMembers(within seconds: Double) throws -> [FleetMember] {
+        try members().filter { $0.silentFor <= seconds }
+    }
+
+    /// Every member that ever registered, by name.
+    public func members() throws -> [FleetMember] {
+        try read { session in
+            try session.fetch("SELECT name, dns_addresses, admin_address, generation, \(Self.now) - heartbeat_at AS silent FROM fleet_member ORDER BY name", [])
+                .map { row in
+                    FleetMember(
+                        name: try row.text("name"),
+                        dnsAddresses: try JSONDecoder().decode([String].self, from: Data(try row.text("dns_addresses").utf8)),
+                        adminAddress: try row.text("admin_address"),
+                        generation: UInt64(try row.integer("generation")),
+                        silentFor: try row.real("silent"))
+                }
+        }
+    }
+
+    /// Forgets a member (a server leaving the fleet for good, or stopping cleanly).
+    public func leave(_ name: String) throws {
+        try write { session in _ = try session.execute("DELETE FROM fleet_member WHERE name = ?", [.text(name)]) }
+    }
+
+    // MARK: Leases
+
+    /// Takes the lease of run `runID` for `owner` for `seconds`: granted when nobody holds it,
+    /// when `owner` already does, or when the holder's lease expired (its server died or lost
+    /// the database). Returns the lease as it stands afterwards.
+    public func acquireLease(run runID: Int64, owner: String, seconds: Double) throws -> RunLease {
+        try write { session in
+            try session.execute("""
+                INSERT INTO run_lease (run_id, owner, expires_at) VALUES (?, ?, \(Self.now) + ?)
+                ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                WHERE run_lease.owner = excluded.owner OR run_lease.expires_at < \(Self.now)
+                """, [.integer(runID), .text(owner), .real(seconds)])
+            return try Self.lease(runID, session) ?? RunLease(runID: runID, owner: owner, remaining: seconds)
+        }
+    }
+
+    /// Extends `owner`'s lease; `false` when `owner` no longer holds it (another server took
+    /// the run over after it expired): the caller must stop running it.
+    public func renewLease(run runID: Int64, owner: String, seconds: Double) throws -> Bool {
+        try write { session in
+            try session.execute("UPDATE run_lease SET expires_at = \(Self.now) + ? WHERE run_id = ? AND owner = ?",
+                                [.real(seconds), .integer(runID), .text(owner)]) == 1
+        }
+    }
+
+    /// Gives the run up (it finished, paused or failed), so another server may resume it at once.
+    public func releaseLease(run runID: Int64, owner: String) throws {
+        try write { session in _ = try session.execute("DELETE FROM run_lease WHERE run_id = ? AND owner = ?", [.integer(runID), .text(owner)]) }
+    }
+
+    public func lease(run runID: Int64) throws -> RunLease? {
+        try read { session in try Self.lease(runID, session) }
+    }
+
+    /// Runs still marked running whose lease expired (or that never had one): their server died.
+    public func orphanedRuns() throws -> [(id: Int64, cluster: String)] {
+        try read { session in
+            try session.fetch("""
+                SELECT r.id, r.cluster FROM cutover_run r LEFT JOIN run_lease l ON l.run_id = r.id
+                WHERE r.status = 'running' AND (l.run_id IS NULL OR l.expires_at < \(Self.now)) ORDER BY r.id
+                """, []).map { (try $0.integer("id"), try $0.text("cluster")) }
+        }
+    }
+
+    private static func lease(_ runID: Int64, _ session: any SQLSession) throws -> RunLease? {
+        guard let row = try session.fetchOne("SELECT owner, expires_at - \(now) AS remaining FROM run_lease WHERE run_id = ?", [.integer(runID)]) else {
+            return nil
+        }
+        return RunLease(runID: runID, owner: try row.text("owner"), remaining: try row.real("remaining"))
+    }
+
+    // MARK: Following
+
+    /// Listens for committed generations on a connection of its own and calls `onChange`
+    /// with each announced number, and with `nil` whenever it (re)connects, since
+    /// announcements made while it was away are lost and the journal must be read instead.
+    /// Runs until `stopped()`; reconnects every `retry` seconds while the database is away.
+    public func follow(retry: TimeInterval = 0.5, stopped: @Sendable () -> Bool, onChange: @escaping @Sendable (UInt64?) -> Void,
+                       onLost: @escaping @Sendable (String) -> Void) {
+        let logger = Logger(label: "switchyard.journal.listen")
+        while !stopped() {
+            var open: PostgresConnection?
+            do {
+                let connection = try connect()
+                open = connection
+                connection.addListener(channel: Self.channel) { _, notification in
+                    onChange(UInt64(notification.payload))
+                }
+                _ = try wait(for: connection.query("LISTEN \(unescaped: Self.channel)", logger: logger), doing: "LISTEN")
+                onChange(nil)
+                while !stopped() && !connection.isClosed {
+                    // A quiet LISTEN connection would not notice a dead server until TCP
+                    // does; a cheap query every second does.
+                    Thread.sleep(forTimeInterval: 1)
+                    _ = try wait(for: connection.query("SELECT 1", logger: logger), doing: "keepalive")
+                }
+                if !stopped() { onLost("the listening connection closed") }
+            } catch {
+                onLost("\(error)")
+            }
+            if let open, !open.isClosed { _ = try? wait(for: open.close(), doing: "close") }
+            if !stopped() { Thread.sleep(forTimeInterval: retry) }
+        }
+    }
+}
+
+extension JournalTransaction {
+    /// Fences a run's writes: throws ``JournalError/leaseLost(path:run:holder:)`` unless
+    /// `owner` holds run `runID`'s lease, and keeps the lease row locked until the transaction
+    /// ends, so a server whose lease was taken over can never write a step or progress after
+    /// the new owner started.
+    public func requireLease(run runID: Int64, owner: String) throws {
+        let row = try session.fetchOne("SELECT owner FROM run_lease WHERE run_id = ? FOR UPDATE", [.integer(runID)])
+        let holder = try row?.text("owner")
+        guard holder == owner else { throw JournalError.leaseLost(path: path, run: runID, holder: holder) }
+    }
+}
