@@ -51,7 +51,8 @@ let package = Package(
         // Zone files (via libldns) to validated, immutable snapshots.
         .target(
             name: "SwitchyardZones",
-            dependencies: ["SwitchyardCore", "SwitchyardInventory", "CLDNS"]
+            // CNetShim for malloc_trim between parsing and building the snapshot.
+            dependencies: ["SwitchyardCore", "SwitchyardInventory", "CLDNS", "CNetShim"]
         ),
         // Sockets, worker threads, the snapshot store, health probes, signals. Nothing else.
         .target(

@@ -12,6 +12,12 @@
 #                                                (a rate no client reaches, so every answer
 #                                                goes through the limiter and none is
 #                                                limited), alternated with Knot, N rounds
+#   bench/run.sh --reload [changes.py options]   SIGHUP of a large zone (1M names by default),
+#                                                unchanged then edited, under dnsperf: reload
+#                                                time, peak RSS, lost queries (bench/changes.py)
+#   bench/run.sh --shifts [changes.py options]   100 broker shifts under dnsperf: time from
+#                                                commit to first new answer, lost queries,
+#                                                answers going back (bench/changes.py)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 harness=${SWITCHYARD_BENCH_HARNESS:-$here/../shared/bench/run_peers.sh}
@@ -25,6 +31,12 @@ stable_cmd="$here/bench/stable_server.sh $bin {PORT} {ZONE} {DIR}"
 rrl_cmd="$plain_cmd --rrl-rate 1000000"
 
 case "${1:-}" in
+  --reload)
+    shift
+    exec python3 "$here/bench/changes.py" reload "$@" ;;
+  --shifts)
+    shift
+    exec python3 "$here/bench/changes.py" shifts "$@" ;;
   --stable)
     shift
     exec "$harness" --servers nsd,knot --server-name switchyard-stable --server-cmd "$stable_cmd" --out "$out" "$@" ;;

@@ -96,12 +96,16 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
     /// True when this name equals `other` or lies below it.
     public func isSubdomain(of other: DomainName) -> Bool {
         guard key.count >= other.key.count else { return false }
-        var index = 0
-        while index < key.count {
-            if key.count - index == other.key.count { return key[index...].elementsEqual(other.key) }
-            index += 1 + Int(key[index])
+        return key.withUnsafeBytes { key in
+            other.key.withUnsafeBytes { other in
+                var index = 0
+                while index < key.count {
+                    if key.count - index == other.count { return memoryEqual(key.baseAddress! + index, other.baseAddress!, other.count) }
+                    index += 1 + Int(key[index])
+                }
+                return false
+            }
         }
-        return false
     }
 
 

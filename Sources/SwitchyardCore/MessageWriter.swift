@@ -135,16 +135,17 @@ struct MessageWriter {
     /// offset (the question name); otherwise `owner` is written, compressed.
     mutating func rrset(_ rrset: RRSet, owner: DomainName?, ownerAt: Int?, ttl: UInt32) -> Int? {
         let saved = mark
-        for rdata in rrset.rdatas {
-            guard record(rrset, rdata: rdata, owner: owner ?? rrset.owner, ownerAt: ownerAt, ttl: ttl) else {
-                rewind(to: saved)
-                return nil
-            }
+        let written = rrset.forEachRData { rdata in
+            record(rrset, rdata: rdata, owner: owner ?? rrset.owner, ownerAt: ownerAt, ttl: ttl)
         }
-        return rrset.rdatas.count
+        guard written else {
+            rewind(to: saved)
+            return nil
+        }
+        return rrset.rdataCount
     }
 
-    private mutating func record(_ rrset: RRSet, rdata: [UInt8], owner: DomainName, ownerAt: Int?, ttl: UInt32) -> Bool {
+    private mutating func record(_ rrset: RRSet, rdata: UnsafeRawBufferPointer, owner: DomainName, ownerAt: Int?, ttl: UInt32) -> Bool {
         if let ownerAt {
             guard u16(0xC000 | UInt16(ownerAt)) else { return false }
         } else {
@@ -153,21 +154,24 @@ struct MessageWriter {
         guard u16(rrset.type.rawValue), u16(RRClass.in.rawValue), u32(ttl), hasRoom(2) else { return false }
         let lengthAt = count
         count += 2
-        let ok = rdata.withUnsafeBytes { rdata -> Bool in
+        let ok: Bool
+        do {
             switch rrset.type {
             case .ns, .cname, .ptr:
-                return name(rdata, compress: true)
+                ok = name(rdata, compress: true)
             case .mx:
-                return bytes(UnsafeRawBufferPointer(rebasing: rdata[0..<2]))
+                ok = bytes(UnsafeRawBufferPointer(rebasing: rdata[0..<2]))
                     && name(UnsafeRawBufferPointer(rebasing: rdata[2...]), compress: true)
             case .soa:
-                guard let mnameEnd = uncompressedNameEnd(rdata, from: 0),
-                      let rnameEnd = uncompressedNameEnd(rdata, from: mnameEnd) else { return bytes(rdata) }
-                return name(UnsafeRawBufferPointer(rebasing: rdata[0..<mnameEnd]), compress: true)
-                    && name(UnsafeRawBufferPointer(rebasing: rdata[mnameEnd..<rnameEnd]), compress: true)
-                    && bytes(UnsafeRawBufferPointer(rebasing: rdata[rnameEnd...]))
+                if let mnameEnd = uncompressedNameEnd(rdata, from: 0), let rnameEnd = uncompressedNameEnd(rdata, from: mnameEnd) {
+                    ok = name(UnsafeRawBufferPointer(rebasing: rdata[0..<mnameEnd]), compress: true)
+                        && name(UnsafeRawBufferPointer(rebasing: rdata[mnameEnd..<rnameEnd]), compress: true)
+                        && bytes(UnsafeRawBufferPointer(rebasing: rdata[rnameEnd...]))
+                } else {
+                    ok = bytes(rdata)
+                }
             default:
-                return bytes(rdata)
+                ok = bytes(rdata)
             }
         }
         guard ok else { return false }

@@ -2,48 +2,57 @@
 /// followed by a type) to dense indexes 0..<count. Keys live in one contiguous arena, so
 /// a lookup hashes and compares bytes straight from the packet buffer without allocating.
 struct NameTable: Sendable {
-    private var slots: [Int32]
+    /// Per slot: the key's hash (high 32 bits) and its index + 1 (low 32 bits; 0 = empty),
+    /// so a probe reads one slot and touches a key only when the hashes match.
+    private var slots: [UInt64]
     private var keyStart: [Int32] = []
     private var keyLength: [UInt16] = []
-    private var hashes: [UInt32] = []
     private var arena: [UInt8] = []
 
     init(expectedCount: Int = 16) {
         var capacity = 16
         while capacity < expectedCount * 2 { capacity <<= 1 }
-        slots = Array(repeating: -1, count: capacity)
+        slots = Array(repeating: 0, count: capacity)
     }
 
     var count: Int { keyStart.count }
 
     /// Returns the index of `key`, inserting it when absent.
     @discardableResult
-    mutating func insert(_ key: [UInt8]) -> Int {
-        if let existing = key.withUnsafeBytes({ find($0) }) { return existing }
+    mutating func insert(_ key: [UInt8]) -> Int { key.withUnsafeBytes { insert($0) } }
+
+    @discardableResult
+    mutating func insert(_ key: UnsafeRawBufferPointer) -> Int {
+        let hash = NameTable.hash(key)
+        if let existing = find(key, hash: hash) { return existing }
         if (count + 1) * 2 > slots.count { grow() }
         let index = count
-        let hash = key.withUnsafeBytes { NameTable.hash($0) }
         keyStart.append(Int32(arena.count))
         keyLength.append(UInt16(key.count))
-        hashes.append(hash)
         arena.append(contentsOf: key)
         place(index, hash: hash)
         return index
     }
 
-    func find(_ key: UnsafeRawBufferPointer) -> Int? {
-        let hash = NameTable.hash(key)
+    @inline(__always)
+    func find(_ key: UnsafeRawBufferPointer) -> Int? { find(key, hash: NameTable.hash(key)) }
+
+    @inline(__always)
+    private func find(_ key: UnsafeRawBufferPointer, hash: UInt32) -> Int? {
         let mask = slots.count - 1
         var slot = Int(hash) & mask
         return slots.withUnsafeBufferPointer { slots in
             arena.withUnsafeBytes { arena in
                 while true {
-                    let index = Int(slots[slot])
-                    if index < 0 { return nil }
-                    if hashes[index] == hash && Int(keyLength[index]) == key.count {
-                        let start = Int(keyStart[index])
-                        if key.count == 0 || memoryEqual(arena.baseAddress! + start, key.baseAddress!, key.count) {
-                            return index
+                    let entry = slots[slot]
+                    if entry == 0 { return nil }
+                    if UInt32(truncatingIfNeeded: entry >> 32) == hash {
+                        let index = Int(UInt32(truncatingIfNeeded: entry)) - 1
+                        if Int(keyLength[index]) == key.count {
+                            let start = Int(keyStart[index])
+                            if key.count == 0 || memoryEqual(arena.baseAddress! + start, key.baseAddress!, key.count) {
+                                return index
+                            }
                         }
                     }
                     slot = (slot + 1) & mask
@@ -54,24 +63,36 @@ struct NameTable: Sendable {
 
     func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
 
+    /// Forgets every key, keeping the storage.
+    mutating func removeAll() {
+        for index in slots.indices { slots[index] = 0 }
+        keyStart.removeAll(keepingCapacity: true)
+        keyLength.removeAll(keepingCapacity: true)
+        arena.removeAll(keepingCapacity: true)
+    }
+
     /// Drops the growth slack of the key storage once the table is complete.
     mutating func compact() {
         keyStart = keyStart.withUnsafeBufferPointer { Array($0) }
         keyLength = keyLength.withUnsafeBufferPointer { Array($0) }
-        hashes = hashes.withUnsafeBufferPointer { Array($0) }
         arena = arena.withUnsafeBufferPointer { Array($0) }
     }
 
     private mutating func place(_ index: Int, hash: UInt32) {
+        place(UInt64(hash) << 32 | UInt64(index + 1))
+    }
+
+    private mutating func place(_ entry: UInt64) {
         let mask = slots.count - 1
-        var slot = Int(hash) & mask
-        while slots[slot] >= 0 { slot = (slot + 1) & mask }
-        slots[slot] = Int32(index)
+        var slot = Int(UInt32(truncatingIfNeeded: entry >> 32)) & mask
+        while slots[slot] != 0 { slot = (slot + 1) & mask }
+        slots[slot] = entry
     }
 
     private mutating func grow() {
-        slots = Array(repeating: -1, count: slots.count * 2)
-        for index in 0..<count { place(index, hash: hashes[index]) }
+        let old = slots
+        slots = Array(repeating: 0, count: old.count * 2)
+        for entry in old where entry != 0 { place(entry) }
     }
 
     /// FNV-1a: keys come from zone data, not from clients, so flooding is not a concern.

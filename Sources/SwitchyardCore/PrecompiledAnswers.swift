@@ -25,37 +25,70 @@ struct PreparedAnswer: Sendable {
 struct PreparedStore: Sendable {
     private(set) var entries: [PreparedAnswer] = []
     private(set) var body: [UInt8] = []
+    /// While filling: the bodies of answers without answer records (NODATA, NXDOMAIN,
+    /// referrals), which repeat for every name of the same length in a zone: stored once.
+    private var shared: [[UInt8]: Int32] = [:]
 
     /// Resolves (name, type) and stores its encoding; nil when the answer cannot be
     /// prepared (it depends on a per-query draw, or is too large).
     mutating func prepare(name: DomainName, type: RRType, draw: Draw, zoneSet: ZoneSet, workspace: Workspace) -> Int? {
-        workspace.scratch.load(key: name.key)
+        name.key.withUnsafeBytes { prepare(key: $0, type: type, draw: draw, zoneSet: zoneSet, workspace: workspace) }
+    }
+
+    /// The same for a lowercase wire-format name.
+    mutating func prepare(key: UnsafeRawBufferPointer, type: RRType, draw: Draw, zoneSet: ZoneSet, workspace: Workspace) -> Int? {
+        workspace.scratch.load(key: key)
         workspace.resolution.reset()
         zoneSet.resolve(qtype: type, fullAny: false, draw: draw, scratch: workspace.scratch, into: &workspace.resolution)
         if workspace.resolution.draws > (draw.forced == nil ? 0 : 1) { return nil }
         var writer = MessageWriter(buffer: workspace.buffer, limit: 65_535, compression: workspace.compression)
-        _ = writer.bytes([UInt8](repeating: 0, count: 12))
-        _ = writer.bytes(name.key)
+        for _ in 0..<3 { _ = writer.u32(0) }
+        _ = writer.bytes(key)
         _ = writer.u16(type.rawValue); _ = writer.u16(RRClass.in.rawValue)
         let questionEnd = writer.count
         writer.registerName(at: 12)
         guard let counts = ResponseEncoder.encodeSections(workspace.resolution, zoneSet: zoneSet, writer: &writer),
               !counts.truncated, counts.soaCount <= 1 else { return nil }
+        let encoded = UnsafeRawBufferPointer(rebasing: workspace.buffer[questionEnd..<writer.count])
+        var bodyStart = Int32(body.count)
+        if counts.answer == 0 {
+            let bytes = [UInt8](encoded)
+            if let earlier = shared[bytes] { bodyStart = earlier } else {
+                shared[bytes] = bodyStart
+                body.append(contentsOf: encoded)
+            }
+        } else {
+            body.append(contentsOf: encoded)
+        }
         entries.append(PreparedAnswer(
             flags: ResponseEncoder.flags(for: workspace.resolution),
             answerCount: counts.answer, authorityCount: counts.authority, additionalCount: counts.additional,
-            bodyStart: Int32(body.count), bodyLength: Int32(writer.count - questionEnd),
+            bodyStart: bodyStart, bodyLength: Int32(encoded.count),
             serialOffset: counts.serialOffset < 0 ? -1 : Int32(counts.serialOffset - questionEnd), serialZone: counts.serialZone,
             zone: workspace.resolution.zone, stable: workspace.resolution.stable, pool: workspace.resolution.pool))
-        body.append(contentsOf: UnsafeRawBufferPointer(rebasing: workspace.buffer[questionEnd..<writer.count]))
         return entries.count - 1
     }
 
     /// Drops the growth slack of the arrays (they doubled while filling; a large zone's
     /// answers would otherwise keep up to twice the memory they need).
     mutating func compact() {
+        shared = [:]
         entries = entries.withUnsafeBufferPointer { Array($0) }
         body = body.withUnsafeBufferPointer { Array($0) }
+    }
+
+    /// A placeholder entry (`bodyLength` -1) for an answer that cannot be prepared.
+    mutating func appendUnpreparable() -> Int {
+        entries.append(PreparedAnswer(flags: 0, answerCount: 0, authorityCount: 0, additionalCount: 0,
+                                      bodyStart: 0, bodyLength: -1, zone: -1))
+        return entries.count - 1
+    }
+
+    /// Empties the store, keeping its capacity.
+    mutating func removeAll() {
+        entries.removeAll(keepingCapacity: true)
+        body.removeAll(keepingCapacity: true)
+        shared.removeAll(keepingCapacity: true)
     }
 
     /// Scratch space for preparing answers.
@@ -72,33 +105,57 @@ struct PreparedStore: Sendable {
     }
 }
 
+/// Identifies one set of zone data: answers prepared from it stay valid, with the SOA
+/// serial patched in, for every snapshot that shares it (generations, health changes).
+final class ZoneDataIdentity: Sendable {}
+
 /// Zone data: every (name, type) that exists plus A and AAAA at every name, except what
 /// leads to a stable name (those answers change per query).
-struct PrecompiledAnswers: Sendable {
+///
+/// Zone sets above `eagerLimit` names are not prepared when loaded: preparing and keeping
+/// a few answers per name would double the load time and memory of a million-name zone,
+/// though few of its names are ever asked for. Each worker thread prepares those answers
+/// on first use instead (`AnswerCache`).
+public struct PrecompiledAnswers: Sendable {
+    public static let eagerLimit = 100_000
+
     private var table = NameTable()
     private(set) var store = PreparedStore()
+    let identity = ZoneDataIdentity()
+    /// False when the zone set was too large to prepare: threads prepare on first use.
+    let complete: Bool
 
     var count: Int { store.entries.count }
 
-    /// An empty table.
-    init() {}
+    /// An empty table; `complete: false` lets threads prepare answers on first use.
+    init(complete: Bool = true) { self.complete = complete }
 
     init(zoneSet: ZoneSet) {
+        complete = true
         let workspace = PreparedStore.Workspace()
-        table = NameTable(expectedCount: zoneSet.zones.reduce(0) { $0 + $1.nodes.count * 3 })
+        table = NameTable(expectedCount: zoneSet.zones.reduce(0) { $0 + $1.nodes.count * 2 })
+        var key: [UInt8] = []
+        var types: [RRType] = []
         for zone in zoneSet.zones {
             for node in zone.nodes where node.stable < 0 {
-                var types = node.rrsets.map(\.type)
+                types.removeAll(keepingCapacity: true)
+                for rrset in node.rrsets { types.append(rrset.type) }
                 if !types.contains(.a) { types.append(.a) }
                 if !types.contains(.aaaa) { types.append(.aaaa) }
+                key.removeAll(keepingCapacity: true)
+                key.append(contentsOf: node.name.key)
+                key.append(0); key.append(0)
                 for type in types {
-                    let key = PreparedStore.key(node.name, type)
+                    key[key.count - 2] = UInt8(type.rawValue >> 8)
+                    key[key.count - 1] = UInt8(type.rawValue & 0xFF)
                     // A name can belong to two zones (cut and apex): the first, the lookup's choice, wins.
-                    guard table.find(key) == nil,
-                          let entry = store.prepare(name: node.name, type: type, draw: Draw(), zoneSet: zoneSet, workspace: workspace)
-                    else { continue }
-                    let index = table.insert(key)
-                    precondition(index == entry)
+                    key.withUnsafeBytes { key in
+                        guard table.find(key) == nil,
+                              let entry = store.prepare(name: node.name, type: type, draw: Draw(), zoneSet: zoneSet, workspace: workspace)
+                        else { return }
+                        let index = table.insert(key)
+                        precondition(index == entry)
+                    }
                 }
             }
         }

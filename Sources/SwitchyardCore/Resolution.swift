@@ -77,11 +77,11 @@ final class LookupScratch {
     }
 
     /// Copies a lowercase key into `name` and indexes its labels.
-    func load(key: [UInt8]) {
-        key.withUnsafeBytes { source in
-            name.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count)
-        }
-        nameLength = key.count
+    func load(key: [UInt8]) { key.withUnsafeBytes { load(key: $0) } }
+
+    func load(key source: UnsafeRawBufferPointer) {
+        name.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count)
+        nameLength = source.count
         indexLabels()
     }
 

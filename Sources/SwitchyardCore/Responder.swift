@@ -16,6 +16,9 @@ public final class Responder {
     private var random: SplitMix
     /// The EDNS Client Subnet of the current query: family, prefix length, masked address.
     private let clientSubnet = UnsafeMutableRawBufferPointer.allocate(byteCount: 20, alignment: 8)
+    /// Zone answers of large zone sets, prepared by this thread on first use; made on first
+    /// need (about 1 MiB), so responders serving small zones never pay for it.
+    private lazy var cache = AnswerCache()
 
     /// When set, signed queries (a TSIG record) and zone transfers are not answered here:
     /// `respond` returns 0 with `outcome.deferred` set, and the server hands the packet to
@@ -245,6 +248,9 @@ public final class Responder {
                                                              random: draw.random, clientHash: draw.clientHash) {
             entry = found
             body = snapshot.precompiledStable.store.body
+        } else if !snapshot.precompiled.complete, let found = cache.answer(key, type: query.qtype, snapshot: snapshot) {
+            entry = found
+            body = cache.store.body
         } else {
             return nil
         }

@@ -35,11 +35,14 @@ public final class Snapshot: Sendable {
     let zoneSet: ZoneSet
     let precompiled: PrecompiledAnswers
     let precompiledStable: PrecompiledStableAnswers
+    /// False for tests of the general path: nothing is prepared, not even on first use.
+    let precompiles: Bool
 
     /// Fails when two zones have the same origin or a stable name has no node.
     /// `precompile: false` leaves every query to the general path (for tests).
+    /// `eagerLimit`: zone sets with more names prepare their answers on first use (per thread).
     public init(zones: [Zone], stableNames: [StableNameSpec] = [], down: Set<HealthKey> = [],
-                precompile: Bool = true) throws(ZoneProblem) {
+                precompile: Bool = true, eagerLimit: Int = PrecompiledAnswers.eagerLimit) throws(ZoneProblem) {
         var seen: [DomainName: Zone] = [:]
         for zone in zones {
             if let other = seen[zone.origin] {
@@ -58,7 +61,10 @@ public final class Snapshot: Sendable {
         var zoneSet = ZoneSet(zones: zones)
         zoneSet.stable = StableAnswers(specs: stableNames, down: down, zones: zoneSet)
         self.zoneSet = zoneSet
-        self.precompiled = precompile ? PrecompiledAnswers(zoneSet: zoneSet) : PrecompiledAnswers()
+        let names = zones.reduce(0) { $0 + $1.nodes.count }
+        self.precompiles = precompile
+        self.precompiled = !precompile ? PrecompiledAnswers()
+            : names <= eagerLimit ? PrecompiledAnswers(zoneSet: zoneSet) : PrecompiledAnswers(complete: false)
         self.precompiledStable = precompile ? PrecompiledStableAnswers(zoneSet: zoneSet) : PrecompiledStableAnswers()
     }
 
@@ -73,7 +79,8 @@ public final class Snapshot: Sendable {
         self.zoneSet = zoneSet
         // Zone answers never depend on stable names (those were left out), so they carry over.
         precompiled = base.precompiled
-        precompiledStable = base.precompiled.count > 0 ? PrecompiledStableAnswers(zoneSet: zoneSet) : PrecompiledStableAnswers()
+        precompiles = base.precompiles
+        precompiledStable = base.precompiles ? PrecompiledStableAnswers(zoneSet: zoneSet) : PrecompiledStableAnswers()
     }
 
     /// The same zones with new weights, targets or health: the cheap swap behind every

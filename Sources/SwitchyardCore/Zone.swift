@@ -15,17 +15,35 @@ public struct ResourceRecord: Sendable, Equatable {
 }
 
 /// All records of one owner and type (RFC 2181 section 5): one TTL, no duplicates.
+///
+/// The RDATAs live in one byte array: a single record's RDATA as it is (the very array the
+/// parser made, so loading neither copies it nor leaves a hole in the heap), several each
+/// preceded by its length (two bytes, big-endian). One allocation per RRset instead of one
+/// per record plus one for the list, which is most of what a million single-record names cost.
 public struct RRSet: Sendable {
     public let owner: DomainName
     public let type: RRType
+    private let storedCount: UInt16
     public let ttl: UInt32
-    public let rdatas: [[UInt8]]
+    private let packed: [UInt8]
     /// For NS, CNAME, PTR, MX and SRV: the name each RDATA points at (used for chasing
     /// CNAMEs and for additional-section processing).
     public let targets: [DomainName]
 
     public init(owner: DomainName, type: RRType, ttl: UInt32, rdatas: [[UInt8]]) {
-        self.owner = owner; self.type = type; self.ttl = ttl; self.rdatas = rdatas
+        self.owner = owner; self.type = type; self.ttl = ttl
+        storedCount = UInt16(rdatas.count)
+        if rdatas.count == 1 {
+            packed = rdatas[0]
+        } else {
+            var packed: [UInt8] = []
+            packed.reserveCapacity(rdatas.reduce(0) { $0 + 2 + $1.count })
+            for rdata in rdatas {
+                packed.append(UInt8(rdata.count >> 8)); packed.append(UInt8(rdata.count & 0xFF))
+                packed.append(contentsOf: rdata)
+            }
+            self.packed = packed
+        }
         let offset: Int?
         switch type {
         case .ns, .cname, .ptr: offset = 0
@@ -40,6 +58,44 @@ public struct RRSet: Sendable {
             }
         } else {
             targets = []
+        }
+    }
+
+    /// How many records the set holds.
+    public var rdataCount: Int { Int(storedCount) }
+
+    /// Each record's uncompressed wire-format RDATA (a copy; the answer path uses `forEachRData`).
+    public var rdatas: [[UInt8]] {
+        var list: [[UInt8]] = []
+        list.reserveCapacity(rdataCount)
+        _ = forEachRData { list.append(Array($0)); return true }
+        return list
+    }
+
+    /// The RDATA of record `index`.
+    public func rdata(at index: Int) -> [UInt8] {
+        var seen = 0, found: [UInt8] = []
+        _ = forEachRData { rdata in
+            if seen == index { found = Array(rdata); return false }
+            seen += 1
+            return true
+        }
+        return found
+    }
+
+    /// Hands each RDATA to `body` in order, without copying; stops (and returns false) when
+    /// `body` returns false.
+    @inline(__always)
+    func forEachRData(_ body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        packed.withUnsafeBytes { bytes in
+            if storedCount == 1 { return body(bytes) }
+            var at = 0
+            while at + 2 <= bytes.count {
+                let length = Int(bytes[at]) << 8 | Int(bytes[at + 1])
+                guard body(UnsafeRawBufferPointer(rebasing: bytes[(at + 2)..<(at + 2 + length)])) else { return false }
+                at += 2 + length
+            }
+            return true
         }
     }
 

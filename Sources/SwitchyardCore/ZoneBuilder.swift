@@ -21,6 +21,10 @@ public struct StableNode: Sendable, Equatable {
 /// Turns the records of one zone file into a validated `Zone`, reporting every problem
 /// the zone parser lets through (missing or extra SOA, data outside the origin, CNAME
 /// beside other data) with its line.
+///
+/// Owners are grouped through the zone's own `NameTable` (byte keys, no `Hasher`, no
+/// dictionary per name): a million-name file is grouped in one pass and a counting sort,
+/// and the table that grouped the owners is the one lookups use.
 public enum ZoneBuilder {
     /// `stableNames` are the names whose answers come from pools; they become nodes of the
     /// zone so that lookup finds them like any other name.
@@ -31,114 +35,67 @@ public enum ZoneBuilder {
             problems.append(ZoneProblem(file: source, line: line, message: message))
         }
 
+        // Owners in order of first appearance get node indexes 0..<owners.count.
+        var table = NameTable(expectedCount: records.count)
+        var owners: [DomainName] = []
+        var ownerOf = [Int32](repeating: -1, count: records.count)
         var soaRecord: ResourceRecord?
-        var grouped: [DomainName: [RRType: (ttl: UInt32, line: Int, rdatas: [[UInt8]])]] = [:]
-        var order: [DomainName] = []
-        var recordCount = 0
-
-        for record in records {
-            guard record.rrClass == .in else {
-                problem(record.line, "class \(record.rrClass.rawValue) is not served; only IN records are allowed")
-                continue
-            }
-            guard record.owner.isSubdomain(of: origin) else {
-                problem(record.line, "\(record.owner) is outside the zone origin \(origin); move it to its own zone file or fix the name")
-                continue
-            }
-            if record.type.isMetaType {
-                problem(record.line, "\(record.type) is a meta type and cannot be zone data")
-                continue
-            }
-            if record.type == .soa {
-                if let first = soaRecord {
-                    problem(record.line, "second SOA record (the first is on line \(first.line)); a zone has exactly one SOA")
-                    continue
-                }
-                guard record.owner == origin else {
-                    problem(record.line, "SOA owner \(record.owner) is not the zone origin \(origin)")
-                    continue
-                }
-                guard SOAFields(rdata: record.rdata) != nil else {
-                    problem(record.line, "malformed SOA RDATA")
-                    continue
-                }
-                soaRecord = record
-            }
-            if grouped[record.owner] == nil { order.append(record.owner) }
-            var sets = grouped[record.owner, default: [:]]
-            if var existing = sets[record.type] {
-                // RFC 2181 section 5: duplicates are one record; an RRset has one TTL (the lowest wins).
-                if !existing.rdatas.contains(record.rdata) {
-                    existing.rdatas.append(record.rdata)
-                    recordCount += 1
-                }
-                existing.ttl = min(existing.ttl, record.ttl)
-                sets[record.type] = existing
-            } else {
-                sets[record.type] = (record.ttl, record.line, [record.rdata])
-                recordCount += 1
-            }
-            grouped[record.owner] = sets
+        for (position, record) in records.enumerated() {
+            guard accept(record, origin: origin, soa: &soaRecord, problem: problem) else { continue }
+            let owner = table.insert(record.owner.key)
+            if owner == owners.count { owners.append(record.owner) }
+            ownerOf[position] = Int32(owner)
         }
-
         guard let soaRecord else {
             problem(records.first?.line ?? 1, "no SOA record for \(origin); every zone needs one SOA at its origin")
             return .failure(ZoneProblems(problems))
         }
-
-        // RFC 1034 section 3.6.2 / RFC 2181 section 10.1: a CNAME owner has no other data
-        // (DNSSEC's RRSIG and NSEC excepted).
-        for owner in order {
-            guard let sets = grouped[owner], let cname = sets[.cname] else { continue }
-            if cname.rdatas.count > 1 {
-                problem(cname.line, "\(owner) has \(cname.rdatas.count) CNAME records; a name can have only one")
-            }
-            let others = sets.filter { $0.key != .cname && $0.key != .rrsig && $0.key != .nsec }
-            if let other = others.min(by: { $0.value.line < $1.value.line }) {
-                problem(max(cname.line, other.value.line), "CNAME at \(owner) beside other data (\(other.key) on line \(other.value.line)); a CNAME must be the only record at its name")
-            }
+        let grouped = OwnerGroups(ownerOf: ownerOf, ownerCount: owners.count)
+        var recordCount = 0
+        var nodes: [ZoneNode] = []
+        nodes.reserveCapacity(owners.count + owners.count / 8 + stableNames.count)
+        for (index, owner) in owners.enumerated() {
+            let sets = rrsets(of: owner, records: records, positions: grouped.positions(of: index), recordCount: &recordCount,
+                              problem: problem)
+            nodes.append(ZoneNode(name: owner, rrsets: sets, isDelegation: owner != origin && sets.contains { $0.type == .ns }))
         }
-        if grouped[origin]?[.ns] == nil {
+
+        if let apex = table.find(origin.key), nodes[apex].rrset(.ns) != nil {} else {
             problem(soaRecord.line, "no NS records at the zone origin \(origin)")
         }
         for stable in stableNames {
             if !stable.name.isSubdomain(of: origin) || stable.name == origin {
                 problems.append(stable.problem("stable name \(stable.name) is not below the zone origin \(origin) (\(source))", zoneSource: source))
-            } else if grouped[stable.name] != nil {
-                problem(grouped[stable.name]!.values.map(\.line).min() ?? 0, "\(stable.name) is a stable name of the inventory and also has records in the zone file; remove one of them")
+            } else if let owner = table.find(stable.name.key), owner < owners.count {
+                let line = grouped.positions(of: owner).map { records[Int($0)].line }.min() ?? 0
+                problem(line, "\(stable.name) is a stable name of the inventory and also has records in the zone file; remove one of them")
             }
         }
         if !problems.isEmpty { return .failure(ZoneProblems(problems.sorted { $0.line < $1.line })) }
 
-        // Nodes for every owner and every empty non-terminal between it and the origin.
-        var table = NameTable(expectedCount: order.count * 2)
-        var nodes: [ZoneNode] = []
-        func ensureNode(_ name: DomainName) -> Int {
-            let index = table.insert(name.key)
-            if index == nodes.count { nodes.append(ZoneNode(name: name, rrsets: [], isDelegation: false)) }
-            return index
-        }
-        for owner in order {
-            let index = ensureNode(owner)
-            let sets = grouped[owner]!.map { type, set in
-                RRSet(owner: owner, type: type, ttl: set.ttl, rdatas: set.rdatas)
-            }.sorted { $0.type.rawValue < $1.type.rawValue }
-            nodes[index].rrsets = sets
-            nodes[index].isDelegation = owner != origin && sets.contains { $0.type == .ns }
-            var ancestor = owner.parent
-            while let name = ancestor, name.isSubdomain(of: origin), name != origin {
-                _ = ensureNode(name)
-                ancestor = name.parent
+        // Nodes for every empty non-terminal between an owner and the origin, then the stable names.
+        func ensureAncestors(of name: DomainName) {
+            // Usually the parent is already a node: look its key up in place, no new name.
+            let known = name.key.withUnsafeBytes { key -> Bool in
+                let parent = UnsafeRawBufferPointer(rebasing: key[(1 + Int(key[0]))...])
+                return parent.count == origin.key.count || table.find(parent) != nil
+            }
+            if known { return }
+            var ancestor = name.parent
+            while let candidate = ancestor, candidate.isSubdomain(of: origin), candidate != origin {
+                // A node already there had its own ancestors added when it was.
+                if table.find(candidate.key) != nil { break }
+                table.insert(candidate.key)
+                nodes.append(ZoneNode(name: candidate, rrsets: [], isDelegation: false))
+                ancestor = candidate.parent
             }
         }
+        for owner in owners { ensureAncestors(of: owner) }
         for stable in stableNames {
-            let index = ensureNode(stable.name)
+            let index = table.insert(stable.name.key)
+            if index == nodes.count { nodes.append(ZoneNode(name: stable.name, rrsets: [], isDelegation: false)) }
             nodes[index].stable = Int32(stable.index)
-            var ancestor = stable.name.parent
-            while let name = ancestor, name.isSubdomain(of: origin), name != origin {
-                _ = ensureNode(name)
-                ancestor = name.parent
-            }
+            ensureAncestors(of: stable.name)
         }
         // Data below a zone cut is glue, and a stable name there would never be answered:
         // resolvers are referred to the child's servers (RFC 1034 section 4.3.2).
@@ -146,7 +103,7 @@ public enum ZoneBuilder {
             var ancestor = stable.name.parent
             while let name = ancestor, name != origin, name.isSubdomain(of: origin) {
                 if let cut = table.find(name.key), nodes[cut].isDelegation {
-                    let line = grouped[name]?[.ns]?.line ?? 0
+                    let line = grouped.positions(of: cut).filter { records[Int($0)].type == .ns }.map { records[Int($0)].line }.min() ?? 0
                     problems.append(stable.problem(
                         "stable name \(stable.name) lies below the delegation \(name) (NS records at \(source):\(line)), so it would never be answered: serve \(name) as its own zone (a \(name)zone file), remove the delegation, or rename the stable name",
                         zoneSource: source))
@@ -159,5 +116,103 @@ public enum ZoneBuilder {
         table.compact()
         return .success(Zone(origin: origin, soa: soa, nodes: nodes.withUnsafeBufferPointer { Array($0) }, table: table,
                              recordCount: recordCount, source: source))
+    }
+
+    /// The checks on one record alone; false when it is left out (its problem reported).
+    private static func accept(_ record: ResourceRecord, origin: DomainName, soa: inout ResourceRecord?,
+                               problem: (Int, String) -> Void) -> Bool {
+        guard record.rrClass == .in else {
+            problem(record.line, "class \(record.rrClass.rawValue) is not served; only IN records are allowed")
+            return false
+        }
+        guard record.owner.isSubdomain(of: origin) else {
+            problem(record.line, "\(record.owner) is outside the zone origin \(origin); move it to its own zone file or fix the name")
+            return false
+        }
+        if record.type.isMetaType {
+            problem(record.line, "\(record.type) is a meta type and cannot be zone data")
+            return false
+        }
+        if record.type == .soa {
+            if let first = soa {
+                problem(record.line, "second SOA record (the first is on line \(first.line)); a zone has exactly one SOA")
+                return false
+            }
+            guard record.owner == origin else {
+                problem(record.line, "SOA owner \(record.owner) is not the zone origin \(origin)")
+                return false
+            }
+            guard SOAFields(rdata: record.rdata) != nil else {
+                problem(record.line, "malformed SOA RDATA")
+                return false
+            }
+            soa = record
+        }
+        return true
+    }
+
+    /// The RRsets of one owner, sorted by type: RFC 2181 section 5, duplicates are one record
+    /// and an RRset has one TTL (the lowest wins). Checks RFC 1034 section 3.6.2 / RFC 2181
+    /// section 10.1: a CNAME owner has no other data (DNSSEC's RRSIG and NSEC excepted).
+    private static func rrsets(of owner: DomainName, records: [ResourceRecord], positions: ArraySlice<Int32>,
+                               recordCount: inout Int, problem: (Int, String) -> Void) -> [RRSet] {
+        if positions.count == 1 {
+            // Most names of a large zone: one record, one RRset, nothing to merge or check.
+            let record = records[Int(positions.first!)]
+            recordCount += 1
+            return [RRSet(owner: owner, type: record.type, ttl: record.ttl, rdatas: [record.rdata])]
+        }
+        var pending: [(type: RRType, ttl: UInt32, line: Int, rdatas: [[UInt8]])] = []
+        for position in positions {
+            let record = records[Int(position)]
+            if let index = pending.firstIndex(where: { $0.type == record.type }) {
+                if !pending[index].rdatas.contains(record.rdata) {
+                    pending[index].rdatas.append(record.rdata)
+                    recordCount += 1
+                }
+                pending[index].ttl = min(pending[index].ttl, record.ttl)
+            } else {
+                pending.append((record.type, record.ttl, record.line, [record.rdata]))
+                recordCount += 1
+            }
+        }
+        if let cname = pending.first(where: { $0.type == .cname }) {
+            if cname.rdatas.count > 1 {
+                problem(cname.line, "\(owner) has \(cname.rdatas.count) CNAME records; a name can have only one")
+            }
+            let others = pending.filter { $0.type != .cname && $0.type != .rrsig && $0.type != .nsec }
+            if let other = others.min(by: { $0.line < $1.line }) {
+                problem(max(cname.line, other.line), "CNAME at \(owner) beside other data (\(other.type) on line \(other.line)); a CNAME must be the only record at its name")
+            }
+        }
+        return pending.sorted { $0.type.rawValue < $1.type.rawValue }
+            .map { RRSet(owner: owner, type: $0.type, ttl: $0.ttl, rdatas: $0.rdatas) }
+    }
+}
+
+/// The positions of each owner's records in file order, by a counting sort over the owner
+/// index of every record (-1: rejected record), in one flat array.
+struct OwnerGroups {
+    private var starts: [Int32]
+    private var positions: [Int32]
+
+    init(ownerOf: [Int32], ownerCount: Int) {
+        var starts = [Int32](repeating: 0, count: ownerCount + 1)
+        for owner in ownerOf where owner >= 0 { starts[Int(owner) + 1] += 1 }
+        for index in 0..<ownerCount { starts[index + 1] += starts[index] }
+        var next = starts
+        var positions = [Int32](repeating: 0, count: Int(starts[ownerCount]))
+        for (position, owner) in ownerOf.enumerated() where owner >= 0 {
+            positions[Int(next[Int(owner)])] = Int32(position)
+            next[Int(owner)] += 1
+        }
+        self.starts = starts
+        self.positions = positions
+    }
+
+    /// Empty for nodes that are not owners (empty non-terminals, stable names).
+    func positions(of owner: Int) -> ArraySlice<Int32> {
+        guard owner + 1 < starts.count else { return [] }
+        return positions[Int(starts[owner])..<Int(starts[owner + 1])]
     }
 }

@@ -75,7 +75,7 @@ public enum ZoneTransfer {
         let before = records(old), after = records(new)
         let beforeKeys = Set(before.map(\.0)), afterKeys = Set(after.map(\.0))
         func collect(_ list: [(Key, RRSet, Int)], missingFrom other: Set<Key>) -> [RRSet] {
-            list.filter { !other.contains($0.0) }.map { RRSet(owner: $0.1.owner, type: $0.1.type, ttl: $0.1.ttl, rdatas: [$0.1.rdatas[$0.2]]) }
+            list.filter { !other.contains($0.0) }.map { RRSet(owner: $0.1.owner, type: $0.1.type, ttl: $0.1.ttl, rdatas: [$0.1.rdata(at: $0.2)]) }
         }
         return (collect(before, missingFrom: afterKeys), collect(after, missingFrom: beforeKeys))
     }
@@ -115,9 +115,9 @@ public enum ZoneTransfer {
             var count: UInt16 = 0
             while setIndex < records.count {
                 let set = records[setIndex]
-                if recordIndex >= set.rdatas.count { setIndex += 1; recordIndex = 0; continue }
+                if recordIndex >= set.rdataCount { setIndex += 1; recordIndex = 0; continue }
                 // Compression only shrinks a record: the uncompressed size bounds it.
-                let bound = set.owner.wire.count + 10 + set.rdatas[recordIndex].count
+                let bound = set.owner.wire.count + 10 + set.rdata(at: recordIndex).count
                 if writer.bytes.count + bound > limit && (count > 0 || writer.bytes.count + bound > 65_535 - reserve) {
                     if count == 0 { recordIndex += 1 }  // larger than any message: skipped
                     break
@@ -187,13 +187,13 @@ struct TransferWriter {
     /// One record; names in NS, CNAME, PTR, MX and SOA data compressed (RFC 3597 section 4:
     /// only the types of RFC 1035), everything else verbatim.
     mutating func record(_ set: RRSet, at index: Int) {
-        let rdata = set.rdatas[index]
+        let rdata = set.rdata(at: index)
         name(set.owner)
         let ttl = set.ttl
         bytes += [UInt8(set.type.rawValue >> 8), UInt8(set.type.rawValue & 0xFF), 0, 1,
                   UInt8(ttl >> 24), UInt8(ttl >> 16 & 0xFF), UInt8(ttl >> 8 & 0xFF), UInt8(ttl & 0xFF), 0, 0]
         let lengthAt = bytes.count - 2
-        let aligned = set.targets.count == set.rdatas.count
+        let aligned = set.targets.count == set.rdataCount
         switch set.type {
         case .ns where aligned, .cname where aligned, .ptr where aligned:
             name(set.targets[index])

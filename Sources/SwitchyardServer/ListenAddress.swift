@@ -66,6 +66,14 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
             let size = socklen_t(MemoryLayout<Int32>.size)
             try systemCall("setsockopt(SO_REUSEADDR)", description) { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size) }
             try systemCall("setsockopt(SO_REUSEPORT)", description) { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, size) }
+            if type == Int32(SOCK_DGRAM.rawValue) {
+                // Each queued datagram costs about 1 KiB of buffer (skb overhead), so the
+                // default 208 KiB holds only a couple of hundred queries: a worker pausing
+                // a few milliseconds (a snapshot swap, a reload, another process on its core)
+                // would drop them. Best effort: the kernel caps it at net.core.rmem_max.
+                var bytes: Int32 = 4 << 20
+                _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, size)
+            }
             if family == .ipv6 {
                 try systemCall("setsockopt(IPV6_V6ONLY)", description) { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, size) }
             }

@@ -175,7 +175,8 @@ public final class Server: @unchecked Sendable {
     /// Reloads, returning what made it fail (nothing when the new data serves).
     private func reloadProblems() -> [String] {
         do {
-            let loaded = try ZoneLoader.load(directory: configuration.zonesDirectory)
+            let loaded = try loadAtLowPriority()
+            weak var previous = store.snapshot
             // Health carries over for endpoints that are still checked. The old monitor keeps
             // probing until the new data is in, so a rejected reload changes nothing.
             let down = (health?.down ?? []).intersection(loaded.healthChecks.keys)
@@ -189,6 +190,10 @@ public final class Server: @unchecked Sendable {
                 "zones": "\(snapshot.zones.map { "\($0.origin)(serial \($0.serial))" }.joined(separator: " "))",
                 "stable_names": "\(snapshot.stableNames.count)",
             ])
+            // The old data goes once every worker has moved on (each looks between batches,
+            // at least every 250 ms); only then are its pages free to hand back.
+            for _ in 0..<100 where previous != nil { usleep(10_000) }
+            _ = sy_malloc_trim()
             return []
         } catch let error as ZoneProblem {
             return ["\(error)"]
@@ -197,6 +202,21 @@ public final class Server: @unchecked Sendable {
         } catch {
             return ["\(error)"]
         }
+    }
+
+    /// Parsing a large zone takes seconds of CPU on the cores the workers answer on. It runs
+    /// on its own thread at nice 19 (on Linux a thread's own), so it takes only what the
+    /// workers leave and queries never queue behind it; the swap itself stays on this thread.
+    private func loadAtLowPriority() throws -> ZoneLoader.Configuration {
+        let outcome = Mutex<Result<ZoneLoader.Configuration, ZoneProblems>?>(nil)
+        let directory = configuration.zonesDirectory
+        let thread = try WorkerThread(name: "reload") {
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            let loaded = Result { () throws(ZoneProblems) in try ZoneLoader.load(directory: directory) }
+            outcome.withLock { $0 = loaded }
+        }
+        thread.join()
+        return try outcome.withLock { $0 }!.get()
     }
 
     /// Stops the workers after their current batch and closes every socket.

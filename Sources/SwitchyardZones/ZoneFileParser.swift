@@ -1,7 +1,8 @@
 import CLDNS
 import SwitchyardCore
 
-/// Parses one master file with libldns, entry by entry, into records with their lines.
+/// Parses one master file, entry by entry, into records with their lines: plain records
+/// in Swift (`PlainRecordParser`), everything else with libldns.
 /// Directives ($ORIGIN, $TTL) are handled here; $INCLUDE and $GENERATE are refused.
 enum ZoneFileParser {
     struct Parsed {
@@ -9,68 +10,80 @@ enum ZoneFileParser {
         var problems: [ZoneProblem]
     }
 
-    static func parse(contents: [UInt8], origin initialOrigin: DomainName, path: String) -> Parsed {
+    static func parse(contents: [UInt8], origin: DomainName, path: String) -> Parsed {
+        contents.withUnsafeBytes { parse(bytes: $0, origin: origin, path: path) }
+    }
+
+    static func parse(bytes contents: UnsafeRawBufferPointer, origin initialOrigin: DomainName, path: String) -> Parsed {
         var records: [ResourceRecord] = []
+        // One record per line at most: reserving avoids the doublings, which would leave a
+        // large zone's record list at up to twice its size while the old zone still serves.
+        var lines = 1
+        for byte in contents where byte == 0x0A { lines += 1 }
+        records.reserveCapacity(lines)
         var problems: [ZoneProblem] = []
         func problem(_ line: Int, _ message: String) {
             problems.append(ZoneProblem(file: path, line: line, message: message))
-        }
-
-        let entries: [ZoneFileEntry]
-        switch ZoneFileTokenizer.entries(of: contents) {
-        case .success(let list): entries = list
-        case .failure(let error):
-            problem(error.line, error.message)
-            return Parsed(records: [], problems: problems)
         }
 
         var origin = initialOrigin
         var defaultTTL: UInt32 = 3600
         // Without $TTL, a record without a TTL takes the last one given (RFC 1035 section 5.1).
         var sawTTLDirective = false
-        var previousOwner: DomainName?
+        var plain = PlainRecordParser.State()
         let buffer = ldns_buffer_new(4096)
         defer { ldns_buffer_free(buffer) }
 
-        for entry in entries {
-            if entry.text.hasPrefix("$") && !entry.inheritsOwner {
-                let words = entry.text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-                switch words[0].uppercased() {
-                case "$ORIGIN":
-                    guard words.count == 2, let name = DomainName(words[1], origin: origin) else {
-                        problem(entry.line, "$ORIGIN needs one domain name"); continue
-                    }
-                    origin = name
-                case "$TTL":
-                    guard words.count == 2, let ttl = parseTTL(words[1]) else {
-                        problem(entry.line, "$TTL needs one TTL value (e.g. 3600 or 1h)"); continue
-                    }
-                    defaultTTL = ttl
-                    sawTTLDirective = true
-                case "$INCLUDE":
-                    problem(entry.line, "$INCLUDE is not supported; put the records in this file")
-                default:
-                    problem(entry.line, "unknown directive \(words[0])")
+        func directive(_ text: String, line: Int) {
+            let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            switch words[0].uppercased() {
+            case "$ORIGIN":
+                guard words.count == 2, let name = DomainName(words[1], origin: origin) else {
+                    problem(line, "$ORIGIN needs one domain name"); return
                 }
-                continue
-            }
-            var text = entry.text
-            if entry.inheritsOwner {
-                guard let previousOwner else {
-                    problem(entry.line, "record has no owner name and no previous record to take it from"); continue
+                origin = name
+            case "$TTL":
+                guard words.count == 2, let ttl = parseTTL(words[1]) else {
+                    problem(line, "$TTL needs one TTL value (e.g. 3600 or 1h)"); return
                 }
-                text = previousOwner.description + " " + text
-            }
-            switch parseRecord(text, origin: origin, defaultTTL: defaultTTL, buffer: buffer) {
-            case .success(var record):
-                record.line = entry.line
-                previousOwner = record.owner
-                if !sawTTLDirective { defaultTTL = record.ttl }
-                records.append(record)
-            case .failure(let error):
-                problem(entry.line, "\(error.message): \(text)")
+                defaultTTL = ttl
+                sawTTLDirective = true
+            case "$INCLUDE":
+                problem(line, "$INCLUDE is not supported; put the records in this file")
+            default:
+                problem(line, "unknown directive \(words[0])")
             }
         }
+
+        let tokenized = ZoneFileTokenizer.forEachEntry(of: contents) { text, line, inheritsOwner in
+            if !inheritsOwner && text.first == UInt8(ascii: "$") {
+                directive(String(decoding: text, as: UTF8.self), line: line)
+                return
+            }
+            var found = PlainRecordParser.parse(text, inheritsOwner: inheritsOwner, origin: origin, defaultTTL: defaultTTL, state: &plain)
+            if found == nil {
+                var entry = String(decoding: text, as: UTF8.self)
+                if inheritsOwner {
+                    guard let previousOwner = plain.previousOwner else {
+                        problem(line, "record has no owner name and no previous record to take it from"); return
+                    }
+                    entry = previousOwner.description + " " + entry
+                }
+                switch parseRecord(entry, origin: origin, defaultTTL: defaultTTL, buffer: buffer) {
+                case .success(let record): found = record
+                case .failure(let error): problem(line, "\(error.message): \(entry)"); return
+                }
+            }
+            guard var record = found else { return }
+            record.line = line
+            plain.previousOwner = record.owner
+            if !sawTTLDirective { defaultTTL = record.ttl }
+            records.append(record)
+        }
+        if case .failure(let error) = tokenized {
+            return Parsed(records: [], problems: [ZoneProblem(file: path, line: error.line, message: error.message)])
+        }
+
         return Parsed(records: records, problems: problems)
     }
 

@@ -1,3 +1,4 @@
+import CNetShim
 import Foundation
 import SwitchyardCore
 import SwitchyardInventory
@@ -48,9 +49,12 @@ public enum ZoneLoader {
         var path: String
         var origin: DomainName
         var records: [ResourceRecord]
+        var fingerprint: ContentFingerprint
+        /// The zone built from these same bytes by the previous load (records then empty).
+        var reused: ZoneReuse.Built?
     }
 
-    private static func readZoneFile(path: String) -> Result<ZoneFile, ZoneProblems> {
+    private static func readZoneFile(path: String, previous: ZoneReuse.Built? = nil) -> Result<ZoneFile, ZoneProblems> {
         let fileName = (path as NSString).lastPathComponent
         guard let fileOrigin = origin(forFileName: fileName) else {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot derive a zone origin from the file name; name it <origin>zone, e.g. example.com.zone")]))
@@ -58,8 +62,14 @@ public enum ZoneLoader {
         guard let data = FileManager.default.contents(atPath: path) else {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot read the file")]))
         }
-        return parseZoneFile(contents: Array(data), origin: fileOrigin, path: path)
-            .map { ZoneFile(path: path, origin: $0.origin, records: $0.records) }
+        return data.withUnsafeBytes { bytes -> Result<ZoneFile, ZoneProblems> in
+            let fingerprint = ContentFingerprint(bytes)
+            if let previous, previous.fingerprint == fingerprint {
+                return .success(ZoneFile(path: path, origin: previous.zone.origin, records: [], fingerprint: fingerprint, reused: previous))
+            }
+            return parse(bytes, origin: fileOrigin, path: path)
+                .map { ZoneFile(path: path, origin: $0.origin, records: $0.records, fingerprint: fingerprint) }
+        }
     }
 
     /// Parses master-file text already in memory, as if read from `path` (which only appears in
@@ -67,27 +77,63 @@ public enum ZoneLoader {
     /// otherwise `origin`). The fuzzer and tests enter here; files go through `loadZone(path:)`.
     public static func parseZoneFile(contents: [UInt8], origin: DomainName, path: String)
         -> Result<(origin: DomainName, records: [ResourceRecord]), ZoneProblems> {
-        let parsed = ZoneFileParser.parse(contents: contents, origin: origin, path: path)
+        contents.withUnsafeBytes { parse($0, origin: origin, path: path) }
+    }
+
+    private static func parse(_ bytes: UnsafeRawBufferPointer, origin: DomainName, path: String)
+        -> Result<(origin: DomainName, records: [ResourceRecord]), ZoneProblems> {
+        let parsed = ZoneFileParser.parse(bytes: bytes, origin: origin, path: path)
         guard parsed.problems.isEmpty else { return .failure(ZoneProblems(parsed.problems)) }
         return .success((parsed.records.first(where: { $0.type == .soa })?.owner ?? origin, parsed.records))
+    }
+
+    /// Owner names of a zone file's records, lowercase, for the inventory's checks.
+    private static func ownerNames(of file: ZoneFile) -> Set<String> {
+        if let zone = file.reused?.zone {
+            return Set(zone.nodes.filter { !$0.rrsets.isEmpty }.map { $0.name.description.lowercased() })
+        }
+        return Set(file.records.map { $0.owner.description.lowercased() })
     }
 
     /// Loads every zone of `directory` with the inventory beside it (`<origin>yaml`) and
     /// builds a snapshot, or reports every problem of every file.
     public static func load(directory: String) throws(ZoneProblems) -> Configuration {
+        let (zones, inventories, specs, built) = try loadZones(directory: directory)
+        // The parsed records are gone now; hand their pages back before the snapshot is
+        // built, or a reload would hold the old data, the new data and this garbage at once.
+        _ = sy_malloc_trim()
+        var checks: [HealthKey: HealthCheck] = [:]
+        for inventory in inventories { checks.merge(inventory.healthChecks) { first, _ in first } }
+        let snapshot: Snapshot
+        do throws(ZoneProblem) {
+            // Every zone as loaded before: the prepared answers carry over as well.
+            if let previous = ZoneReuse.shared.snapshot(directory: directory), previous.zones.count == zones.count,
+               zip(previous.zones, zones).allSatisfy({ $0 === $1 }), previous.stableNames.map(\.name) == specs.map(\.name) {
+                snapshot = try previous.updating(stableNames: specs)
+            } else {
+                snapshot = try Snapshot(zones: zones, stableNames: specs)
+            }
+        } catch {
+            throw ZoneProblems([error])
+        }
+        ZoneReuse.shared.remember(directory: directory, files: built, snapshot: snapshot)
+        return Configuration(snapshot: snapshot, inventories: inventories, healthChecks: checks)
+    }
+
+    private static func loadZones(directory: String) throws(ZoneProblems)
+        -> ([Zone], [Inventory], [StableNameSpec], [String: ZoneReuse.Built]) {
         let files = try zoneFiles(in: directory)
         var problems: [ZoneProblem] = []
         var zoneFiles: [ZoneFile] = []
         var inventories: [Inventory] = []
         for path in files {
-            switch readZoneFile(path: path) {
+            switch readZoneFile(path: path, previous: ZoneReuse.shared.built(directory: directory, path: path)) {
             case .failure(let found): problems += found.problems
             case .success(let file):
                 zoneFiles.append(file)
                 let inventoryPath = String(path.dropLast("zone".count)) + "yaml"
                 guard FileManager.default.fileExists(atPath: inventoryPath) else { continue }
-                let owners = Set(file.records.map { $0.owner.description.lowercased() })
-                switch InventoryLoader.load(path: inventoryPath, origin: file.origin.description.lowercased(), zoneOwnerNames: owners) {
+                switch InventoryLoader.load(path: inventoryPath, origin: file.origin.description.lowercased(), zoneOwnerNames: ownerNames(of: file)) {
                 case .success(let inventory): inventories.append(inventory)
                 case .failure(let errors):
                     problems += errors.errors.map { ZoneProblem(file: $0.path, line: $0.line, message: "\($0.field): \($0.message)") }
@@ -100,20 +146,32 @@ public enum ZoneLoader {
         let specs = stableNames(of: inventories, applying: .none)
         let placed = place(specs, in: zoneFiles.map(\.origin), declaredBy: inventories)
         var zones: [Zone] = []
-        for (index, file) in zoneFiles.enumerated() {
+        var built: [String: ZoneReuse.Built] = [:]
+        for index in zoneFiles.indices {
+            if let reused = zoneFiles[index].reused {
+                if reused.stableNodes == placed[index] {
+                    zones.append(reused.zone)
+                    built[zoneFiles[index].path] = reused
+                    continue
+                }
+                // Same file, other stable names (the inventory changed): parse it again.
+                switch readZoneFile(path: zoneFiles[index].path) {
+                case .success(let file): zoneFiles[index] = file
+                case .failure(let found): problems += found.problems; continue
+                }
+            }
+            let file = zoneFiles[index]
             switch ZoneBuilder.build(origin: file.origin, records: file.records, source: file.path, stableNames: placed[index]) {
-            case .success(let zone): zones.append(zone)
+            case .success(let zone):
+                zones.append(zone)
+                built[file.path] = ZoneReuse.Built(fingerprint: file.fingerprint, stableNodes: placed[index], zone: zone)
             case .failure(let found): problems += found.problems
             }
+            // Each file's records go as soon as its zone is built.
+            zoneFiles[index].records = []
         }
         guard problems.isEmpty else { throw ZoneProblems(problems) }
-        var checks: [HealthKey: HealthCheck] = [:]
-        for inventory in inventories { checks.merge(inventory.healthChecks) { first, _ in first } }
-        do throws(ZoneProblem) {
-            return Configuration(snapshot: try Snapshot(zones: zones, stableNames: specs), inventories: inventories, healthChecks: checks)
-        } catch {
-            throw ZoneProblems([error])
-        }
+        return (zones, inventories, specs, built)
     }
 
     /// With nested zones, a parent's inventory may declare a name inside the child, which the

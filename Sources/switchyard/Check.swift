@@ -19,7 +19,7 @@ struct Check: ParsableCommand {
         }
         let snapshot = loaded.snapshot
         for zone in snapshot.zones {
-            let stable = zone.nodes.filter { $0.stable >= 0 }.count
+            let stable = zone.nodes.lazy.filter { $0.stable >= 0 }.count
             print("\(zone.origin): ok, serial \(zone.serial), \(zone.recordCount) records, \(zone.nodes.count - stable) names, \(stable) stable names (\(zone.source))")
         }
         for inventory in loaded.inventories {

@@ -177,7 +177,9 @@ struct Serve: ParsableCommand {
     }
 
     private func serve(zonesDirectory: String, signals: Int32, logger: Logger) throws {
-        let loaded: ZoneLoader.Configuration
+        // Optional so it can be let go once served: kept to the end of this function it
+        // would hold the first zones in memory through every reload.
+        var loaded: ZoneLoader.Configuration?
         do {
             loaded = try ZoneLoader.load(directory: zones)
         } catch {
@@ -204,12 +206,13 @@ struct Serve: ParsableCommand {
                 logger.notice("state directory adopted (--adopt-state): it belonged to another zones directory",
                               metadata: ["state": "\(state)", "zones": "\(zonesDirectory)", "previous": "\(previous)"])
             }
-            let store = SnapshotStore(loaded.snapshot)
+            let store = SnapshotStore(loaded!.snapshot)
             let control = ControlService(journal: journal, store: store, discovery: discovery,
                                          invalidation: InvalidationSettings(notify: transfer.notify, hooks: invalidateHook, notifyKeys: transfer.notifyKeys),
                                          logger: logger)
             transfers.setHistory(control)
-            let server = try Server(configuration: configuration, loaded: loaded, store: store, installer: control, logger: logger)
+            let server = try Server(configuration: configuration, loaded: loaded!, store: store, installer: control, logger: logger)
+            loaded = nil
             let fleet = journal.postgres.map { postgres in
                 Fleet(settings: Fleet.Settings(
                         name: serverName ?? "\(ProcessInfo.processInfo.hostName)/\(listen.first ?? "")",

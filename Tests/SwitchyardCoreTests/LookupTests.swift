@@ -122,6 +122,32 @@ struct LookupTests {
     }
 }
 
+@Suite("Answers prepared on first use")
+struct AnswerCacheTests {
+    /// A zone set above the eager limit: each thread prepares an answer when first asked,
+    /// then copies it; both times the bytes equal the general path's, with the live serial.
+    @Test func answersPreparedOnFirstUseMatchTheGeneralPath() throws {
+        let base = Fixture.shared
+        let lazy = try Snapshot(zones: base.zones, eagerLimit: 0)
+        #expect(lazy.precompiledCount == 0)
+        let renumbered = try lazy.updating(serials: [Fixture.name("example.test."): 77])
+        let generalOnly = try Snapshot(zones: renumbered.zones, precompile: false)
+        let responder = Responder()
+        var names = base.zones.flatMap { zone in zone.nodes.map(\.name.description) }
+        names += ["nope.example.test.", "x.wild.example.test.", "outside.invalid."]
+        for name in names {
+            for type in [RRType.a, .aaaa, .mx, .soa, .ns, .txt] {
+                let packet = Fixture.query(name, type, edns: 1232)
+                let general = try #require(Fixture.respond(packet, snapshot: generalOnly))
+                for round in 1...2 {
+                    let cached = try #require(Fixture.respond(packet, snapshot: renumbered, responder: responder))
+                    #expect(cached.bytes == general.bytes, "\(name) \(type), round \(round)")
+                }
+            }
+        }
+    }
+}
+
 /// The same zones with an empty precompiled table, to exercise the general path.
 enum SnapshotWithoutPrecompiled {
     static func make(_ snapshot: Snapshot) -> Snapshot {

@@ -251,3 +251,52 @@ struct NestedZoneTests {
         #expect(problem.message.contains("delegation kafka.example.") && problem.message.contains("example.zone:7"), "\(problem)")
     }
 }
+
+@Suite("Plain records parsed without libldns")
+struct PlainRecordTests {
+    /// Every shape the Swift parser takes must give what libldns gives; the rest it leaves.
+    @Test(arguments: [
+        "www 300 IN A 192.0.2.1", "www IN 300 A 192.0.2.1", "www A 192.0.2.1", "WWW.Example.TEST. 60 in a 10.0.0.1",
+        "v6 IN AAAA 2001:db8::1", "v6 IN aaaa ::ffff:192.0.2.1", "alias IN CNAME www", "alias IN CNAME www.example.org.",
+        "sub IN NS ns1.sub", "1.2 IN PTR host.example.test.", "*.wild 30 IN A 192.0.2.9", "_srv._tcp IN CNAME x",
+    ])
+    func sameAsLibldns(_ line: String) throws {
+        let origin = DomainName("example.test.")!
+        var state = PlainRecordParser.State()
+        let plain = try #require(Array(line.utf8).withUnsafeBytes {
+            PlainRecordParser.parse($0, inheritsOwner: false, origin: origin, defaultTTL: 77, state: &state)
+        })
+        // `$TTL` first, so libldns sees the same default.
+        let parsed = ZoneFileParser.parse(contents: Array(("$TTL 77\n" + line + " ; comment\n").utf8), origin: origin, path: "t")
+        let ldns = try #require(parsed.records.first)
+        #expect(plain.owner.wire == ldns.owner.wire && plain.type == ldns.type && plain.ttl == ldns.ttl && plain.rdata == ldns.rdata, "\(line)")
+    }
+
+    @Test(arguments: ["www IN A 300.1.1.1", "www IN A 01.2.3.4", "www IN TXT hello", "www 1h IN A 192.0.2.1",
+                      "www CH A 192.0.2.1", "w\\.x IN A 192.0.2.1", "www IN CNAME @", "www IN A 192.0.2.1 extra"])
+    func leavesTheRestToLibldns(_ line: String) {
+        var state = PlainRecordParser.State()
+        let plain = Array(line.utf8).withUnsafeBytes {
+            PlainRecordParser.parse($0, inheritsOwner: false, origin: DomainName("example.test.")!, defaultTTL: 77, state: &state)
+        }
+        #expect(plain == nil, "\(line)")
+    }
+}
+
+@Suite("Reloading unchanged files")
+struct ZoneReuseTests {
+    @Test func anUnchangedFileKeepsItsZoneAndAnEditedOneIsRebuilt() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zones-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = (directory as NSString).appendingPathComponent("example.test.zone")
+        try ZoneLoaderTests.good.write(toFile: path, atomically: true, encoding: .utf8)
+        let first = try ZoneLoader.load(directory: directory)
+        let again = try ZoneLoader.load(directory: directory)
+        #expect(first.snapshot.zones[0] === again.snapshot.zones[0])
+        try (ZoneLoaderTests.good + "\nnew IN A 192.0.2.77\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let edited = try ZoneLoader.load(directory: directory)
+        #expect(edited.snapshot.zones[0] !== first.snapshot.zones[0])
+        #expect(edited.snapshot.zones[0].node(named: DomainName("new.example.test.")!)?.rrset(.a) != nil)
+    }
+}
