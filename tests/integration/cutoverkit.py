@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 
 import pytest
 
-from conftest import V4, Server, free_port, make_query, start_server, switchyard_bin
+from conftest import V4, Server, free_port, make_query, start_server, switchyard_bin, recv_exact
 from stablekit import TcpListener, a_set, common_free_port, parse_reply, wait_until, zone_text
 
 ORIGIN = "example.test."
@@ -513,10 +513,10 @@ class Querier:
             msg = struct.pack("!H", qid) + wire[2:]
             s.sendall(struct.pack("!H", len(msg)) + msg)
             while True:
-                head = _recv_exact(s, 2)
+                head = recv_exact(s, 2)
                 if head is None:
                     return None
-                data = _recv_exact(s, struct.unpack("!H", head)[0])
+                data = recv_exact(s, struct.unpack("!H", head)[0])
                 if data is None:
                     return None
                 if len(data) >= 12 and struct.unpack("!H", data[:2])[0] == qid:
@@ -595,16 +595,6 @@ class Querier:
         finally:
             if holder[0] is not None:
                 holder[0].close()
-
-
-def _recv_exact(s: socket.socket, n: int) -> bytes | None:
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
 
 
 def _first_ttl(data: bytes) -> int | None:

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import V4, V6, free_port, make_query, switchyard_bin
+from conftest import V4, V6, free_port, make_query, switchyard_bin, recv_exact
 from cutoverkit import BROKER_IDS, CLUSTER, ORIGIN, POD, VM, Admin, bootstrap_name, broker_name, soa_serial_of
 from stablekit import a_set, parse_reply
 
@@ -391,8 +391,8 @@ class Querier(threading.Thread):
                 s.settimeout(self.timeout)
                 s.sendall(struct.pack("!H", len(msg)) + msg)
                 while True:
-                    head = _recv_exact(s, 2)
-                    data = _recv_exact(s, struct.unpack("!H", head)[0]) if head else None
+                    head = recv_exact(s, 2)
+                    data = recv_exact(s, struct.unpack("!H", head)[0]) if head else None
                     if data is None:
                         self._drop()
                         return None
@@ -465,16 +465,6 @@ class Querier(threading.Thread):
                     next_at = time.monotonic()
         finally:
             self._drop()
-
-
-def _recv_exact(s: socket.socket, n: int) -> bytes | None:
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
 
 
 # ---------------------------------------------------------------------------------------------
