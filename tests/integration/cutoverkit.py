@@ -584,17 +584,23 @@ class Querier:
                     serial = soa_serial_of(data) if wire is self._soa else None
                     self.answers.append(Answer(now, name, rcode, a_set(records), ttl, serial,
                                                retried))
-                next_at += interval
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                else:
-                    next_at = time.monotonic()
+                next_at = pace(next_at, interval)
         except Exception as e:  # recorded and asserted on by the test
             self.errors.append(repr(e))
         finally:
             if holder[0] is not None:
                 holder[0].close()
+
+
+def pace(next_at: float, interval: float) -> float:
+    """Sleeps until `next_at` + `interval` (a querier's next send); a querier that fell behind
+    starts again from now instead of bursting to catch up. Returns the new send time."""
+    next_at += interval
+    delay = next_at - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+        return next_at
+    return time.monotonic()
 
 
 def _first_ttl(data: bytes) -> int | None:

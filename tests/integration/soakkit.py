@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conftest import V4, V6, free_port, make_query, switchyard_bin, recv_exact
-from cutoverkit import BROKER_IDS, CLUSTER, ORIGIN, POD, VM, Admin, bootstrap_name, broker_name, soa_serial_of
+from cutoverkit import BROKER_IDS, CLUSTER, ORIGIN, POD, VM, Admin, bootstrap_name, broker_name, pace, soa_serial_of
 from stablekit import a_set, parse_reply
 
 FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
@@ -457,12 +457,7 @@ class Querier(threading.Thread):
                             if len(st.bad_examples) < 20:
                                 st.bad_examples.append((time.strftime("%H:%M:%S"), name, rcode,
                                                         sorted(a_set(records))))
-                next_at += interval
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                else:
-                    next_at = time.monotonic()
+                next_at = pace(next_at, interval)
         finally:
             self._drop()
 
