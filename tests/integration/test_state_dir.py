@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import V4, V6, backend, free_port, make_query, start_server, switchyard_bin
-from stablekit import zone_text
+from stablekit import wait_until, zone_text
 
 pytestmark = [
     pytest.mark.skipif(backend() == "nsd", reason="the state directory is switchyard's own"),
@@ -139,7 +139,9 @@ def test_a_state_of_another_zones_directory_needs_adopt_state(tmp_path, servers)
 
     adopted = start_server(b, zones_for(22), serve_args(state, "--adopt-state"))
     servers.append(adopted)
-    assert "state directory adopted" in adopted.stderr_text(), adopted.stderr_text()
+    # Poll rather than read once: one CI run found the log still empty at this point.
+    assert wait_until(lambda: "state directory adopted" in adopted.stderr_text(), 5) is not None, \
+        adopted.stderr_text()
     assert soa_serial(adopted) >= 22
     assert adopted.stop() == 0
 
