@@ -142,3 +142,23 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
 func asciiLowercase(_ byte: UInt8) -> UInt8 {
     byte &- 0x41 < 26 ? byte | 0x20 : byte
 }
+
+/// Copies `count` bytes, turning ASCII capitals into lowercase (RFC 4343) eight at a time:
+/// per byte, bit 7 of (low seven bits + 0x3F) says ">= 'A'" and of (+ 0x25) says "> 'Z'";
+/// neither sum carries into the next byte, and bytes >= 0x80 are left alone.
+@inline(__always)
+func copyLowercase(from source: UnsafeRawPointer, to target: UnsafeMutableRawPointer, count: Int) {
+    let high: UInt64 = 0x8080_8080_8080_8080
+    var offset = 0
+    while offset + 8 <= count {
+        let word = source.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        let low = word & 0x7F7F_7F7F_7F7F_7F7F
+        let capital = (low &+ 0x3F3F_3F3F_3F3F_3F3F) & ~(low &+ 0x2525_2525_2525_2525) & ~word & high
+        target.storeBytes(of: word | (capital >> 2), toByteOffset: offset, as: UInt64.self)
+        offset += 8
+    }
+    while offset < count {
+        target.storeBytes(of: asciiLowercase(source.load(fromByteOffset: offset, as: UInt8.self)), toByteOffset: offset, as: UInt8.self)
+        offset += 1
+    }
+}

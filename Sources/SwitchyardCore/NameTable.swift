@@ -95,19 +95,59 @@ struct NameTable: Sendable {
         for entry in old where entry != 0 { place(entry) }
     }
 
-    /// FNV-1a: keys come from zone data, not from clients, so flooding is not a concern.
+    /// Eight bytes per step (a query's key is ~30 bytes: four multiplies instead of thirty),
+    /// then a final mix so that the low bits, which pick the slot, depend on every byte.
+    /// Unkeyed: the table is built from zone data, never from what clients send, so a client
+    /// can only look names up, not lengthen probe chains.
     @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        var hash: UInt32 = 2_166_136_261
-        for byte in bytes { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        return hash
+        let count = bytes.count
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: count)
+        guard let base = bytes.baseAddress else { return finish(hash) }
+        var at = 0
+        while at + 8 <= count {
+            hash = mix(hash, base.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+            at += 8
+        }
+        if at < count {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while at < count {
+                tail |= UInt64(base.load(fromByteOffset: at, as: UInt8.self)) << shift
+                shift += 8
+                at += 1
+            }
+            hash = mix(hash, tail)
+        }
+        return finish(hash)
+    }
+
+    @inline(__always)
+    private static func mix(_ hash: UInt64, _ word: UInt64) -> UInt64 {
+        let product = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
+        return product ^ (product >> 29)
+    }
+
+    @inline(__always)
+    private static func finish(_ hash: UInt64) -> UInt32 {
+        let mixed = (hash ^ (hash >> 32)) &* 0xC4CE_B9FE_1A85_EC53
+        return UInt32(truncatingIfNeeded: mixed ^ (mixed >> 32))
     }
 }
 
+/// Byte equality, a word at a time (keys are short, so no call into memcmp).
 @inline(__always)
 func memoryEqual(_ lhs: UnsafeRawPointer, _ rhs: UnsafeRawPointer, _ count: Int) -> Bool {
-    for offset in 0..<count where lhs.load(fromByteOffset: offset, as: UInt8.self) != rhs.load(fromByteOffset: offset, as: UInt8.self) {
-        return false
+    var offset = 0
+    while offset + 8 <= count {
+        if lhs.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != rhs.loadUnaligned(fromByteOffset: offset, as: UInt64.self) {
+            return false
+        }
+        offset += 8
+    }
+    while offset < count {
+        if lhs.load(fromByteOffset: offset, as: UInt8.self) != rhs.load(fromByteOffset: offset, as: UInt8.self) { return false }
+        offset += 1
     }
     return true
 }

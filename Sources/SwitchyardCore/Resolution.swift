@@ -65,10 +65,10 @@ struct Resolution {
 final class LookupScratch {
     /// The lowercase wire-format name being looked up, optionally followed by a type.
     let name = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
-    var nameLength = 0
+    @exclusivity(unchecked) var nameLength = 0  // one thread's scratch: no runtime checks
     /// Offsets of each label of `name`, the last one being the root label.
     let labels = UnsafeMutableBufferPointer<Int>.allocate(capacity: 130)
-    var labelCount = 0
+    @exclusivity(unchecked) var labelCount = 0
     /// Room to build `*.<closest encloser>`.
     let wildcard = UnsafeMutableRawBufferPointer.allocate(byteCount: 260, alignment: 8)
 

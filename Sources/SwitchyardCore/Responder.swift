@@ -11,9 +11,11 @@ public final class Responder {
     /// 1232 avoids IP fragmentation on common paths).
     public let maxUDPSize: Int
     private let scratch = LookupScratch()
-    private var resolution = Resolution()
+    // One thread owns a responder (see above), so the runtime's exclusivity checks on its
+    // mutable state are pure cost on the answer path.
+    @exclusivity(unchecked) private var resolution = Resolution()
     private let compression = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: 256)
-    private var random: SplitMix
+    @exclusivity(unchecked) private var random: SplitMix
     /// The EDNS Client Subnet of the current query: family, prefix length, masked address.
     private let clientSubnet = UnsafeMutableRawBufferPointer.allocate(byteCount: 20, alignment: 8)
     /// Zone answers of large zone sets, prepared by this thread on first use; made on first
@@ -44,7 +46,7 @@ public final class Responder {
         /// The packet needs the slow path (TSIG or a zone transfer); nothing was written.
         public var deferred = false
     }
-    public private(set) var outcome = Outcome()
+    @exclusivity(unchecked) public private(set) var outcome = Outcome()
 
     /// What the query parser learned from the packet.
     struct Query {
@@ -141,13 +143,14 @@ public final class Responder {
             let length = Int(packet[position])
             guard length <= 63, position - 12 + 1 + length <= 255 else { return false }
             scratch.labels[labels] = position - 12
-            scratch.name[position - 12] = UInt8(length)
             if length == 0 { position += 1; break }
             guard position + 1 + length <= packet.count else { return false }
-            for i in 1...length { scratch.name[position - 12 + i] = asciiLowercase(packet[position + i]) }
             position += 1 + length
             labels += 1
         }
+        // Length bytes are at most 63, never a capital letter, so the whole name is
+        // lowercased in one pass, a word at a time.
+        copyLowercase(from: packet.baseAddress! + 12, to: scratch.name.baseAddress!, count: position - 12)
         scratch.nameLength = position - 12
         scratch.labelCount = labels
         guard position + 4 <= packet.count else { return false }

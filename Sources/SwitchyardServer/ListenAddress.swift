@@ -73,6 +73,15 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
                 // would drop them. Best effort: the kernel caps it at net.core.rmem_max.
                 var bytes: Int32 = 4 << 20
                 _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, size)
+                // Answers are never fragmented by this host (RFC 9715) and path-MTU news from
+                // ICMP is ignored, so a forged "fragmentation needed" cannot shrink or block
+                // them: DF is set, the size limit is the interface's (EDNS keeps them smaller).
+                var probe: Int32 = 3  // IP_PMTUDISC_PROBE, IPV6_PMTUDISC_PROBE (<linux/in.h>, <linux/in6.h>)
+                if family == .ipv4 {
+                    _ = setsockopt(fd, Int32(IPPROTO_IP), 10 /* IP_MTU_DISCOVER */, &probe, size)
+                } else {
+                    _ = setsockopt(fd, Int32(IPPROTO_IPV6), 23 /* IPV6_MTU_DISCOVER */, &probe, size)
+                }
             }
             if family == .ipv6 {
                 try systemCall("setsockopt(IPV6_V6ONLY)", description) { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, size) }
