@@ -243,20 +243,24 @@ public final class Responder {
         scratch.name[scratch.nameLength] = UInt8(query.qtype.rawValue >> 8)
         scratch.name[scratch.nameLength + 1] = UInt8(query.qtype.rawValue & 0xFF)
         let key = UnsafeRawBufferPointer(rebasing: scratch.name[0..<keyLength])
-        let entry: PreparedAnswer, body: [UInt8]
+        // Each store's bytes are handed down borrowed: no retain and release per answer.
         if let found = snapshot.precompiled.find(key) {
-            entry = found
-            body = snapshot.precompiled.store.body
-        } else if let found = snapshot.precompiledStable.find(key, stable: snapshot.zoneSet.stable,
-                                                             random: draw.random, clientHash: draw.clientHash) {
-            entry = found
-            body = snapshot.precompiledStable.store.body
-        } else if !snapshot.precompiled.complete, let found = cache.answer(key, type: query.qtype, snapshot: snapshot) {
-            entry = found
-            body = cache.store.body
-        } else {
-            return nil
+            return write(found, body: snapshot.precompiled.store.body, query, packet: packet, snapshot: snapshot, limit: limit, into: response)
         }
+        if let found = snapshot.precompiledStable.find(key, stable: snapshot.zoneSet.stable,
+                                                      random: draw.random, clientHash: draw.clientHash) {
+            return write(found, body: snapshot.precompiledStable.store.body, query, packet: packet, snapshot: snapshot, limit: limit, into: response)
+        }
+        if !snapshot.precompiled.complete, let found = cache.answer(key, type: query.qtype, snapshot: snapshot) {
+            return write(found, body: cache.store.body, query, packet: packet, snapshot: snapshot, limit: limit, into: response)
+        }
+        return nil
+    }
+
+    /// Header, the query's question, the prepared sections, and our OPT when the query had one.
+    @inline(__always)
+    private func write(_ entry: PreparedAnswer, body: [UInt8], _ query: Query, packet: UnsafeRawBufferPointer, snapshot: Snapshot,
+                       limit: Int, into response: UnsafeMutableRawBufferPointer) -> Int? {
         let optLength = self.optLength(query)
         let total = query.questionEnd + Int(entry.bodyLength) + optLength
         outcome = Outcome(zone: entry.zone, stable: entry.stable, pool: entry.pool, rcode: entry.flags & 0xF)
