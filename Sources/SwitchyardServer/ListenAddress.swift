@@ -76,11 +76,12 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
                 // Answers are never fragmented by this host (RFC 9715) and path-MTU news from
                 // ICMP is ignored, so a forged "fragmentation needed" cannot shrink or block
                 // them: DF is set, the size limit is the interface's (EDNS keeps them smaller).
-                var probe: Int32 = 3  // IP_PMTUDISC_PROBE, IPV6_PMTUDISC_PROBE (<linux/in.h>, <linux/in6.h>)
                 if family == .ipv4 {
-                    _ = setsockopt(fd, Int32(IPPROTO_IP), 10 /* IP_MTU_DISCOVER */, &probe, size)
+                    var probe = IP_PMTUDISC_PROBE
+                    _ = setsockopt(fd, Int32(IPPROTO_IP), IP_MTU_DISCOVER, &probe, size)
                 } else {
-                    _ = setsockopt(fd, Int32(IPPROTO_IPV6), 23 /* IPV6_MTU_DISCOVER */, &probe, size)
+                    var probe = IPV6_PMTUDISC_PROBE
+                    _ = setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_MTU_DISCOVER, &probe, size)
                 }
             }
             if family == .ipv6 {
