@@ -175,7 +175,7 @@ public final class AdminServer: Sendable {
             try handle {
                 let cluster = try context.parameters.require("cluster")
                 guard let status = try cutovers.status(cluster: cluster) else {
-                    throw ControlError("cluster \(cluster) has no cutover runs", remedy: "start one with `switchyard cutover apply`")
+                    throw ControlNotFound("cluster \(cluster) has no cutover runs", remedy: "start one with `switchyard cutover apply`")
                 }
                 return try json(status)
             }
@@ -237,7 +237,7 @@ private func handleAsync(_ body: () async throws -> Response) async throws -> Re
 }
 
 /// The one mapping from errors to HTTP statuses: an error that reports its own status
-/// (``HTTPStatusReporting``: ``RequestError`` 400/413, ``ControlConflict`` 409, and whatever
+/// (``HTTPStatusReporting``: ``RequestError`` 400/413, ``ControlNotFound`` 404, ``ControlConflict`` 409, and whatever
 /// the control plane adds) gets it; a refusal (``ControlError``) is 400; the control service's
 /// errors are 503 while not ready and 409 otherwise; anything else is 500.
 func errorResponse(_ error: any Error) -> Response {

@@ -29,6 +29,23 @@ public struct ControlConflict: Error, HTTPStatusReporting, CustomStringConvertib
     }
 }
 
+/// The request names something that does not exist (a cluster without runs): HTTP 404.
+public struct ControlNotFound: Error, HTTPStatusReporting, CustomStringConvertible, Equatable, Sendable {
+    /// What is missing, by name.
+    public var problem: String
+    /// What to do about it.
+    public var remedy: String
+
+    public init(_ problem: String, remedy: String) {
+        self.problem = problem
+        self.remedy = remedy
+    }
+
+    public var httpStatus: Int { 404 }
+
+    public var description: String { "\(problem); \(remedy)" }
+}
+
 /// A request body the admin endpoint cannot take: too big (413), not JSON, or JSON of the
 /// wrong shape or with a value out of range (400). ``description`` names the field by its JSON
 /// path (`request.weights.weights.pod`) and says what is allowed, in plain words.

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A name whose answer Switchyard computes from pools of targets instead of zone records
 /// (SPEC "Two kinds of stable names").
 public struct StableNameSpec: Sendable, Equatable {
@@ -60,7 +62,12 @@ public enum StableTarget: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .ipv4(let bytes): return bytes.map(String.init).joined(separator: ".")
         case .ipv6(let bytes):
-            return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")
+            // inet_ntop spells it the RFC 5952 way (`fd00:8::5`), as every other module does.
+            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            guard bytes.count == 16,
+                  bytes.withUnsafeBytes({ inet_ntop(AF_INET6, $0.baseAddress, &text, socklen_t(text.count)) }) != nil
+            else { return bytes.map { String($0, radix: 16) }.joined(separator: ":") }
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         case .hostname(let name): return name.description
         }
     }

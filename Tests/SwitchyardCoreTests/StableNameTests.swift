@@ -40,6 +40,13 @@ struct StableNameTests {
     /// A draw whose top 32 bits sit at `fraction` of the range.
     static func draw(_ fraction: Double) -> UInt64 { UInt64(fraction * 4_294_967_296) << 32 }
 
+    @Test func ipv6TargetsAreSpelledTheRFC5952Way() {
+        let bytes: [UInt8] = [0xfd, 0, 0, 8] + Array(repeating: 0, count: 11) + [5]
+        #expect(StableTarget.ipv6(bytes).description == "fd00:8::5")
+        #expect(HealthKey(target: .ipv6(bytes), port: 9092).description == "[fd00:8::5]:9092")
+        #expect(StableTarget.ipv4([10, 0, 0, 11]).description == "10.0.0.11")
+    }
+
     @Test(arguments: [(0.0, 0), (0.5, 0), (0.7499, 0), (0.75, 1), (0.99, 1)])
     func weightsSplitTheDrawRange(_ fraction: Double, _ pool: Int) {
         let set = Self.set(Self.weighted([75, 25]))

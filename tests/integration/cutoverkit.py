@@ -123,7 +123,7 @@ class Admin:
 
     def run(self, cluster: str = CLUSTER) -> dict | None:
         status, reply = self.request("GET", f"/v1/runs/{cluster}")
-        if status == 400 and "no cutover runs" in json.dumps(reply):
+        if status == 404 and "no cutover runs" in json.dumps(reply):
             return None
         assert status == 200, f"GET /v1/runs/{cluster} -> HTTP {status}: {reply}"
         return reply
