@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import socket
 import subprocess
 import time
 
@@ -188,6 +189,21 @@ def test_signed_query_is_answered_signed(primary):
     m = signed_query(d, KEYRING, "xfr.")   # dnspython checks the answer's MAC
     assert m.had_tsig and m.rcode() == dns.rcode.NOERROR
     assert [r.to_text() for rr in m.answer for r in rr] == [VM[1]]
+
+
+def test_signed_message_without_a_question_gets_formerr(primary):
+    # RFC 8945 section 5.1 / RFC 1035: nothing to answer, but the client hears why.
+    d = primary()
+    q = dns.message.Message(id=0x4242)
+    q.use_tsig(KEYRING, keyname="xfr.")
+    wire = q.to_wire()
+    assert wire[4:6] == b"\0\0"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(wire, (V4, d.port))
+        reply, _ = s.recvfrom(4096)
+    assert reply[:2] == b"\x42\x42" and reply[2] & 0x80, reply
+    assert reply[3] & 0x0F == dns.rcode.FORMERR, reply
 
 
 def tsig_error_of(reply: bytes) -> tuple[int, int, bytes]:
