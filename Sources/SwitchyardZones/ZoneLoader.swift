@@ -99,6 +99,9 @@ public enum ZoneLoader {
     /// Loads every zone of `directory` with the inventory beside it (`<origin>yaml`) and
     /// builds a snapshot, or reports every problem of every file.
     public static func load(directory: String) throws(ZoneProblems) -> Configuration {
+        // A zone's arrays are a few large blocks: mapped on their own, a replaced zone's
+        // memory goes back to the system when it is freed (see sy_malloc_map_large).
+        _ = sy_malloc_map_large()
         let (zones, inventories, specs, built) = try loadZones(directory: directory)
         // The parsed records are gone now; hand their pages back before the snapshot is
         // built, or a reload would hold the old data, the new data and this garbage at once.
