@@ -48,7 +48,7 @@ public enum ZoneBuilder {
         let source: String
         var table: NameTable
         var spellings: NameSpellings
-        let entries: [ZoneRecords.Entry]
+        var entries: [ZoneRecords.Entry]
         var rdata: [UInt8]
         let ownerCount: Int
         var nodes: [ZoneStorage.Node] = []
@@ -123,6 +123,9 @@ public enum ZoneBuilder {
             }
             checkStableNamesBelowCuts(stableNames, grouped: grouped)
             if !problems.isEmpty { return .failure(ZoneProblems(problems)) }
+            // The records' entries are done with: free them before the zone is finished, while
+            // a reload still holds the old zone as well.
+            entries = []
             return .success(finish(apex: apex))
         }
 
@@ -309,19 +312,17 @@ public enum ZoneBuilder {
             }
         }
 
-        /// The zone, its arrays trimmed of growth slack (they are kept for the zone's life).
+        /// The zone. Its arrays keep their growth slack: large ones are mapped on their own
+        /// (`sy_malloc_map_large`), so capacity never written costs no memory, while trimming
+        /// would copy them at the moment a reload holds the most.
         mutating func finish(apex: Int) -> Zone {
             let soaIndex = rrsetIndex(node: apex, type: .soa)!
             let soaEntry = sets[soaIndex]
             let soaStart = Int(soaEntry.rdataStart)
             let soa = RRSet(owner: ownerName(apex), type: .soa, ttl: soaEntry.ttl, count: Int(soaEntry.count),
                             packed: Array(rdata[soaStart..<(soaStart + Int(soaEntry.rdataLength))]))
-            table.compact()
             spellings.compact()
-            func trimmed<T>(_ array: [T]) -> [T] {
-                array.capacity - array.count > array.count / 16 ? array.withUnsafeBufferPointer { Array($0) } : array
-            }
-            let storage = ZoneStorage(names: table, spellings: spellings, nodes: trimmed(nodes), rrsets: trimmed(sets), rdata: trimmed(rdata))
+            let storage = ZoneStorage(names: table, spellings: spellings, nodes: nodes, rrsets: sets, rdata: rdata)
             return Zone(origin: origin, soa: soa, storage: storage, recordCount: recordCount, source: source)
         }
     }

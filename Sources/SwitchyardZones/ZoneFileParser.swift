@@ -14,7 +14,10 @@ enum ZoneFileParser {
         contents.withUnsafeBytes { parse(bytes: $0, origin: origin, path: path) }
     }
 
-    static func parse(bytes contents: UnsafeRawBufferPointer, origin initialOrigin: DomainName, path: String) -> Parsed {
+    /// `consumed` is told, now and then, how far into `contents` parsing has got (the loader
+    /// releases the pages before that offset).
+    static func parse(bytes contents: UnsafeRawBufferPointer, origin initialOrigin: DomainName, path: String,
+                      consumed: (Int) -> Void = { _ in }) -> Parsed {
         // One record per line at most: reserving avoids the doublings, which would leave a
         // large zone's record list at up to twice its size while the old zone still serves.
         var lines = 1
@@ -54,7 +57,14 @@ enum ZoneFileParser {
             }
         }
 
+        var reported = 0
         let tokenized = ZoneFileTokenizer.forEachEntry(of: contents) { text, line, inheritsOwner in
+            // Plain lines are handed over in place, so their address tells how far the file is read.
+            if let base = contents.baseAddress, let at = text.baseAddress, at >= base, at - base < contents.count,
+               at - base - reported >= 4 << 20 {
+                reported = at - base
+                consumed(reported)
+            }
             if !inheritsOwner && text.first == UInt8(ascii: "$") {
                 directive(String(decoding: text, as: UTF8.self), line: line)
                 return

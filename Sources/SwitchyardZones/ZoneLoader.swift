@@ -60,17 +60,17 @@ public enum ZoneLoader {
         guard let fileOrigin = origin(forFileName: fileName) else {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot derive a zone origin from the file name; name it <origin>zone, e.g. example.com.zone")]))
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let file = MappedFile(path: path) else {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot read the file")]))
         }
-        return data.withUnsafeBytes { bytes -> Result<ZoneFile, ZoneProblems> in
-            let fingerprint = ContentFingerprint(bytes)
-            if let previous, previous.fingerprint == fingerprint {
-                return .success(ZoneFile(path: path, origin: previous.zone.origin, records: ZoneRecords(), fingerprint: fingerprint, reused: previous))
-            }
-            return parse(bytes, origin: fileOrigin, path: path)
-                .map { ZoneFile(path: path, origin: $0.origin, records: $0.records, fingerprint: fingerprint) }
+        let fingerprint = ContentFingerprint(file.bytes)
+        // Hashing read every page: give them back before parsing reads them again.
+        file.release(upTo: file.bytes.count)
+        if let previous, previous.fingerprint == fingerprint {
+            return .success(ZoneFile(path: path, origin: previous.zone.origin, records: ZoneRecords(), fingerprint: fingerprint, reused: previous))
         }
+        return parse(file.bytes, origin: fileOrigin, path: path, consumed: file.release(upTo:))
+            .map { ZoneFile(path: path, origin: $0.origin, records: $0.records, fingerprint: fingerprint) }
     }
 
     /// Parses master-file text already in memory, as if read from `path` (which only appears in
@@ -81,9 +81,10 @@ public enum ZoneLoader {
         contents.withUnsafeBytes { parse($0, origin: origin, path: path) }.map { ($0.origin, $0.records.records) }
     }
 
-    private static func parse(_ bytes: UnsafeRawBufferPointer, origin: DomainName, path: String)
+    private static func parse(_ bytes: UnsafeRawBufferPointer, origin: DomainName, path: String,
+                              consumed: (Int) -> Void = { _ in })
         -> Result<(origin: DomainName, records: ZoneRecords), ZoneProblems> {
-        let parsed = ZoneFileParser.parse(bytes: bytes, origin: origin, path: path)
+        let parsed = ZoneFileParser.parse(bytes: bytes, origin: origin, path: path, consumed: consumed)
         guard parsed.problems.isEmpty else { return .failure(ZoneProblems(parsed.problems)) }
         return .success((parsed.records.firstOwner(of: .soa) ?? origin, parsed.records))
     }
