@@ -95,18 +95,22 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
 
     /// True when this name equals `other` or lies below it.
     public func isSubdomain(of other: DomainName) -> Bool {
-        guard key.count >= other.key.count else { return false }
-        return key.withUnsafeBytes { key in
-            other.key.withUnsafeBytes { other in
-                var index = 0
-                while index < key.count {
-                    if key.count - index == other.count { return memoryEqual(key.baseAddress! + index, other.baseAddress!, other.count) }
-                    index += 1 + Int(key[index])
-                }
-                return false
-            }
-        }
+        key.withUnsafeBytes { key in other.key.withUnsafeBytes { DomainName.isSubdomain(key, of: $0) } }
     }
+
+    /// The same for two valid lowercase wire-format names held elsewhere (zone storage, a packet).
+    static func isSubdomain(_ key: UnsafeRawBufferPointer, of other: UnsafeRawBufferPointer) -> Bool {
+        guard key.count >= other.count else { return false }
+        var index = 0
+        while index < key.count {
+            if key.count - index == other.count { return memoryEqual(key.baseAddress! + index, other.baseAddress!, other.count) }
+            index += 1 + Int(key[index])
+        }
+        return false
+    }
+
+    /// Builds a name from wire bytes already known to be one valid name (zone storage).
+    init(validWire bytes: UnsafeRawBufferPointer) { self.init(validatedWire: [UInt8](bytes)) }
 
 
     public static func == (lhs: DomainName, rhs: DomainName) -> Bool { lhs.key == rhs.key }

@@ -15,14 +15,18 @@ extension ZoneSet {
         result.zone = Int32(zone)
         var owner = OwnerSource.question
         for _ in 0..<ZoneSet.maxChain {
-            guard let target = step(zone: zone, qtype: qtype, fullAny: fullAny, owner: owner, draw: draw, scratch: scratch, into: &result) else {
+            guard let answerIndex = step(zone: zone, qtype: qtype, fullAny: fullAny, owner: owner, draw: draw, scratch: scratch, into: &result) else {
                 return
             }
             // Follow the CNAME when its target lies in a served zone.
-            scratch.load(key: target.name.key)
-            guard let next = findZone(scratch) else { return }
+            let loaded = withRRSet(result.answer[answerIndex]) { set -> Bool in
+                guard let target = set.firstTarget() else { return false }
+                scratch.load(lowercasing: target)
+                return true
+            }
+            guard loaded, let next = findZone(scratch) else { return }
             zone = next
-            owner = .chainTarget(target.answerIndex)
+            owner = .chainTarget(answerIndex)
         }
     }
 
@@ -34,12 +38,12 @@ extension ZoneSet {
         return nil
     }
 
-    private struct ChaseTarget { var name: DomainName; var answerIndex: Int }
-
-    /// One name within one zone. Returns a CNAME target to chase, or nil when done.
+    /// One name within one zone. Returns the answer index of a CNAME whose target is to be
+    /// chased, or nil when done.
     private func step(zone zoneIndex: Int, qtype: RRType, fullAny: Bool, owner: OwnerSource, draw: Draw,
-                      scratch: LookupScratch, into result: inout Resolution) -> ChaseTarget? {
+                      scratch: LookupScratch, into result: inout Resolution) -> Int? {
         let zone = zones[zoneIndex]
+        let storage = zone.storage
         let z = Int32(zoneIndex)
         let apexLabels = zone.origin.labelCount
         let nameLabels = scratch.labelCount
@@ -52,9 +56,8 @@ extension ZoneSet {
             let labelIndex = nameLabels - depth
             guard let nodeIndex = zone.nodeIndex(scratch.suffix(labelIndex)) else { break }
             encloserLabel = labelIndex
-            let node = zone.nodes[nodeIndex]
-            if node.isDelegation && !(labelIndex == 0 && qtype == .ds) {
-                referral(zone: zoneIndex, cut: nodeIndex, into: &result)
+            if storage.nodes[nodeIndex].isDelegation && !(labelIndex == 0 && qtype == .ds) {
+                referral(zone: zoneIndex, cut: nodeIndex, scratch: scratch, into: &result)
                 return nil
             }
             if labelIndex == 0 { found = nodeIndex }
@@ -79,7 +82,7 @@ extension ZoneSet {
             nodeIndex = wildcard
         }
         let synthesized = found == nil
-        let node = zone.nodes[nodeIndex]
+        let node = storage.nodes[nodeIndex]
         let n = Int32(nodeIndex)
         // A wildcard answer's owner is the name asked for, never `*.` (RFC 4592 section 3.3.1).
         let ownerForAnswer: OwnerSource = synthesized ? owner : (owner == .question ? .question : .own)
@@ -88,24 +91,23 @@ extension ZoneSet {
             return stableStep(node: nodeIndex, zone: zoneIndex, qtype: qtype, owner: ownerForAnswer, draw: draw, into: &result)
         }
         if qtype == .any {
-            if node.rrsets.isEmpty { return noData(zone: z, into: &result) }
-            for index in node.rrsets.indices {
+            if node.rrsetCount == 0 { return noData(zone: z, into: &result) }
+            for index in storage.rrsetRange(of: nodeIndex) {
                 result.answer.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: ownerForAnswer))
                 if !fullAny { break }
             }
             return nil
         }
-        if let index = node.index(of: qtype) {
+        if let index = storage.rrsetIndex(node: nodeIndex, type: qtype) {
             result.answer.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: ownerForAnswer))
-            addAdditional(for: node.rrsets[index], zone: zoneIndex, into: &result)
+            addAdditional(for: index, node: nodeIndex, zone: zoneIndex, type: qtype, scratch: scratch, into: &result)
             return nil
         }
-        if let index = node.index(of: .cname) {
+        if let index = storage.rrsetIndex(node: nodeIndex, type: .cname) {
             // A loop: this CNAME is already in the answer.
             if result.answer.contains(where: { $0.zone == z && $0.node == n }) { return nil }
             result.answer.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: ownerForAnswer))
-            guard let target = node.rrsets[index].targets.first else { return nil }
-            return ChaseTarget(name: target, answerIndex: result.answer.count - 1)
+            return result.answer.count - 1
         }
         return noData(zone: z, into: &result)
     }
@@ -113,9 +115,10 @@ extension ZoneSet {
     /// A stable name: pick a pool (or take the forced one when precompiling) and answer
     /// with its prepared RRset, its CNAME, or NODATA for a type it does not have.
     private func stableStep(node nodeIndex: Int, zone zoneIndex: Int, qtype: RRType, owner: OwnerSource, draw: Draw,
-                            into result: inout Resolution) -> ChaseTarget? {
+                            into result: inout Resolution) -> Int? {
         let z = Int32(zoneIndex), n = Int32(nodeIndex)
-        let set = stable.sets[Int(zones[zoneIndex].nodes[nodeIndex].stable)]
+        let stableIndex = zones[zoneIndex].storage.nodes[nodeIndex].stable
+        let set = stable.sets[Int(stableIndex)]
         // Only the first stable name of a chain may take the forced choice.
         let forced = result.draws == 0 ? draw.forced : nil
         result.draws += 1
@@ -125,7 +128,7 @@ extension ZoneSet {
             result.authoritative = false
             return nil
         }
-        if result.stable < 0 { result.stable = zones[zoneIndex].nodes[nodeIndex].stable; result.pool = Int32(choice.pool) }
+        if result.stable < 0 { result.stable = stableIndex; result.pool = Int32(choice.pool) }
         let pool = set.pools[choice.pool]
         func answer(_ index: Int32) {
             result.answer.append(RecordRef(zone: z, node: n, rrset: index, owner: owner, stable: true))
@@ -135,8 +138,7 @@ extension ZoneSet {
             if qtype == .cname || qtype == .any { answer(cname); return nil }
             if result.answer.contains(where: { $0.zone == z && $0.node == n }) { return nil }
             answer(cname)
-            guard let target = stable.rrsets[Int(cname)].targets.first else { return nil }
-            return ChaseTarget(name: target, answerIndex: result.answer.count - 1)
+            return result.answer.count - 1
         }
         switch qtype {
         case .a where !pool.a.isEmpty: answer(pool.a[choice.variant])
@@ -148,43 +150,60 @@ extension ZoneSet {
         return nil
     }
 
-    private func noData(zone: Int32, into result: inout Resolution) -> ChaseTarget? {
+    private func noData(zone: Int32, into result: inout Resolution) -> Int? {
         result.authority.append(RecordRef(zone: zone, node: 0, rrset: 0, owner: .own, negativeSOA: true))
         return nil
     }
 
     /// RFC 1034 section 4.3.2 step 3b: not authoritative; NS of the cut in authority and
     /// the addresses of its name servers in additional.
-    private func referral(zone zoneIndex: Int, cut: Int, into result: inout Resolution) {
-        let zone = zones[zoneIndex]
-        let node = zone.nodes[cut]
-        guard let nsIndex = node.index(of: .ns) else { return }
+    private func referral(zone zoneIndex: Int, cut: Int, scratch: LookupScratch, into result: inout Resolution) {
+        let storage = zones[zoneIndex].storage
+        guard let nsIndex = storage.rrsetIndex(node: cut, type: .ns) else { return }
         if result.answer.isEmpty { result.authoritative = false }
         result.authority.append(RecordRef(zone: Int32(zoneIndex), node: Int32(cut), rrset: Int32(nsIndex), owner: .own))
-        for target in node.rrsets[nsIndex].targets {
-            addAddresses(of: target, zone: zoneIndex, required: target.isSubdomain(of: node.name), into: &result)
+        storage.names.withKey(cut) { cutName in
+            storage.withRRSet(at: nsIndex, node: cut) { set in
+                _ = set.forEachRData { rdata in
+                    if let target = RRSetBytes.target(in: rdata, type: .ns) {
+                        addAddresses(of: target, zone: zoneIndex, below: cutName, scratch: scratch, into: &result)
+                    }
+                    return true
+                }
+            }
         }
     }
 
     /// Addresses of the names that NS, MX and SRV answers point at, when this zone has them.
-    private func addAdditional(for rrset: RRSet, zone: Int, into result: inout Resolution) {
-        guard rrset.type == .ns || rrset.type == .mx || rrset.type == .srv else { return }
-        for target in rrset.targets {
-            addAddresses(of: target, zone: zone, required: false, into: &result)
+    private func addAdditional(for index: Int, node: Int, zone: Int, type: RRType, scratch: LookupScratch, into result: inout Resolution) {
+        guard type == .ns || type == .mx || type == .srv else { return }
+        zones[zone].storage.withRRSet(at: index, node: node) { set in
+            _ = set.forEachRData { rdata in
+                if let target = RRSetBytes.target(in: rdata, type: type) {
+                    addAddresses(of: target, zone: zone, below: nil, scratch: scratch, into: &result)
+                }
+                return true
+            }
         }
     }
 
-    private func addAddresses(of name: DomainName, zone zoneIndex: Int, required: Bool, into result: inout Resolution) {
+    /// `name` is a target as stored (original case). `below`: the cut of a referral, whose
+    /// glue inside it is required (RFC 9471).
+    private func addAddresses(of name: UnsafeRawBufferPointer, zone zoneIndex: Int, below cut: UnsafeRawBufferPointer?,
+                              scratch: LookupScratch, into result: inout Resolution) {
         let zone = zones[zoneIndex]
-        guard name.isSubdomain(of: zone.origin), let nodeIndex = zone.table.find(name.key) else { return }
+        let key = scratch.lowercasedTarget(name)
+        let inside = zone.origin.key.withUnsafeBytes { DomainName.isSubdomain(key, of: $0) }
+        guard inside, let nodeIndex = zone.storage.names.find(key) else { return }
+        let required = cut.map { DomainName.isSubdomain(key, of: $0) } ?? false
         let n = Int32(nodeIndex), z = Int32(zoneIndex)
         if result.additional.contains(where: { $0.zone == z && $0.node == n }) { return }
-        let node = zone.nodes[nodeIndex]
-        if let index = node.index(of: .a) {
+        if let index = zone.storage.rrsetIndex(node: nodeIndex, type: .a) {
             result.additional.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: .own, required: required))
         }
-        if let index = node.index(of: .aaaa) {
+        if let index = zone.storage.rrsetIndex(node: nodeIndex, type: .aaaa) {
             result.additional.append(RecordRef(zone: z, node: n, rrset: Int32(index), owner: .own, required: required))
         }
     }
 }
+

@@ -132,47 +132,45 @@ struct MessageWriter {
     }
 
     /// Writes a whole RRset or nothing. `ownerAt` writes the owner as a pointer to that
-    /// offset (the question name); otherwise `owner` is written, compressed.
-    mutating func rrset(_ rrset: RRSet, owner: DomainName?, ownerAt: Int?, ttl: UInt32) -> Int? {
+    /// offset (the question name); otherwise `owner` (or the set's own owner) is written, compressed.
+    mutating func rrset(_ rrset: RRSetBytes, owner: UnsafeRawBufferPointer?, ownerAt: Int?) -> Int? {
         let saved = mark
         let written = rrset.forEachRData { rdata in
-            record(rrset, rdata: rdata, owner: owner ?? rrset.owner, ownerAt: ownerAt, ttl: ttl)
+            record(rrset, rdata: rdata, owner: owner ?? rrset.owner, ownerAt: ownerAt)
         }
         guard written else {
             rewind(to: saved)
             return nil
         }
-        return rrset.rdataCount
+        return rrset.count
     }
 
-    private mutating func record(_ rrset: RRSet, rdata: UnsafeRawBufferPointer, owner: DomainName, ownerAt: Int?, ttl: UInt32) -> Bool {
+    private mutating func record(_ rrset: RRSetBytes, rdata: UnsafeRawBufferPointer, owner: UnsafeRawBufferPointer, ownerAt: Int?) -> Bool {
         if let ownerAt {
             guard u16(0xC000 | UInt16(ownerAt)) else { return false }
         } else {
             guard name(owner, compress: true) else { return false }
         }
-        guard u16(rrset.type.rawValue), u16(RRClass.in.rawValue), u32(ttl), hasRoom(2) else { return false }
+        guard u16(rrset.type.rawValue), u16(RRClass.in.rawValue), u32(rrset.ttl), hasRoom(2) else { return false }
         let lengthAt = count
         count += 2
         let ok: Bool
-        do {
-            switch rrset.type {
-            case .ns, .cname, .ptr:
-                ok = name(rdata, compress: true)
-            case .mx:
-                ok = bytes(UnsafeRawBufferPointer(rebasing: rdata[0..<2]))
-                    && name(UnsafeRawBufferPointer(rebasing: rdata[2...]), compress: true)
-            case .soa:
-                if let mnameEnd = uncompressedNameEnd(rdata, from: 0), let rnameEnd = uncompressedNameEnd(rdata, from: mnameEnd) {
-                    ok = name(UnsafeRawBufferPointer(rebasing: rdata[0..<mnameEnd]), compress: true)
-                        && name(UnsafeRawBufferPointer(rebasing: rdata[mnameEnd..<rnameEnd]), compress: true)
-                        && bytes(UnsafeRawBufferPointer(rebasing: rdata[rnameEnd...]))
-                } else {
-                    ok = bytes(rdata)
-                }
-            default:
+        switch rrset.type {
+        case .ns, .cname, .ptr:
+            ok = name(rdata, compress: true)
+        case .mx:
+            ok = bytes(UnsafeRawBufferPointer(rebasing: rdata[0..<2]))
+                && name(UnsafeRawBufferPointer(rebasing: rdata[2...]), compress: true)
+        case .soa:
+            if let mnameEnd = uncompressedNameEnd(rdata, from: 0), let rnameEnd = uncompressedNameEnd(rdata, from: mnameEnd) {
+                ok = name(UnsafeRawBufferPointer(rebasing: rdata[0..<mnameEnd]), compress: true)
+                    && name(UnsafeRawBufferPointer(rebasing: rdata[mnameEnd..<rnameEnd]), compress: true)
+                    && bytes(UnsafeRawBufferPointer(rebasing: rdata[rnameEnd...]))
+            } else {
                 ok = bytes(rdata)
             }
+        default:
+            ok = bytes(rdata)
         }
         guard ok else { return false }
         patch16(UInt16(count - lengthAt - 2), at: lengthAt)

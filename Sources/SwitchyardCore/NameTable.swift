@@ -63,6 +63,17 @@ struct NameTable: Sendable {
 
     func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
 
+    /// The key stored for `index`, lent to `body`: a zone's node table keeps each owner's
+    /// lowercase name here and nowhere else.
+    @inline(__always)
+    func withKey<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let start = Int(keyStart[index]), length = Int(keyLength[index])
+        return arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) }
+    }
+
+    /// Bytes of key storage (for the memory accounting in docs and tests).
+    var keyBytes: Int { arena.count }
+
     /// Forgets every key, keeping the storage.
     mutating func removeAll() {
         for index in slots.indices { slots[index] = 0 }

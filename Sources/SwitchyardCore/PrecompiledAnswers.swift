@@ -133,17 +133,19 @@ public struct PrecompiledAnswers: Sendable {
     init(zoneSet: ZoneSet) {
         complete = true
         let workspace = PreparedStore.Workspace()
-        table = NameTable(expectedCount: zoneSet.zones.reduce(0) { $0 + $1.nodes.count * 2 })
+        table = NameTable(expectedCount: zoneSet.zones.reduce(0) { $0 + $1.storage.nodes.count * 2 })
         var key: [UInt8] = []
         var types: [RRType] = []
         for zone in zoneSet.zones {
-            for node in zone.nodes where node.stable < 0 {
+            let storage = zone.storage
+            for (nodeIndex, node) in storage.nodes.enumerated() where node.stable < 0 {
                 types.removeAll(keepingCapacity: true)
-                for rrset in node.rrsets { types.append(rrset.type) }
+                for index in storage.rrsetRange(of: nodeIndex) { types.append(RRType(rawValue: storage.rrsets[index].type)) }
                 if !types.contains(.a) { types.append(.a) }
                 if !types.contains(.aaaa) { types.append(.aaaa) }
                 key.removeAll(keepingCapacity: true)
-                key.append(contentsOf: node.name.key)
+                storage.names.withKey(nodeIndex) { key.append(contentsOf: $0) }
+                let nameLength = key.count
                 key.append(0); key.append(0)
                 for type in types {
                     key[key.count - 2] = UInt8(type.rawValue >> 8)
@@ -151,7 +153,8 @@ public struct PrecompiledAnswers: Sendable {
                     // A name can belong to two zones (cut and apex): the first, the lookup's choice, wins.
                     key.withUnsafeBytes { key in
                         guard table.find(key) == nil,
-                              let entry = store.prepare(name: node.name, type: type, draw: Draw(), zoneSet: zoneSet, workspace: workspace)
+                              let entry = store.prepare(key: UnsafeRawBufferPointer(rebasing: key[0..<nameLength]), type: type,
+                                                        draw: Draw(), zoneSet: zoneSet, workspace: workspace)
                         else { return }
                         let index = table.insert(key)
                         precondition(index == entry)
@@ -189,8 +192,9 @@ struct PrecompiledStableAnswers: Sendable {
     init(zoneSet: ZoneSet) {
         let workspace = PreparedStore.Workspace()
         for zone in zoneSet.zones {
-            for node in zone.nodes where node.stable >= 0 {
-                let set = zoneSet.stable.sets[Int(node.stable)]
+            for (nodeIndex, entry) in zone.storage.nodes.enumerated() where entry.stable >= 0 {
+                let node = zone.nodes[nodeIndex]
+                let set = zoneSet.stable.sets[Int(entry.stable)]
                 for type in [RRType.a, .aaaa] {
                     let base = store.entries.count
                     var complete = true
@@ -206,7 +210,7 @@ struct PrecompiledStableAnswers: Sendable {
                     guard complete else { continue }
                     let index = table.insert(PreparedStore.key(node.name, type))
                     precondition(index == groups.count)
-                    groups.append(Group(set: node.stable, base: Int32(base), kind: .init(type)))
+                    groups.append(Group(set: entry.stable, base: Int32(base), kind: .init(type)))
                 }
             }
         }

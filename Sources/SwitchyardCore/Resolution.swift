@@ -71,9 +71,25 @@ final class LookupScratch {
     @exclusivity(unchecked) var labelCount = 0
     /// Room to build `*.<closest encloser>`.
     let wildcard = UnsafeMutableRawBufferPointer.allocate(byteCount: 260, alignment: 8)
+    /// Room for the lowercase form of a name an RDATA points at (additional-section processing).
+    private let target = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
 
     deinit {
-        name.deallocate(); labels.deallocate(); wildcard.deallocate()
+        name.deallocate(); labels.deallocate(); wildcard.deallocate(); target.deallocate()
+    }
+
+    /// Loads a name as stored (any case) into `name`, lowercased, and indexes its labels.
+    func load(lowercasing source: UnsafeRawBufferPointer) {
+        for index in 0..<min(source.count, 256) { name[index] = asciiLowercase(source[index]) }
+        nameLength = min(source.count, 256)
+        indexLabels()
+    }
+
+    /// The lowercase form of a valid name (at most 255 bytes), valid until the next call.
+    func lowercasedTarget(_ source: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let count = min(source.count, target.count)
+        for index in 0..<count { target[index] = asciiLowercase(source[index]) }
+        return UnsafeRawBufferPointer(rebasing: target[0..<count])
     }
 
     /// Copies a lowercase key into `name` and indexes its labels.

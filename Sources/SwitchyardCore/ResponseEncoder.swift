@@ -50,23 +50,25 @@ enum ResponseEncoder {
 
     private static func write(_ ref: RecordRef, resolution: Resolution, zoneSet: ZoneSet, writer: inout MessageWriter,
                               counts: inout Counts) -> UInt16? {
-        let rrset = zoneSet.rrset(ref)
-        let written: Int?
-        switch ref.owner {
-        case .own:
-            written = writer.rrset(rrset, owner: nil, ownerAt: nil, ttl: rrset.ttl)
-        case .question:
-            written = writer.rrset(rrset, owner: nil, ownerAt: 12, ttl: rrset.ttl)
-        case .chainTarget(let index):
-            let target = zoneSet.rrset(resolution.answer[index]).targets.first
-            written = writer.rrset(rrset, owner: target, ownerAt: nil, ttl: rrset.ttl)
+        zoneSet.withRRSet(ref) { set -> UInt16? in
+            let written: Int?
+            switch ref.owner {
+            case .own:
+                written = writer.rrset(set, owner: nil, ownerAt: nil)
+            case .question:
+                written = writer.rrset(set, owner: nil, ownerAt: 12)
+            case .chainTarget(let index):
+                written = zoneSet.withRRSet(resolution.answer[index]) { chain in
+                    writer.rrset(set, owner: chain.firstTarget(), ownerAt: nil)
+                }
+            }
+            if written != nil && set.type == .soa {
+                // SOA RDATA ends with serial, refresh, retry, expire, minimum.
+                counts.serialOffset = writer.count - 20
+                counts.serialZone = ref.zone
+                counts.soaCount += 1
+            }
+            return written.map { UInt16($0) }
         }
-        if written != nil && rrset.type == .soa {
-            // SOA RDATA ends with serial, refresh, retry, expire, minimum.
-            counts.serialOffset = writer.count - 20
-            counts.serialZone = ref.zone
-            counts.soaCount += 1
-        }
-        return written.map { UInt16($0) }
     }
 }

@@ -14,12 +14,13 @@ struct ZoneSet: Sendable {
         self.apexes = apexes
     }
 
-    /// The RRset a reference points at.
+    /// Lends `body` the RRset a reference points at.
     @inline(__always)
-    func rrset(_ ref: RecordRef) -> RRSet {
-        if ref.stable { return stable.rrsets[Int(ref.rrset)] }
+    func withRRSet<R>(_ ref: RecordRef, _ body: (RRSetBytes) -> R) -> R {
+        if ref.stable { return stable.rrsets[Int(ref.rrset)].withBytes(body) }
         let zone = zones[Int(ref.zone)]
-        return ref.negativeSOA ? zone.negativeSOA : zone.nodes[Int(ref.node)].rrsets[Int(ref.rrset)]
+        if ref.negativeSOA { return zone.negativeSOA.withBytes(body) }
+        return zone.withRRSet(at: Int(ref.rrset), node: Int(ref.node), body)
     }
 }
 
@@ -51,7 +52,7 @@ public final class Snapshot: Sendable {
             seen[zone.origin] = zone
         }
         var marked = Set<Int32>()
-        for zone in zones { for node in zone.nodes where node.stable >= 0 { marked.insert(node.stable) } }
+        for zone in zones { for node in zone.storage.nodes where node.stable >= 0 { marked.insert(node.stable) } }
         guard marked.count == stableNames.count, marked.allSatisfy({ Int($0) < stableNames.count }) else {
             throw ZoneProblem(file: "", line: 0, message: "stable names and zone nodes disagree")
         }
@@ -61,7 +62,7 @@ public final class Snapshot: Sendable {
         var zoneSet = ZoneSet(zones: zones)
         zoneSet.stable = StableAnswers(specs: stableNames, down: down, zones: zoneSet)
         self.zoneSet = zoneSet
-        let names = zones.reduce(0) { $0 + $1.nodes.count }
+        let names = zones.reduce(0) { $0 + $1.storage.nodes.count }
         self.precompiles = precompile
         self.precompiled = !precompile ? PrecompiledAnswers()
             : names <= eagerLimit ? PrecompiledAnswers(zoneSet: zoneSet) : PrecompiledAnswers(complete: false)

@@ -22,171 +22,309 @@ public struct StableNode: Sendable, Equatable {
 /// the zone parser lets through (missing or extra SOA, data outside the origin, CNAME
 /// beside other data) with its line.
 ///
-/// Owners are grouped through the zone's own `NameTable` (byte keys, no `Hasher`, no
-/// dictionary per name): a million-name file is grouped in one pass and a counting sort,
-/// and the table that grouped the owners is the one lookups use.
+/// The records arrive flat (`ZoneRecords`) with their owners already in a `NameTable`: that
+/// table becomes the zone's node table and the records' RDATA arena its RDATA arena (a
+/// single-record RRset points at the parser's bytes), so building moves storage rather than
+/// copying it. Owners are grouped by a counting sort over their indexes.
 public enum ZoneBuilder {
     /// `stableNames` are the names whose answers come from pools; they become nodes of the
     /// zone so that lookup finds them like any other name.
     public static func build(origin: DomainName, records: [ResourceRecord], source: String,
                              stableNames: [StableNode] = []) -> Result<Zone, ZoneProblems> {
+        var flat = ZoneRecords(records)
+        return build(origin: origin, records: &flat, source: source, stableNames: stableNames)
+    }
+
+    /// The same from flat records, whose storage the zone takes over (`records` is left empty).
+    public static func build(origin: DomainName, records: inout ZoneRecords, source: String,
+                             stableNames: [StableNode] = []) -> Result<Zone, ZoneProblems> {
+        var builder = Builder(origin: origin, records: &records, source: source)
+        return builder.build(stableNames: stableNames)
+    }
+
+    /// The state of one build, split into named steps.
+    private struct Builder {
+        let origin: DomainName
+        let source: String
+        var table: NameTable
+        var spellings: NameSpellings
+        var entries: [ZoneRecords.Entry]
+        var rdata: [UInt8]
+        let ownerCount: Int
+        var nodes: [ZoneStorage.Node] = []
+        var sets: [ZoneStorage.RRSetEntry] = []
         var problems: [ZoneProblem] = []
-        func problem(_ line: Int, _ message: String) {
+        var recordCount = 0
+        /// Reused while grouping one owner's records and walking a name's ancestors.
+        private var order: [Int32] = []
+        private var packed: [UInt8] = []
+        private var scratch: [UInt8] = []
+
+        init(origin: DomainName, records: inout ZoneRecords, source: String) {
+            self.origin = origin; self.source = source
+            // Take the storage, leaving the caller nothing to copy on write.
+            table = records.owners; records.owners = NameTable(expectedCount: 0)
+            spellings = records.spellings; records.spellings = NameSpellings()
+            rdata = records.rdata; records.rdata = []
+            entries = records.entries; records.entries = []
+            ownerCount = table.count
+        }
+
+        mutating func problem(_ line: Int, _ message: String) {
             problems.append(ZoneProblem(file: source, line: line, message: message))
         }
 
-        // Owners in order of first appearance get node indexes 0..<owners.count.
-        var table = NameTable(expectedCount: records.count)
-        var owners: [DomainName] = []
-        var ownerOf = [Int32](repeating: -1, count: records.count)
-        var soaRecord: ResourceRecord?
-        for (position, record) in records.enumerated() {
-            guard accept(record, origin: origin, soa: &soaRecord, problem: problem) else { continue }
-            let owner = table.insert(record.owner.key)
-            if owner == owners.count { owners.append(record.owner) }
-            ownerOf[position] = Int32(owner)
-        }
-        guard let soaRecord else {
-            problem(records.first?.line ?? 1, "no SOA record for \(origin); every zone needs one SOA at its origin")
-            return .failure(ZoneProblems(problems))
-        }
-        let grouped = OwnerGroups(ownerOf: ownerOf, ownerCount: owners.count)
-        var recordCount = 0
-        var nodes: [ZoneNode] = []
-        nodes.reserveCapacity(owners.count + owners.count / 8 + stableNames.count)
-        for (index, owner) in owners.enumerated() {
-            let sets = rrsets(of: owner, records: records, positions: grouped.positions(of: index), recordCount: &recordCount,
-                              problem: problem)
-            nodes.append(ZoneNode(name: owner, rrsets: sets, isDelegation: owner != origin && sets.contains { $0.type == .ns }))
+        func ownerName(_ index: Int) -> DomainName {
+            table.withKey(index) { key in spellings.withWire(node: index, key: key) { DomainName(validWire: $0) } }
         }
 
-        if let apex = table.find(origin.key), nodes[apex].rrset(.ns) != nil {} else {
-            problem(soaRecord.line, "no NS records at the zone origin \(origin)")
-        }
-        for stable in stableNames {
-            if !stable.name.isSubdomain(of: origin) || stable.name == origin {
-                problems.append(stable.problem("stable name \(stable.name) is not below the zone origin \(origin) (\(source))", zoneSource: source))
-            } else if let owner = table.find(stable.name.key), owner < owners.count {
-                let line = grouped.positions(of: owner).map { records[Int($0)].line }.min() ?? 0
-                problem(line, "\(stable.name) is a stable name of the inventory and also has records in the zone file; remove one of them")
+        mutating func build(stableNames: [StableNode]) -> Result<Zone, ZoneProblems> {
+            var ownerOf = [Int32](repeating: -1, count: entries.count)
+            var soaPosition: Int?
+            for position in entries.indices where accept(position, soa: &soaPosition) {
+                ownerOf[position] = entries[position].owner
             }
-        }
-        if !problems.isEmpty { return .failure(ZoneProblems(problems.sorted { $0.line < $1.line })) }
-
-        // Nodes for every empty non-terminal between an owner and the origin, then the stable names.
-        func ensureAncestors(of name: DomainName) {
-            // Usually the parent is already a node: look its key up in place, no new name.
-            let known = name.key.withUnsafeBytes { key -> Bool in
-                let parent = UnsafeRawBufferPointer(rebasing: key[(1 + Int(key[0]))...])
-                return parent.count == origin.key.count || table.find(parent) != nil
+            guard let soaPosition else {
+                problem(entries.first.map { Int($0.line) } ?? 1, "no SOA record for \(origin); every zone needs one SOA at its origin")
+                return .failure(ZoneProblems(problems))
             }
-            if known { return }
-            var ancestor = name.parent
-            while let candidate = ancestor, candidate.isSubdomain(of: origin), candidate != origin {
-                // A node already there had its own ancestors added when it was.
-                if table.find(candidate.key) != nil { break }
-                table.insert(candidate.key)
-                nodes.append(ZoneNode(name: candidate, rrsets: [], isDelegation: false))
-                ancestor = candidate.parent
-            }
-        }
-        for owner in owners { ensureAncestors(of: owner) }
-        for stable in stableNames {
-            let index = table.insert(stable.name.key)
-            if index == nodes.count { nodes.append(ZoneNode(name: stable.name, rrsets: [], isDelegation: false)) }
-            nodes[index].stable = Int32(stable.index)
-            ensureAncestors(of: stable.name)
-        }
-        // Data below a zone cut is glue, and a stable name there would never be answered:
-        // resolvers are referred to the child's servers (RFC 1034 section 4.3.2).
-        for stable in stableNames {
-            var ancestor = stable.name.parent
-            while let name = ancestor, name != origin, name.isSubdomain(of: origin) {
-                if let cut = table.find(name.key), nodes[cut].isDelegation {
-                    let line = grouped.positions(of: cut).filter { records[Int($0)].type == .ns }.map { records[Int($0)].line }.min() ?? 0
-                    problems.append(stable.problem(
-                        "stable name \(stable.name) lies below the delegation \(name) (NS records at \(source):\(line)), so it would never be answered: serve \(name) as its own zone (a \(name)zone file), remove the delegation, or rename the stable name",
-                        zoneSource: source))
+            let grouped = OwnerGroups(ownerOf: ownerOf, ownerCount: ownerCount)
+            ownerOf = []
+            let apex = table.find(origin.key)!
+            nodes.reserveCapacity(ownerCount + ownerCount / 8 + stableNames.count)
+            sets.reserveCapacity(entries.count)
+            for owner in 0..<ownerCount {
+                let first = sets.count
+                appendRRSets(of: owner, positions: grouped.positions(of: owner))
+                guard sets.count - first <= Int(UInt16.max) else {
+                    problem(0, "\(ownerName(owner)) has more than 65535 record types")
+                    return .failure(ZoneProblems(problems))
                 }
-                ancestor = name.parent
+                let cut = owner != apex && sets[first...].contains { $0.type == RRType.ns.rawValue }
+                nodes.append(ZoneStorage.Node(firstRRSet: UInt32(first), rrsetCount: UInt16(sets.count - first),
+                                              flags: cut ? ZoneStorage.Node.delegation : 0))
             }
-        }
-        if !problems.isEmpty { return .failure(ZoneProblems(problems)) }
-        let soa = nodes[table.find(origin.key)!].rrset(.soa)!
-        table.compact()
-        return .success(Zone(origin: origin, soa: soa, nodes: nodes.withUnsafeBufferPointer { Array($0) }, table: table,
-                             recordCount: recordCount, source: source))
-    }
+            if rrsetIndex(node: apex, type: .ns) == nil {
+                problem(Int(entries[soaPosition].line), "no NS records at the zone origin \(origin)")
+            }
+            checkStableNames(stableNames, grouped: grouped)
+            if !problems.isEmpty { return .failure(ZoneProblems(problems.sorted { $0.line < $1.line })) }
 
-    /// The checks on one record alone; false when it is left out (its problem reported).
-    private static func accept(_ record: ResourceRecord, origin: DomainName, soa: inout ResourceRecord?,
-                               problem: (Int, String) -> Void) -> Bool {
-        guard record.rrClass == .in else {
-            problem(record.line, "class \(record.rrClass.rawValue) is not served; only IN records are allowed")
-            return false
-        }
-        guard record.owner.isSubdomain(of: origin) else {
-            problem(record.line, "\(record.owner) is outside the zone origin \(origin); move it to its own zone file or fix the name")
-            return false
-        }
-        if record.type.isMetaType {
-            problem(record.line, "\(record.type) is a meta type and cannot be zone data")
-            return false
-        }
-        if record.type == .soa {
-            if let first = soa {
-                problem(record.line, "second SOA record (the first is on line \(first.line)); a zone has exactly one SOA")
-                return false
-            }
-            guard record.owner == origin else {
-                problem(record.line, "SOA owner \(record.owner) is not the zone origin \(origin)")
-                return false
-            }
-            guard SOAFields(rdata: record.rdata) != nil else {
-                problem(record.line, "malformed SOA RDATA")
-                return false
-            }
-            soa = record
-        }
-        return true
-    }
-
-    /// The RRsets of one owner, sorted by type: RFC 2181 section 5, duplicates are one record
-    /// and an RRset has one TTL (the lowest wins). Checks RFC 1034 section 3.6.2 / RFC 2181
-    /// section 10.1: a CNAME owner has no other data (DNSSEC's RRSIG and NSEC excepted).
-    private static func rrsets(of owner: DomainName, records: [ResourceRecord], positions: ArraySlice<Int32>,
-                               recordCount: inout Int, problem: (Int, String) -> Void) -> [RRSet] {
-        if positions.count == 1 {
-            // Most names of a large zone: one record, one RRset, nothing to merge or check.
-            let record = records[Int(positions.first!)]
-            recordCount += 1
-            return [RRSet(owner: owner, type: record.type, ttl: record.ttl, rdatas: [record.rdata])]
-        }
-        var pending: [(type: RRType, ttl: UInt32, line: Int, rdatas: [[UInt8]])] = []
-        for position in positions {
-            let record = records[Int(position)]
-            if let index = pending.firstIndex(where: { $0.type == record.type }) {
-                if !pending[index].rdatas.contains(record.rdata) {
-                    pending[index].rdatas.append(record.rdata)
-                    recordCount += 1
+            // Nodes for every empty non-terminal between an owner and the origin, then the stable names.
+            for owner in 0..<ownerCount { ensureAncestors(of: owner) }
+            for stable in stableNames {
+                let index = stable.name.key.withUnsafeBytes { table.insert($0) }
+                if index == nodes.count {
+                    nodes.append(ZoneStorage.Node(firstRRSet: UInt32(sets.count), rrsetCount: 0))
+                    if stable.name.wire != stable.name.key { stable.name.wire.withUnsafeBytes { spellings.add(node: index, wire: $0) } }
                 }
-                pending[index].ttl = min(pending[index].ttl, record.ttl)
-            } else {
-                pending.append((record.type, record.ttl, record.line, [record.rdata]))
+                nodes[index].stable = Int32(stable.index)
+                ensureAncestors(of: index)
+            }
+            checkStableNamesBelowCuts(stableNames, grouped: grouped)
+            if !problems.isEmpty { return .failure(ZoneProblems(problems)) }
+            // The records' entries are done with: free them before the zone is finished, while
+            // a reload still holds the old zone as well.
+            entries = []
+            return .success(finish(apex: apex))
+        }
+
+        /// Checks one record on its own; false rejects it (always with a problem, so a zone
+        /// with a rejected record is never built).
+        mutating func accept(_ position: Int, soa: inout Int?) -> Bool {
+            let entry = entries[position]
+            let line = Int(entry.line)
+            guard entry.rrClass == RRClass.in.rawValue else {
+                problem(line, "class \(entry.rrClass) is not served; only IN records are allowed")
+                return false
+            }
+            let owner = Int(entry.owner)
+            let inside = table.withKey(owner) { key in origin.key.withUnsafeBytes { DomainName.isSubdomain(key, of: $0) } }
+            guard inside else {
+                problem(line, "\(ownerName(owner)) is outside the zone origin \(origin); move it to its own zone file or fix the name")
+                return false
+            }
+            let type = RRType(rawValue: entry.type)
+            if type.isMetaType {
+                problem(line, "\(type) is a meta type and cannot be zone data")
+                return false
+            }
+            if type == .soa {
+                if let first = soa {
+                    problem(line, "second SOA record (the first is on line \(entries[first].line)); a zone has exactly one SOA")
+                    return false
+                }
+                guard table.withKey(owner, { $0.count }) == origin.key.count else {
+                    problem(line, "SOA owner \(ownerName(owner)) is not the zone origin \(origin)")
+                    return false
+                }
+                guard SOAFields(rdata: rdataBytes(entry)) != nil else {
+                    problem(line, "malformed SOA RDATA")
+                    return false
+                }
+                soa = position
+            }
+            return true
+        }
+
+        func rdataBytes(_ entry: ZoneRecords.Entry) -> [UInt8] {
+            let start = Int(entry.rdataStart)
+            return Array(rdata[start..<(start + Int(entry.rdataLength))])
+        }
+
+        /// The RRsets of one owner, sorted by type: RFC 2181 section 5, duplicates are one
+        /// record and an RRset has one TTL (the lowest wins). Checks RFC 1034 section 3.6.2 /
+        /// RFC 2181 section 10.1: a CNAME owner has no other data (DNSSEC's RRSIG and NSEC excepted).
+        mutating func appendRRSets(of owner: Int, positions: ArraySlice<Int32>) {
+            if positions.count == 1 {
+                // Most names of a large zone: one record, one RRset, its RDATA where the parser put it.
+                let entry = entries[Int(positions.first!)]
                 recordCount += 1
+                sets.append(ZoneStorage.RRSetEntry(rdataStart: entry.rdataStart, rdataLength: UInt32(entry.rdataLength),
+                                                   ttl: entry.ttl, type: entry.type, count: 1))
+                return
+            }
+            // By type, then file order: each run of one type becomes one RRset.
+            order.removeAll(keepingCapacity: true)
+            order.append(contentsOf: positions)
+            let entries = self.entries
+            order.sort { entries[Int($0)].type != entries[Int($1)].type ? entries[Int($0)].type < entries[Int($1)].type : $0 < $1 }
+            var cname: (line: Int, count: Int)?
+            var otherLine: (type: UInt16, line: Int)?
+            var runStart = 0
+            while runStart < order.count {
+                let type = entries[Int(order[runStart])].type
+                var runEnd = runStart
+                while runEnd < order.count && entries[Int(order[runEnd])].type == type { runEnd += 1 }
+                let line = Int(entries[Int(order[runStart])].line)
+                let count = appendRRSet(order[runStart..<runEnd])
+                if type == RRType.cname.rawValue {
+                    cname = (line, count)
+                } else if type != RRType.rrsig.rawValue && type != RRType.nsec.rawValue && line < (otherLine?.line ?? Int.max) {
+                    otherLine = (type, line)
+                }
+                runStart = runEnd
+            }
+            if let cname {
+                let name = ownerName(owner)
+                if cname.count > 1 {
+                    problem(cname.line, "\(name) has \(cname.count) CNAME records; a name can have only one")
+                }
+                if let other = otherLine {
+                    problem(max(cname.line, other.line), "CNAME at \(name) beside other data (\(RRType(rawValue: other.type)) on line \(other.line)); a CNAME must be the only record at its name")
+                }
             }
         }
-        if let cname = pending.first(where: { $0.type == .cname }) {
-            if cname.rdatas.count > 1 {
-                problem(cname.line, "\(owner) has \(cname.rdatas.count) CNAME records; a name can have only one")
+
+        /// One RRset from the records at `run` (one type, file order): duplicates dropped,
+        /// the lowest TTL. Returns its record count.
+        private mutating func appendRRSet(_ run: ArraySlice<Int32>) -> Int {
+            let entries = self.entries
+            let first = entries[Int(run.first!)]
+            var ttl = first.ttl
+            var unique: [Int32] = []
+            rdata.withUnsafeBytes { arena in
+                func bytes(_ entry: ZoneRecords.Entry) -> UnsafeRawBufferPointer {
+                    UnsafeRawBufferPointer(rebasing: arena[Int(entry.rdataStart)..<(Int(entry.rdataStart) + Int(entry.rdataLength))])
+                }
+                for position in run {
+                    let entry = entries[Int(position)]
+                    ttl = min(ttl, entry.ttl)
+                    let candidate = bytes(entry)
+                    if !unique.contains(where: { bytes(entries[Int($0)]).elementsEqual(candidate) }) { unique.append(position) }
+                }
             }
-            let others = pending.filter { $0.type != .cname && $0.type != .rrsig && $0.type != .nsec }
-            if let other = others.min(by: { $0.line < $1.line }) {
-                problem(max(cname.line, other.line), "CNAME at \(owner) beside other data (\(other.type) on line \(other.line)); a CNAME must be the only record at its name")
+            recordCount += unique.count
+            if unique.count == 1 {
+                sets.append(ZoneStorage.RRSetEntry(rdataStart: first.rdataStart, rdataLength: UInt32(first.rdataLength),
+                                                   ttl: ttl, type: first.type, count: 1))
+                return 1
+            }
+            // Several records: each after its length, appended to the arena (copied through
+            // `packed` first: appending a slice of the arena to itself would copy the arena).
+            packed.removeAll(keepingCapacity: true)
+            for position in unique {
+                let entry = entries[Int(position)]
+                packed.append(UInt8(entry.rdataLength >> 8)); packed.append(UInt8(entry.rdataLength & 0xFF))
+                let start = Int(entry.rdataStart)
+                packed.append(contentsOf: rdata[start..<(start + Int(entry.rdataLength))])
+            }
+            guard unique.count <= Int(UInt16.max), rdata.count + packed.count < Int(UInt32.max) else {
+                problem(Int(first.line), "an RRset of \(unique.count) records is more than one zone can serve")
+                return unique.count
+            }
+            sets.append(ZoneStorage.RRSetEntry(rdataStart: UInt32(rdata.count), rdataLength: UInt32(packed.count),
+                                               ttl: ttl, type: first.type, count: UInt16(unique.count)))
+            rdata.append(contentsOf: packed)
+            return unique.count
+        }
+
+        func rrsetIndex(node: Int, type: RRType) -> Int? {
+            let entry = nodes[node]
+            for index in Int(entry.firstRRSet)..<(Int(entry.firstRRSet) + Int(entry.rrsetCount)) where sets[index].type == type.rawValue {
+                return index
+            }
+            return nil
+        }
+
+        mutating func checkStableNames(_ stableNames: [StableNode], grouped: OwnerGroups) {
+            for stable in stableNames {
+                if !stable.name.isSubdomain(of: origin) || stable.name == origin {
+                    problems.append(stable.problem("stable name \(stable.name) is not below the zone origin \(origin) (\(source))", zoneSource: source))
+                } else if let owner = table.find(stable.name.key), owner < ownerCount {
+                    let line = grouped.positions(of: owner).map { Int(entries[Int($0)].line) }.min() ?? 0
+                    problem(line, "\(stable.name) is a stable name of the inventory and also has records in the zone file; remove one of them")
+                }
             }
         }
-        return pending.sorted { $0.type.rawValue < $1.type.rawValue }
-            .map { RRSet(owner: owner, type: $0.type, ttl: $0.ttl, rdatas: $0.rdatas) }
+
+        /// Data below a zone cut is glue, and a stable name there would never be answered:
+        /// resolvers are referred to the child's servers (RFC 1034 section 4.3.2).
+        mutating func checkStableNamesBelowCuts(_ stableNames: [StableNode], grouped: OwnerGroups) {
+            for stable in stableNames {
+                var ancestor = stable.name.parent
+                while let name = ancestor, name != origin, name.isSubdomain(of: origin) {
+                    if let cut = table.find(name.key), nodes[cut].isDelegation {
+                        let line = grouped.positions(of: cut).filter { entries[Int($0)].type == RRType.ns.rawValue }
+                            .map { Int(entries[Int($0)].line) }.min() ?? 0
+                        problems.append(stable.problem(
+                            "stable name \(stable.name) lies below the delegation \(name) (NS records at \(source):\(line)), so it would never be answered: serve \(name) as its own zone (a \(name)zone file), remove the delegation, or rename the stable name",
+                            zoneSource: source))
+                    }
+                    ancestor = name.parent
+                }
+            }
+        }
+
+        /// Adds a node for each ancestor of `node` between it and the origin that has none
+        /// (an empty non-terminal). A node already there had its own ancestors added when it was.
+        mutating func ensureAncestors(of node: Int) {
+            scratch.removeAll(keepingCapacity: true)
+            table.withKey(node) { scratch.append(contentsOf: $0) }
+            let originLength = origin.key.count
+            var at = 1 + Int(scratch[0])
+            while scratch.count - at > originLength {
+                let known = scratch.withUnsafeBytes { table.find(UnsafeRawBufferPointer(rebasing: $0[at...])) != nil }
+                if known { return }
+                scratch.withUnsafeBytes { _ = table.insert(UnsafeRawBufferPointer(rebasing: $0[at...])) }
+                nodes.append(ZoneStorage.Node(firstRRSet: UInt32(sets.count), rrsetCount: 0))
+                at += 1 + Int(scratch[at])
+            }
+        }
+
+        /// The zone. Its arrays keep their growth slack: large ones are mapped on their own
+        /// (`sy_malloc_map_large`), so capacity never written costs no memory, while trimming
+        /// would copy them at the moment a reload holds the most.
+        mutating func finish(apex: Int) -> Zone {
+            let soaIndex = rrsetIndex(node: apex, type: .soa)!
+            let soaEntry = sets[soaIndex]
+            let soaStart = Int(soaEntry.rdataStart)
+            let soa = RRSet(owner: ownerName(apex), type: .soa, ttl: soaEntry.ttl, count: Int(soaEntry.count),
+                            packed: Array(rdata[soaStart..<(soaStart + Int(soaEntry.rdataLength))]))
+            spellings.compact()
+            let storage = ZoneStorage(names: table, spellings: spellings, nodes: nodes, rrsets: sets, rdata: rdata)
+            return Zone(origin: origin, soa: soa, storage: storage, recordCount: recordCount, source: source)
+        }
     }
 }
 

@@ -8,24 +8,24 @@ import SwitchyardCore
 /// classes or types, TTL units, bad data) returns nil and goes to libldns, which stays the
 /// one judge of the full syntax and the source of every error message.
 enum PlainRecordParser {
-    /// Reused between records: the owner name being built and the previous owner, which
-    /// a zone file usually repeats (several records per name).
+    /// Reused between records, so that a record costs no allocation: the owner being built,
+    /// the previous owner (an entry starting with a blank inherits it), and the RDATA.
     struct State {
-        var previousOwner: DomainName?
-        var scratch: [UInt8] = []
+        /// The previous record's owner in wire format; empty before the first record.
+        var previousOwner: [UInt8] = []
+        var owner: [UInt8] = []
+        var rdata: [UInt8] = []
     }
 
-    static func parse(_ text: UnsafeRawBufferPointer, inheritsOwner: Bool, origin: DomainName, defaultTTL: UInt32,
-                      state: inout State) -> ResourceRecord? {
+    /// Parses one entry into `records`; returns the record's TTL, or nil (nothing added)
+    /// when the entry is not of a plain shape. `state.previousOwner` is then this record's owner.
+    static func parse(_ text: UnsafeRawBufferPointer, inheritsOwner: Bool, origin: DomainName, defaultTTL: UInt32, line: Int,
+                      state: inout State, into records: inout ZoneRecords) -> UInt32? {
         var tokens = Tokens(text)
-        let owner: DomainName
         if inheritsOwner {
-            guard let previous = state.previousOwner else { return nil }
-            owner = previous
+            guard !state.previousOwner.isEmpty else { return nil }
         } else {
-            guard let token = tokens.next() else { return nil }
-            guard let name = name(token, origin: origin, reuse: state.previousOwner, scratch: &state.scratch) else { return nil }
-            owner = name
+            guard let token = tokens.next(), name(token, origin: origin, into: &state.owner) else { return nil }
         }
         var ttl: UInt32?
         var sawClass = false
@@ -44,17 +44,31 @@ enum PlainRecordParser {
             }
         }
         guard let typeToken, let type = type(typeToken), let data = tokens.next(), tokens.next() == nil else { return nil }
-        let rdata: [UInt8]
         switch type {
-        case .a: guard let address = ipv4(data) else { return nil }; rdata = address
-        case .aaaa: guard let address = ipv6(data) else { return nil }; rdata = address
+        case .a: guard ipv4(data, into: &state.rdata) else { return nil }
+        case .aaaa: guard ipv6(data, into: &state.rdata) else { return nil }
         default:
             // `@` in RDATA: left to libldns, which decides what it means there.
             guard !(data.count == 1 && data[0] == UInt8(ascii: "@")),
-                  let target = name(data, origin: origin, reuse: nil, scratch: &state.scratch) else { return nil }
-            rdata = target.wire
+                  name(data, origin: origin, into: &state.rdata) else { return nil }
         }
-        return ResourceRecord(owner: owner, type: type, rrClass: .in, ttl: ttl ?? defaultTTL, rdata: rdata)
+        if !inheritsOwner { swap(&state.owner, &state.previousOwner) }
+        let recordTTL = ttl ?? defaultTTL
+        let added = state.previousOwner.withUnsafeBytes { owner in
+            state.rdata.withUnsafeBytes { rdata in
+                records.append(owner: owner, type: type, rrClass: .in, ttl: recordTTL, rdata: rdata, line: line)
+            }
+        }
+        return added ? recordTTL : nil
+    }
+
+    /// One entry parsed on its own (tests compare it with libldns).
+    static func parse(_ text: UnsafeRawBufferPointer, inheritsOwner: Bool, origin: DomainName, defaultTTL: UInt32,
+                      state: inout State) -> ResourceRecord? {
+        var records = ZoneRecords()
+        guard parse(text, inheritsOwner: inheritsOwner, origin: origin, defaultTTL: defaultTTL, line: 0,
+                    state: &state, into: &records) != nil else { return nil }
+        return records[0]
     }
 
     /// Blank-separated tokens of one entry.
@@ -97,40 +111,36 @@ enum PlainRecordParser {
         }
     }
 
-    /// A relative or absolute name of letters, digits, `-`, `_` and `*`; `@` for the origin.
-    /// `reuse` is returned when it is the same name (no new storage).
-    static func name(_ token: UnsafeRawBufferPointer, origin: DomainName, reuse: DomainName?, scratch: inout [UInt8]) -> DomainName? {
-        if token.count == 1 && token[0] == UInt8(ascii: "@") { return origin }
-        scratch.removeAll(keepingCapacity: true)
+    /// A relative or absolute name of letters, digits, `-`, `_` and `*`, or `@` for the
+    /// origin, written into `wire`; false when the token is not such a name.
+    static func name(_ token: UnsafeRawBufferPointer, origin: DomainName, into wire: inout [UInt8]) -> Bool {
+        wire.removeAll(keepingCapacity: true)
+        if token.count == 1 && token[0] == UInt8(ascii: "@") { wire.append(contentsOf: origin.wire); return true }
         var labelStart = 0
         var absolute = false
-        scratch.append(0)
+        wire.append(0)
         for (index, byte) in token.enumerated() {
             if byte == UInt8(ascii: ".") {
-                let length = scratch.count - labelStart - 1
-                guard length > 0, length <= 63 else { return nil }
-                scratch[labelStart] = UInt8(length)
+                let length = wire.count - labelStart - 1
+                guard length > 0, length <= 63 else { return false }
+                wire[labelStart] = UInt8(length)
                 if index == token.count - 1 { absolute = true; break }
-                labelStart = scratch.count
-                scratch.append(0)
+                labelStart = wire.count
+                wire.append(0)
                 continue
             }
-            guard isPlainNameByte(byte) else { return nil }
-            scratch.append(byte)
+            guard isPlainNameByte(byte) else { return false }
+            wire.append(byte)
         }
         if absolute {
-            scratch.append(0)
+            wire.append(0)
         } else {
-            let length = scratch.count - labelStart - 1
-            guard length > 0, length <= 63 else { return nil }
-            scratch[labelStart] = UInt8(length)
-            scratch.append(contentsOf: origin.wire)
+            let length = wire.count - labelStart - 1
+            guard length > 0, length <= 63 else { return false }
+            wire[labelStart] = UInt8(length)
+            wire.append(contentsOf: origin.wire)
         }
-        guard scratch.count <= 255 else { return nil }
-        if let reuse, reuse.wire == scratch { return reuse }
-        // A copy of exactly the name's size: handing over `scratch` itself would leave every
-        // name with the scratch buffer's spare capacity (and `scratch` reallocating each time).
-        return DomainName(wire: Array(scratch[...]))
+        return wire.count <= 255
     }
 
     @inline(__always)
@@ -145,33 +155,34 @@ enum PlainRecordParser {
     }
 
     /// Dotted quad, as inet_pton reads it (no leading zeros, each part ≤ 255).
-    static func ipv4(_ token: UnsafeRawBufferPointer) -> [UInt8]? {
-        var parts: [UInt8] = []
-        parts.reserveCapacity(4)
+    static func ipv4(_ token: UnsafeRawBufferPointer, into parts: inout [UInt8]) -> Bool {
+        parts.removeAll(keepingCapacity: true)
         var value = 0, digits = 0
         for byte in token {
             if byte == UInt8(ascii: ".") {
-                guard digits > 0, parts.count < 3 else { return nil }
+                guard digits > 0, parts.count < 3 else { return false }
                 parts.append(UInt8(value)); value = 0; digits = 0
                 continue
             }
-            guard byte >= 0x30 && byte <= 0x39, !(digits == 1 && value == 0) else { return nil }
+            guard byte >= 0x30 && byte <= 0x39, !(digits == 1 && value == 0) else { return false }
             value = value * 10 + Int(byte - 0x30); digits += 1
-            guard value <= 255 else { return nil }
+            guard value <= 255 else { return false }
         }
-        guard digits > 0, parts.count == 3 else { return nil }
+        guard digits > 0, parts.count == 3 else { return false }
         parts.append(UInt8(value))
-        return parts
+        return true
     }
 
     /// Through inet_pton, as libldns does: the same addresses are accepted.
-    static func ipv6(_ token: UnsafeRawBufferPointer) -> [UInt8]? {
-        guard token.count < 64 else { return nil }
-        var text = [CChar](repeating: 0, count: token.count + 1)
-        for (index, byte) in token.enumerated() { text[index] = CChar(bitPattern: byte) }
-        var address = [UInt8](repeating: 0, count: 16)
-        let ok = address.withUnsafeMutableBytes { inet_pton(AF_INET6, text, $0.baseAddress) }
-        return ok == 1 ? address : nil
+    static func ipv6(_ token: UnsafeRawBufferPointer, into address: inout [UInt8]) -> Bool {
+        guard token.count < 64 else { return false }
+        address.removeAll(keepingCapacity: true)
+        address.append(contentsOf: repeatElement(0, count: 16))
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: token.count + 1) { text in
+            for (index, byte) in token.enumerated() { text[index] = CChar(bitPattern: byte) }
+            text[token.count] = 0
+            return address.withUnsafeMutableBytes { inet_pton(AF_INET6, text.baseAddress, $0.baseAddress) } == 1
+        }
     }
 
     @inline(__always)

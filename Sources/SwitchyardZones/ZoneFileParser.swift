@@ -6,7 +6,7 @@ import SwitchyardCore
 /// Directives ($ORIGIN, $TTL) are handled here; $INCLUDE and $GENERATE are refused.
 enum ZoneFileParser {
     struct Parsed {
-        var records: [ResourceRecord]
+        var records: ZoneRecords
         var problems: [ZoneProblem]
     }
 
@@ -14,13 +14,15 @@ enum ZoneFileParser {
         contents.withUnsafeBytes { parse(bytes: $0, origin: origin, path: path) }
     }
 
-    static func parse(bytes contents: UnsafeRawBufferPointer, origin initialOrigin: DomainName, path: String) -> Parsed {
-        var records: [ResourceRecord] = []
+    /// `consumed` is told, now and then, how far into `contents` parsing has got (the loader
+    /// releases the pages before that offset).
+    static func parse(bytes contents: UnsafeRawBufferPointer, origin initialOrigin: DomainName, path: String,
+                      consumed: (Int) -> Void = { _ in }) -> Parsed {
         // One record per line at most: reserving avoids the doublings, which would leave a
         // large zone's record list at up to twice its size while the old zone still serves.
         var lines = 1
         for byte in contents where byte == 0x0A { lines += 1 }
-        records.reserveCapacity(lines)
+        var records = ZoneRecords(expectedCount: lines)
         var problems: [ZoneProblem] = []
         func problem(_ line: Int, _ message: String) {
             problems.append(ZoneProblem(file: path, line: line, message: message))
@@ -55,33 +57,46 @@ enum ZoneFileParser {
             }
         }
 
+        var reported = 0
         let tokenized = ZoneFileTokenizer.forEachEntry(of: contents) { text, line, inheritsOwner in
+            // Plain lines are handed over in place, so their address tells how far the file is read.
+            if let base = contents.baseAddress, let at = text.baseAddress, at >= base, at - base < contents.count,
+               at - base - reported >= 4 << 20 {
+                reported = at - base
+                consumed(reported)
+            }
             if !inheritsOwner && text.first == UInt8(ascii: "$") {
                 directive(String(decoding: text, as: UTF8.self), line: line)
                 return
             }
-            var found = PlainRecordParser.parse(text, inheritsOwner: inheritsOwner, origin: origin, defaultTTL: defaultTTL, state: &plain)
-            if found == nil {
-                var entry = String(decoding: text, as: UTF8.self)
-                if inheritsOwner {
-                    guard let previousOwner = plain.previousOwner else {
-                        problem(line, "record has no owner name and no previous record to take it from"); return
-                    }
-                    entry = previousOwner.description + " " + entry
-                }
-                switch parseRecord(entry, origin: origin, defaultTTL: defaultTTL, buffer: buffer) {
-                case .success(let record): found = record
-                case .failure(let error): problem(line, "\(error.message): \(entry)"); return
-                }
+            if let ttl = PlainRecordParser.parse(text, inheritsOwner: inheritsOwner, origin: origin, defaultTTL: defaultTTL, line: line,
+                                                 state: &plain, into: &records) {
+                if !sawTTLDirective { defaultTTL = ttl }
+                return
             }
-            guard var record = found else { return }
-            record.line = line
-            plain.previousOwner = record.owner
-            if !sawTTLDirective { defaultTTL = record.ttl }
-            records.append(record)
+            var entry = String(decoding: text, as: UTF8.self)
+            if inheritsOwner {
+                guard let previousOwner = DomainName(wire: plain.previousOwner) else {
+                    problem(line, "record has no owner name and no previous record to take it from"); return
+                }
+                entry = previousOwner.description + " " + entry
+            }
+            switch parseRecord(entry, origin: origin, defaultTTL: defaultTTL, buffer: buffer) {
+            case .success(let record):
+                let added = record.owner.wire.withUnsafeBytes { owner in
+                    record.rdata.withUnsafeBytes { rdata in
+                        records.append(owner: owner, type: record.type, rrClass: record.rrClass, ttl: record.ttl, rdata: rdata, line: line)
+                    }
+                }
+                guard added else { problem(line, "record data is too long: \(entry)"); return }
+                plain.previousOwner = record.owner.wire
+                if !sawTTLDirective { defaultTTL = record.ttl }
+            case .failure(let error):
+                problem(line, "\(error.message): \(entry)")
+            }
         }
         if case .failure(let error) = tokenized {
-            return Parsed(records: [], problems: [ZoneProblem(file: path, line: error.line, message: error.message)])
+            return Parsed(records: ZoneRecords(), problems: [ZoneProblem(file: path, line: error.line, message: error.message)])
         }
 
         return Parsed(records: records, problems: problems)

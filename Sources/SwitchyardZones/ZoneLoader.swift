@@ -41,14 +41,15 @@ public enum ZoneLoader {
         switch readZoneFile(path: path) {
         case .failure(let problems): return .failure(problems)
         case .success(let file):
-            return ZoneBuilder.build(origin: file.origin, records: file.records, source: path)
+            var file = file
+            return ZoneBuilder.build(origin: file.origin, records: &file.records, source: path)
         }
     }
 
     private struct ZoneFile {
         var path: String
         var origin: DomainName
-        var records: [ResourceRecord]
+        var records: ZoneRecords
         var fingerprint: ContentFingerprint
         /// The zone built from these same bytes by the previous load (records then empty).
         var reused: ZoneReuse.Built?
@@ -59,17 +60,17 @@ public enum ZoneLoader {
         guard let fileOrigin = origin(forFileName: fileName) else {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot derive a zone origin from the file name; name it <origin>zone, e.g. example.com.zone")]))
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let file = MappedFile(path: path) else {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot read the file")]))
         }
-        return data.withUnsafeBytes { bytes -> Result<ZoneFile, ZoneProblems> in
-            let fingerprint = ContentFingerprint(bytes)
-            if let previous, previous.fingerprint == fingerprint {
-                return .success(ZoneFile(path: path, origin: previous.zone.origin, records: [], fingerprint: fingerprint, reused: previous))
-            }
-            return parse(bytes, origin: fileOrigin, path: path)
-                .map { ZoneFile(path: path, origin: $0.origin, records: $0.records, fingerprint: fingerprint) }
+        let fingerprint = ContentFingerprint(file.bytes)
+        // Hashing read every page: give them back before parsing reads them again.
+        file.release(upTo: file.bytes.count)
+        if let previous, previous.fingerprint == fingerprint {
+            return .success(ZoneFile(path: path, origin: previous.zone.origin, records: ZoneRecords(), fingerprint: fingerprint, reused: previous))
         }
+        return parse(file.bytes, origin: fileOrigin, path: path, consumed: file.release(upTo:))
+            .map { ZoneFile(path: path, origin: $0.origin, records: $0.records, fingerprint: fingerprint) }
     }
 
     /// Parses master-file text already in memory, as if read from `path` (which only appears in
@@ -77,27 +78,31 @@ public enum ZoneLoader {
     /// otherwise `origin`). The fuzzer and tests enter here; files go through `loadZone(path:)`.
     public static func parseZoneFile(contents: [UInt8], origin: DomainName, path: String)
         -> Result<(origin: DomainName, records: [ResourceRecord]), ZoneProblems> {
-        contents.withUnsafeBytes { parse($0, origin: origin, path: path) }
+        contents.withUnsafeBytes { parse($0, origin: origin, path: path) }.map { ($0.origin, $0.records.records) }
     }
 
-    private static func parse(_ bytes: UnsafeRawBufferPointer, origin: DomainName, path: String)
-        -> Result<(origin: DomainName, records: [ResourceRecord]), ZoneProblems> {
-        let parsed = ZoneFileParser.parse(bytes: bytes, origin: origin, path: path)
+    private static func parse(_ bytes: UnsafeRawBufferPointer, origin: DomainName, path: String,
+                              consumed: (Int) -> Void = { _ in })
+        -> Result<(origin: DomainName, records: ZoneRecords), ZoneProblems> {
+        let parsed = ZoneFileParser.parse(bytes: bytes, origin: origin, path: path, consumed: consumed)
         guard parsed.problems.isEmpty else { return .failure(ZoneProblems(parsed.problems)) }
-        return .success((parsed.records.first(where: { $0.type == .soa })?.owner ?? origin, parsed.records))
+        return .success((parsed.records.firstOwner(of: .soa) ?? origin, parsed.records))
     }
 
     /// Owner names of a zone file's records, lowercase, for the inventory's checks.
     private static func ownerNames(of file: ZoneFile) -> Set<String> {
         if let zone = file.reused?.zone {
-            return Set(zone.nodes.filter { !$0.rrsets.isEmpty }.map { $0.name.description.lowercased() })
+            return Set(zone.nodes.filter(\.hasRecords).map { $0.name.description.lowercased() })
         }
-        return Set(file.records.map { $0.owner.description.lowercased() })
+        return file.records.ownerNames
     }
 
     /// Loads every zone of `directory` with the inventory beside it (`<origin>yaml`) and
     /// builds a snapshot, or reports every problem of every file.
     public static func load(directory: String) throws(ZoneProblems) -> Configuration {
+        // A zone's arrays are a few large blocks: mapped on their own, a replaced zone's
+        // memory goes back to the system when it is freed (see sy_malloc_map_large).
+        _ = sy_malloc_map_large()
         let (zones, inventories, specs, built) = try loadZones(directory: directory)
         // The parsed records are gone now; hand their pages back before the snapshot is
         // built, or a reload would hold the old data, the new data and this garbage at once.
@@ -160,15 +165,17 @@ public enum ZoneLoader {
                 case .failure(let found): problems += found.problems; continue
                 }
             }
-            let file = zoneFiles[index]
-            switch ZoneBuilder.build(origin: file.origin, records: file.records, source: file.path, stableNames: placed[index]) {
+            // Built in place: the zone takes over the records' storage. No other copy of the
+            // records may be alive here, or the builder's first write would copy them all.
+            let (path, origin, fingerprint) = (zoneFiles[index].path, zoneFiles[index].origin, zoneFiles[index].fingerprint)
+            switch ZoneBuilder.build(origin: origin, records: &zoneFiles[index].records, source: path, stableNames: placed[index]) {
             case .success(let zone):
                 zones.append(zone)
-                built[file.path] = ZoneReuse.Built(fingerprint: file.fingerprint, stableNodes: placed[index], zone: zone)
+                built[path] = ZoneReuse.Built(fingerprint: fingerprint, stableNodes: placed[index], zone: zone)
             case .failure(let found): problems += found.problems
             }
             // Each file's records go as soon as its zone is built.
-            zoneFiles[index].records = []
+            zoneFiles[index].records = ZoneRecords()
         }
         guard problems.isEmpty else { throw ZoneProblems(problems) }
         return (zones, inventories, specs, built)

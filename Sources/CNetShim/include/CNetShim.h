@@ -35,4 +35,6 @@ int sy_usable_cpus(void);
 int sy_signal_pipe(void);
 /// malloc_trim(0): hands freed heap pages back to the system.
 int sy_malloc_trim(void);
+/// Blocks of 1 MiB and more are mapped on their own and unmapped when freed (mallopt).
+int sy_malloc_map_large(void);
 #endif
