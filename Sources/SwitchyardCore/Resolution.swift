@@ -80,15 +80,16 @@ final class LookupScratch {
 
     /// Loads a name as stored (any case) into `name`, lowercased, and indexes its labels.
     func load(lowercasing source: UnsafeRawBufferPointer) {
-        for index in 0..<min(source.count, 256) { name[index] = asciiLowercase(source[index]) }
-        nameLength = min(source.count, 256)
+        let count = min(source.count, 256)
+        if count > 0 { copyLowercase(from: source.baseAddress!, to: name.baseAddress!, count: count) }
+        nameLength = count
         indexLabels()
     }
 
     /// The lowercase form of a valid name (at most 255 bytes), valid until the next call.
     func lowercasedTarget(_ source: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         let count = min(source.count, target.count)
-        for index in 0..<count { target[index] = asciiLowercase(source[index]) }
+        if count > 0 { copyLowercase(from: source.baseAddress!, to: target.baseAddress!, count: count) }
         return UnsafeRawBufferPointer(rebasing: target[0..<count])
     }
 
