@@ -8,8 +8,9 @@
 /// - `rdata`: every RDATA; a single record as is, several each after a two-byte length.
 ///
 /// The arrays are never mutated after building, so generations share them (a new SOA serial
-/// makes a new `Zone` around the same storage) and readers need no lock.
-struct ZoneStorage: Sendable {
+/// makes a new `Zone` around the same storage) and readers need no lock. A class, so that a
+/// lookup holding it pays one reference count, not one per array.
+final class ZoneStorage: Sendable {
     struct Node: Sendable {
         var firstRRSet: UInt32
         var stable: Int32 = -1
@@ -30,11 +31,15 @@ struct ZoneStorage: Sendable {
         var count: UInt16
     }
 
-    var names: NameTable
-    var spellings: NameSpellings
-    var nodes: [Node]
-    var rrsets: [RRSetEntry]
-    var rdata: [UInt8]
+    let names: NameTable
+    let spellings: NameSpellings
+    let nodes: [Node]
+    let rrsets: [RRSetEntry]
+    let rdata: [UInt8]
+
+    init(names: NameTable, spellings: NameSpellings, nodes: [Node], rrsets: [RRSetEntry], rdata: [UInt8]) {
+        self.names = names; self.spellings = spellings; self.nodes = nodes; self.rrsets = rrsets; self.rdata = rdata
+    }
 
     /// Indexes into `rrsets` of a node's RRsets, sorted by type.
     @inline(__always)
