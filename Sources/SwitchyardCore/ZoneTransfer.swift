@@ -54,6 +54,17 @@ public enum ZoneTransfer {
         return sets
     }
 
+    /// Only the flattened stable names of `zone`, in node order: all that differs between two
+    /// generations serving the same zone data, so an IXFR between them is computed from these
+    /// (a few records per stable name) instead of from every record of the zone.
+    public static func stableContents(of zone: Zone, stableNames: [StableNameSpec]) -> [RRSet] {
+        var sets: [RRSet] = []
+        for node in zone.storage.nodes where node.stable >= 0 && Int(node.stable) < stableNames.count {
+            sets.append(contentsOf: flatten(stableNames[Int(node.stable)]))
+        }
+        return sets
+    }
+
     /// The SOA of `zone` with `serial` in place of its own.
     public static func soa(of zone: Zone, serial: UInt32) -> RRSet {
         zone.withSerial(serial).soa

@@ -188,8 +188,9 @@ public final class TransferResponder: Sendable {
                 return [ZoneTransfer.reply(query: query, questionEnd: question.end, rcode: .noError, answer: [zone.soa])]
             }
             if let past = history.withLock({ $0 })?.stableNames(origin: zone.origin, serial: clientSerial) {
-                let old = ZoneTransfer.contents(of: zone, stableNames: past)
-                let new = ZoneTransfer.contents(of: zone, stableNames: snapshot.stableNames)
+                // The zone data is the same at both serials (else `past` is nil): only stable names differ.
+                let old = ZoneTransfer.stableContents(of: zone, stableNames: past)
+                let new = ZoneTransfer.stableContents(of: zone, stableNames: snapshot.stableNames)
                 let (deleted, added) = ZoneTransfer.difference(from: old, to: new)
                 let records = ZoneTransfer.ixfrRecords(oldSOA: ZoneTransfer.soa(of: zone, serial: clientSerial), newSOA: zone.soa,
                                                        deleted: deleted, added: added)

@@ -47,4 +47,19 @@ struct ZoneTransferTests {
         #expect(answers.count == contents.reduce(0) { $0 + $1.rdatas.count } + 1)
         #expect(parsed[0].qdcount == 1 && parsed.dropFirst().allSatisfy { $0.qdcount == 0 })
     }
+
+    @Test func anIncrementalDifferenceNeedsOnlyTheStableNames() throws {
+        // A broker moving pools and a weighted name changing its heaviest pool, zone data the same.
+        let before = [StableNameTests.broker(live: 0), StableNameTests.weighted([3, 1])]
+        let after = [StableNameTests.broker(live: 1), StableNameTests.weighted([1, 3])]
+        let zone = try #require(StableNameTests.snapshot(before).zones.first)
+        let full = ZoneTransfer.difference(from: ZoneTransfer.contents(of: zone, stableNames: before),
+                                           to: ZoneTransfer.contents(of: zone, stableNames: after))
+        let stable = ZoneTransfer.difference(from: ZoneTransfer.stableContents(of: zone, stableNames: before),
+                                             to: ZoneTransfer.stableContents(of: zone, stableNames: after))
+        func text(_ sets: [RRSet]) -> [String] { sets.map { "\($0.owner) \($0.type.rawValue) \($0.ttl) \($0.rdatas)" } }
+        #expect(!full.deleted.isEmpty && !full.added.isEmpty)
+        #expect(text(stable.deleted) == text(full.deleted))
+        #expect(text(stable.added) == text(full.added))
+    }
 }
