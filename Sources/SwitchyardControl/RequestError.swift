@@ -31,19 +31,13 @@ public struct ControlConflict: Error, HTTPStatusReporting, CustomStringConvertib
 
 /// The request names something that does not exist (a cluster without runs): HTTP 404.
 public struct ControlNotFound: Error, HTTPStatusReporting, CustomStringConvertible, Equatable, Sendable {
-    /// What is missing, by name.
-    public var problem: String
-    /// What to do about it.
-    public var remedy: String
+    /// What is missing, by name, and what to do about it.
+    public var refusal: ControlError
 
-    public init(_ problem: String, remedy: String) {
-        self.problem = problem
-        self.remedy = remedy
-    }
+    public init(_ problem: String, remedy: String) { refusal = ControlError(problem, remedy: remedy) }
 
     public var httpStatus: Int { 404 }
-
-    public var description: String { "\(problem); \(remedy)" }
+    public var description: String { refusal.description }
 }
 
 /// A request body the admin endpoint cannot take: too big (413), not JSON, or JSON of the
