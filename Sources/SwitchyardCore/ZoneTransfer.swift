@@ -109,38 +109,17 @@ public enum ZoneTransfer {
     /// allows either; BIND, NSD and Knot do the same).
     public static func encode(records: [RRSet], query: UnsafeRawBufferPointer, questionEnd: Int,
                               maxSize: Int = 16_384, reserve: Int = 0) -> [[UInt8]] {
-        let id = UInt16(query[0]) << 8 | UInt16(query[1])
-        let opcodeAndRD = (UInt16(query[2]) << 8 | UInt16(query[3])) & 0x7900
-        let limit = maxSize - reserve
-        let questionName = DomainName(wire: Array(query[12..<max(12, questionEnd - 4)]))
-        var messages: [[UInt8]] = []
-        var setIndex = 0, recordIndex = 0
-        repeat {
-            let first = messages.isEmpty
-            var writer = TransferWriter(header: [UInt8(id >> 8), UInt8(id & 0xFF), UInt8((0x8400 | opcodeAndRD) >> 8), UInt8(opcodeAndRD & 0xFF),
-                                                 0, first ? 1 : 0, 0, 0, 0, 0, 0, 0])
-            if first {
-                writer.bytes += query[12..<questionEnd]
-                if let questionName { writer.register(questionName, at: 12) }
-            }
-            var count: UInt16 = 0
-            while setIndex < records.count {
-                let set = records[setIndex]
-                if recordIndex >= set.rdataCount { setIndex += 1; recordIndex = 0; continue }
-                // Compression only shrinks a record: the uncompressed size bounds it.
-                let bound = set.owner.wire.count + 10 + set.rdata(at: recordIndex).count
-                if writer.bytes.count + bound > limit && (count > 0 || writer.bytes.count + bound > 65_535 - reserve) {
-                    if count == 0 { recordIndex += 1 }  // larger than any message: skipped
-                    break
-                }
-                writer.record(set, at: recordIndex)
-                count += 1
-                recordIndex += 1
-            }
-            writer.bytes[6] = UInt8(count >> 8); writer.bytes[7] = UInt8(count & 0xFF)
-            messages.append(writer.bytes)
-        } while setIndex < records.count
-        return messages
+        Array(TransferMessages(records: TransferRecords(records), query: query, questionEnd: questionEnd,
+                               maxSize: maxSize, reserve: reserve))
+    }
+
+    /// The messages of an AXFR of `zone` (SOA, every record, stable names flattened, SOA), made
+    /// one at a time from the zone's storage as they are asked for: a million-name zone is
+    /// never copied into record values, and a caller may send each message before making the next.
+    public static func axfrMessages(of zone: Zone, stableNames: [StableNameSpec], query: UnsafeRawBufferPointer,
+                                    questionEnd: Int, maxSize: Int = 16_384, reserve: Int = 0) -> TransferMessages {
+        TransferMessages(records: TransferRecords(zone: zone, stableNames: stableNames), query: query,
+                         questionEnd: questionEnd, maxSize: maxSize, reserve: reserve)
     }
 
     /// A single response with an empty answer and `rcode`, echoing the question (errors and
@@ -157,6 +136,158 @@ public enum ZoneTransfer {
     }
 }
 
+/// The records of a transfer in order, one at a time: a list of RRsets (IXFR, replies, tests),
+/// or a whole zone read from its storage (AXFR: the generation's SOA, every node's RRsets but
+/// the stored SOA, each stable name flattened where its node is, the SOA again).
+public struct TransferRecords {
+    private enum Phase { case leadingSOA, nodes, trailingSOA, list, done }
+    private let sets: [RRSet]
+    private let zone: Zone?
+    private let stableNames: [StableNameSpec]
+    private var phase: Phase
+    /// List: index into `sets`. Zone: the node, and the slot within it (its stored RRsets,
+    /// then its flattened stable name's sets).
+    private var set = 0, node = 0, slot = 0
+    /// The record within the current set.
+    private var record = 0
+    private var flattened: [RRSet] = []
+
+    init(_ sets: [RRSet]) {
+        self.sets = sets; zone = nil; stableNames = []; phase = .list
+        settle()
+    }
+
+    init(zone: Zone, stableNames: [StableNameSpec]) {
+        sets = []; self.zone = zone; self.stableNames = stableNames; phase = .leadingSOA
+        enterNode()
+        settle()
+    }
+
+    var isAtEnd: Bool { phase == .done }
+
+    /// Lends the current record (its set, and its index in the set) to `body`; nil at the end.
+    func withCurrent<R>(_ body: (RRSetBytes, Int) -> R) -> R? {
+        switch phase {
+        case .list: return sets[set].withBytes { body($0, record) }
+        case .leadingSOA, .trailingSOA: return zone!.soa.withBytes { body($0, record) }
+        case .nodes:
+            let zone = zone!, range = zone.storage.rrsetRange(of: node)
+            if slot < range.count { return zone.storage.withRRSet(at: range.lowerBound + slot, node: node) { body($0, record) } }
+            return flattened[slot - range.count].withBytes { body($0, record) }
+        case .done: return nil
+        }
+    }
+
+    mutating func advance() {
+        guard phase != .done else { return }
+        record += 1
+        settle()
+    }
+
+    private mutating func enterNode() {
+        flattened = []
+        guard let zone, node < zone.storage.nodes.count else { return }
+        let stable = Int(zone.storage.nodes[node].stable)
+        if stable >= 0 && stable < stableNames.count { flattened = ZoneTransfer.flatten(stableNames[stable]) }
+    }
+
+    /// Moves forward to the next record that exists (past empty sets, the stored SOA and
+    /// finished sets), or to the end.
+    private mutating func settle() {
+        while true {
+            switch phase {
+            case .done: return
+            case .list:
+                if set >= sets.count { phase = .done; return }
+                if record < sets[set].rdataCount { return }
+                set += 1; record = 0
+            case .leadingSOA:
+                if record < zone!.soa.rdataCount { return }
+                phase = .nodes; record = 0
+            case .trailingSOA:
+                if record < zone!.soa.rdataCount { return }
+                phase = .done
+            case .nodes:
+                let storage = zone!.storage
+                if node >= storage.nodes.count { phase = .trailingSOA; record = 0; continue }
+                let range = storage.rrsetRange(of: node)
+                let count: Int
+                if slot < range.count {
+                    let entry = storage.rrsets[range.lowerBound + slot]
+                    // The apex's stored SOA is sent first and last, with this generation's serial.
+                    count = entry.type == RRType.soa.rawValue ? 0 : Int(entry.count)
+                } else if slot - range.count < flattened.count {
+                    count = flattened[slot - range.count].rdataCount
+                } else {
+                    node += 1; slot = 0; record = 0
+                    enterNode()
+                    continue
+                }
+                if record < count { return }
+                slot += 1; record = 0
+            }
+        }
+    }
+}
+
+/// The response messages of a transfer, made one at a time (`next()`): each at most
+/// `maxSize - reserve` bytes (leave `reserve` for a TSIG record), names compressed within each
+/// (RFC 5936 section 2.2), the question only in the first (RFC 5936 section 2.2.1 allows
+/// either; BIND, NSD and Knot do the same). There is always a first message, even for no records.
+public struct TransferMessages: Sequence, IteratorProtocol {
+    private var records: TransferRecords
+    private let header: [UInt8]
+    private let question: [UInt8]
+    private let questionName: [UInt8]?
+    private let limit: Int
+    private let reserve: Int
+    private var sent = 0
+
+    init(records: TransferRecords, query: UnsafeRawBufferPointer, questionEnd: Int, maxSize: Int, reserve: Int) {
+        self.records = records
+        let opcodeAndRD = (UInt16(query[2]) << 8 | UInt16(query[3])) & 0x7900
+        header = [query[0], query[1], UInt8((0x8400 | opcodeAndRD) >> 8), UInt8(opcodeAndRD & 0xFF), 0, 0, 0, 0, 0, 0, 0, 0]
+        question = Array(query[12..<questionEnd])
+        let nameEnd = Swift.max(12, questionEnd - 4)
+        questionName = DomainName.validate(Array(query[12..<nameEnd])[...]) == nameEnd - 12 ? Array(query[12..<nameEnd]) : nil
+        limit = maxSize - reserve
+        self.reserve = reserve
+    }
+
+    /// How many messages were made so far.
+    public var count: Int { sent }
+
+    public mutating func next() -> [UInt8]? {
+        guard sent == 0 || !records.isAtEnd else { return nil }
+        let first = sent == 0
+        var writer = TransferWriter(header: header)
+        if first {
+            writer.bytes[5] = 1
+            writer.bytes += question
+            if let questionName { questionName.withUnsafeBytes { writer.register($0, at: 12) } }
+        }
+        var count: UInt16 = 0
+        while let fits = records.withCurrent({ set, index -> Bool in
+            let rdata = set.rdata(at: index)
+            // Compression only shrinks a record: the uncompressed size bounds it.
+            let bound = set.owner.count + 10 + rdata.count
+            if writer.bytes.count + bound > limit && (count > 0 || writer.bytes.count + bound > 65_535 - reserve) { return false }
+            writer.record(set, rdata: rdata)
+            return true
+        }) {
+            if !fits {
+                if count == 0 { records.advance() }  // larger than any message: skipped
+                break
+            }
+            count += 1
+            records.advance()
+        }
+        writer.bytes[6] = UInt8(count >> 8); writer.bytes[7] = UInt8(count & 0xFF)
+        sent += 1
+        return writer.bytes
+    }
+}
+
 /// Writes the records of a transfer message with name compression through a hash table of
 /// the suffixes already written (the answer path's `MessageWriter` scans its table, which is
 /// right for a few names and far too slow for the thousands in a 16 KiB transfer message).
@@ -170,18 +301,20 @@ struct TransferWriter {
         bytes.reserveCapacity(16_384 + 512)
     }
 
-    mutating func register(_ name: DomainName, at offset: Int) {
+    /// Makes the suffixes of the name at `offset` (already in `bytes`) available as pointers.
+    mutating func register(_ wire: UnsafeRawBufferPointer, at offset: Int) {
+        let key = lowercased(wire)
         var position = 0
-        let key = name.key
         while key[position] != 0 && offset + position < 0x4000 {
             suffixes[key[position...]] = suffixes[key[position...]] ?? UInt16(offset + position)
             position += 1 + Int(key[position])
         }
     }
 
-    mutating func name(_ name: DomainName) {
+    /// Appends an uncompressed wire name, compressed against the names before it.
+    mutating func name(_ wire: UnsafeRawBufferPointer) {
+        let key = lowercased(wire)
         var position = 0
-        let key = name.key, wire = name.wire
         while true {
             let length = Int(wire[position])
             if length == 0 { bytes.append(0); return }
@@ -190,43 +323,60 @@ struct TransferWriter {
                 return
             }
             if bytes.count < 0x4000 { suffixes[key[position...]] = UInt16(bytes.count) }
-            bytes += wire[position...(position + length)]
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: wire[position...(position + length)]))
             position += 1 + length
+        }
+    }
+
+    private func lowercased(_ wire: UnsafeRawBufferPointer) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: wire.count) { buffer, initialized in
+            if wire.count > 0 { copyLowercase(from: wire.baseAddress!, to: UnsafeMutableRawPointer(buffer.baseAddress!), count: wire.count) }
+            initialized = wire.count
         }
     }
 
     /// One record; names in NS, CNAME, PTR, MX and SOA data compressed (RFC 3597 section 4:
     /// only the types of RFC 1035), everything else verbatim.
-    mutating func record(_ set: RRSet, at index: Int) {
-        let rdata = set.rdata(at: index)
+    mutating func record(_ set: RRSetBytes, rdata: UnsafeRawBufferPointer) {
         name(set.owner)
         let ttl = set.ttl
         bytes += [UInt8(set.type.rawValue >> 8), UInt8(set.type.rawValue & 0xFF), 0, 1,
                   UInt8(ttl >> 24), UInt8(ttl >> 16 & 0xFF), UInt8(ttl >> 8 & 0xFF), UInt8(ttl & 0xFF), 0, 0]
         let lengthAt = bytes.count - 2
-        let aligned = set.targets.count == set.rdataCount
         switch set.type {
-        case .ns where aligned, .cname where aligned, .ptr where aligned:
-            name(set.targets[index])
-        case .mx where aligned && rdata.count >= 2:
-            bytes += rdata[0..<2]
-            name(set.targets[index])
-        case .soa:
-            let fields = rdata.withUnsafeBytes { raw -> (Int, Int)? in
-                guard let m = uncompressedNameEnd(raw, from: 0), let r = uncompressedNameEnd(raw, from: m) else { return nil }
-                return (m, r)
-            }
-            if let (mEnd, rEnd) = fields, let mname = DomainName(wire: Array(rdata[0..<mEnd])),
-               let rname = DomainName(wire: Array(rdata[mEnd..<rEnd])) {
-                name(mname); name(rname)
-                bytes += rdata[rEnd...]
+        case .ns, .cname, .ptr, .mx:
+            if let target = RRSetBytes.target(in: rdata, type: set.type), set.type != .mx || rdata.count >= 2 {
+                if set.type == .mx { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: rdata[0..<2])) }
+                name(target)
             } else {
-                bytes += rdata
+                bytes.append(contentsOf: rdata)
+            }
+        case .soa:
+            if let mEnd = uncompressedNameEnd(rdata, from: 0), let rEnd = uncompressedNameEnd(rdata, from: mEnd) {
+                name(UnsafeRawBufferPointer(rebasing: rdata[0..<mEnd]))
+                name(UnsafeRawBufferPointer(rebasing: rdata[mEnd..<rEnd]))
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: rdata[rEnd...]))
+            } else {
+                bytes.append(contentsOf: rdata)
             }
         default:
-            bytes += rdata
+            bytes.append(contentsOf: rdata)
         }
         let length = bytes.count - lengthAt - 2
         bytes[lengthAt] = UInt8(length >> 8); bytes[lengthAt + 1] = UInt8(length & 0xFF)
+    }
+}
+
+extension RRSetBytes {
+    /// The RDATA of record `index`, borrowed like the set (empty past the last record).
+    func rdata(at index: Int) -> UnsafeRawBufferPointer {
+        var seen = 0
+        var found = UnsafeRawBufferPointer(start: nil, count: 0)
+        _ = forEachRData { rdata in
+            if seen == index { found = rdata; return false }
+            seen += 1
+            return true
+        }
+        return found
     }
 }

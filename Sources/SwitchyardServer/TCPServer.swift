@@ -22,6 +22,9 @@ final class TCPServer: @unchecked Sendable {
         var outputOffset = 0
         var lastActive: Double
         var waitingToWrite = false
+        /// The rest of a zone transfer, made as the peer takes what was sent (a whole zone is
+        /// never held here: at most `TCPServer.transferBuffer` bytes of it at a time).
+        var transfer: TransferReply?
         init(fd: Int32, now: Double) { self.fd = fd; self.lastActive = now }
         var hasPendingOutput: Bool { outputOffset < output.count }
     }
@@ -39,6 +42,8 @@ final class TCPServer: @unchecked Sendable {
     private var tally: QueryTally
     private var connections: [Int32: Connection] = [:]
     private let response = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_535, alignment: 16)
+    /// How much of a zone transfer is made ahead of what the peer has taken.
+    static let transferBuffer = 256 << 10
 
     init(listeners: [Int32: ListenAddress], store: SnapshotStore, maxUDPSize: Int, settings: Settings,
          stopping: StopFlag, metrics: QueryMetrics, transfers: TransferResponder?, logger: Logger) throws(SystemError) {
@@ -154,7 +159,7 @@ final class TCPServer: @unchecked Sendable {
         guard answerFrames(connection, snapshot: snapshot) else { drop(connection); return }
         guard flush(connection, now: now) else { return }
         if peerClosed {
-            if connection.hasPendingOutput { connection.waitingToWrite = true } else { drop(connection) }
+            if connection.hasPendingOutput || connection.transfer != nil { connection.waitingToWrite = true } else { drop(connection) }
         }
     }
 
@@ -165,53 +170,91 @@ final class TCPServer: @unchecked Sendable {
                 responder.respond(to: packet, transport: .tcp, snapshot: snapshot, client: peer, into: response)
             }
             tally.count(responder.outcome)
+            // Answers go out in query order: a transfer still being made is finished first.
+            if connection.transfer != nil { finishTransfer(connection) }
             if responder.outcome.deferred, let transfers {
-                for message in transfers.respond(to: packet, transport: .tcp, client: connection.peer, snapshot: snapshot,
-                                                 responder: responder, scratch: response) where message.count <= 65_535 {
-                    connection.output.append(UInt8(message.count >> 8))
-                    connection.output.append(UInt8(message.count & 0xFF))
-                    connection.output.append(contentsOf: message)
-                }
+                connection.transfer = transfers.reply(to: packet, transport: .tcp, client: connection.peer, snapshot: snapshot,
+                                                      responder: responder, scratch: response)
+                continueTransfer(connection)
             } else if answer > 0 {
-                connection.output.append(UInt8(answer >> 8))
-                connection.output.append(UInt8(answer & 0xFF))
-                connection.output.append(contentsOf: UnsafeRawBufferPointer(rebasing: response[0..<answer]))
+                append(UnsafeRawBufferPointer(rebasing: response[0..<answer]), to: connection)
             }
         }
     }
 
-    /// Writes pending output. False when the connection was closed.
+    private func append(_ message: UnsafeRawBufferPointer, to connection: Connection) {
+        guard message.count <= 65_535 else { return }
+        connection.output.append(UInt8(message.count >> 8))
+        connection.output.append(UInt8(message.count & 0xFF))
+        connection.output.append(contentsOf: message)
+    }
+
+    /// Makes more of the connection's transfer, up to `transferBuffer` bytes of output; false
+    /// when there is none left to make.
+    @discardableResult
+    private func continueTransfer(_ connection: Connection) -> Bool {
+        guard connection.transfer != nil else { return false }
+        while connection.output.count - connection.outputOffset < Self.transferBuffer {
+            guard let message = connection.transfer!.next() else {
+                connection.transfer = nil
+                break
+            }
+            message.withUnsafeBytes { append($0, to: connection) }
+        }
+        return connection.hasPendingOutput
+    }
+
+    private func finishTransfer(_ connection: Connection) {
+        while let message = connection.transfer?.next() { message.withUnsafeBytes { append($0, to: connection) } }
+        connection.transfer = nil
+    }
+
+    /// Writes pending output, then makes and writes one more piece of a transfer in progress.
+    /// False when the connection was closed.
     @discardableResult
     private func flush(_ connection: Connection, now: Double) -> Bool {
-        while connection.hasPendingOutput {
-            let result = connection.output.withUnsafeBytes {
-                Glibc.send(connection.fd, $0.baseAddress! + connection.outputOffset, connection.output.count - connection.outputOffset, Int32(MSG_NOSIGNAL))
-            }
-            if result > 0 {
-                connection.outputOffset += result
-                connection.lastActive = now
-                continue
-            }
-            let code = errno
-            if result < 0 && code == EINTR { continue }
-            if result < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
-                if !connection.waitingToWrite {
-                    // Stop reading until the peer takes what we have (RFC 7766 section 6.2.3).
-                    connection.waitingToWrite = true
-                    _ = sy_epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, EPOLLOUT.rawValue | EPOLLRDHUP.rawValue)
+        var madeMore = false
+        while true {
+            while connection.hasPendingOutput {
+                let result = connection.output.withUnsafeBytes {
+                    Glibc.send(connection.fd, $0.baseAddress! + connection.outputOffset, connection.output.count - connection.outputOffset, Int32(MSG_NOSIGNAL))
                 }
-                return true
+                if result > 0 {
+                    connection.outputOffset += result
+                    connection.lastActive = now
+                    continue
+                }
+                let code = errno
+                if result < 0 && code == EINTR { continue }
+                if result < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
+                    // Stop reading until the peer takes what we have (RFC 7766 section 6.2.3).
+                    waitToWrite(connection)
+                    return true
+                }
+                drop(connection)
+                return false
             }
-            drop(connection)
-            return false
+            connection.output.removeAll(keepingCapacity: true)
+            connection.outputOffset = 0
+            guard connection.transfer != nil, !madeMore else { break }
+            continueTransfer(connection)
+            madeMore = true
         }
-        connection.output.removeAll(keepingCapacity: true)
-        connection.outputOffset = 0
-        if connection.waitingToWrite {
+        if connection.transfer != nil {
+            // One piece per turn, so a zone going out does not hold up the other connections:
+            // the rest follows when the socket is writable again (at once, if it still is).
+            waitToWrite(connection)
+        } else if connection.waitingToWrite {
             connection.waitingToWrite = false
             _ = sy_epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
         }
         return true
+    }
+
+    private func waitToWrite(_ connection: Connection) {
+        guard !connection.waitingToWrite else { return }
+        connection.waitingToWrite = true
+        _ = sy_epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, EPOLLOUT.rawValue | EPOLLRDHUP.rawValue)
     }
 
     private func closeIdle(now: Double) {
@@ -231,6 +274,7 @@ final class TCPServer: @unchecked Sendable {
         for fd in listeners.keys { close(fd) }
         let deadline = monotonicSeconds() + 1
         for connection in connections.values {
+            connection.transfer = nil  // the rest of a zone is not worth the wait: secondaries retry
             _ = fcntl(connection.fd, F_SETFL, fcntl(connection.fd, F_GETFL) & ~O_NONBLOCK)
             var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
             _ = setsockopt(connection.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

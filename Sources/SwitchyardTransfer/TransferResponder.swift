@@ -55,24 +55,32 @@ public final class TransferResponder: Sendable {
         var timeSigned: UInt64
     }
 
-    /// Answers a deferred packet. Returns the messages to send in order (UDP sends only the
-    /// first); empty when the packet gets no answer. `responder` and `scratch` are the
-    /// calling thread's own, used for signed ordinary queries.
+    /// Answers a deferred packet with every message made at once, in order (UDP sends only
+    /// the first); empty when the packet gets no answer.
     public func respond(to packet: UnsafeRawBufferPointer, transport: Transport, client: [UInt8], snapshot: Snapshot,
                         responder: Responder, scratch: UnsafeMutableRawBufferPointer) -> [[UInt8]] {
-        guard packet.count >= 12, packet[2] & 0x80 == 0 else { return [] }
-        guard let question = Question(packet) else { return [] }
+        Array(reply(to: packet, transport: transport, client: client, snapshot: snapshot, responder: responder, scratch: scratch))
+    }
+
+    /// Answers a deferred packet: the messages to send in order, made (and signed) as they are
+    /// taken, so a TCP connection can send a whole zone without it ever being held in memory;
+    /// none when the packet gets no answer. `responder` and `scratch` are the calling thread's
+    /// own, used for signed ordinary queries.
+    public func reply(to packet: UnsafeRawBufferPointer, transport: Transport, client: [UInt8], snapshot: Snapshot,
+                      responder: Responder, scratch: UnsafeMutableRawBufferPointer) -> TransferReply {
+        guard packet.count >= 12, packet[2] & 0x80 == 0 else { return TransferReply([]) }
+        guard let question = Question(packet) else { return TransferReply([]) }
         var signing: Signing?
         var body = Array(packet)
         switch TSIG.find(in: packet) {
         case .malformed:
-            return [ZoneTransfer.reply(query: packet, questionEnd: question.end, rcode: .formErr)]
+            return TransferReply([ZoneTransfer.reply(query: packet, questionEnd: question.end, rcode: .formErr)])
         case .unsigned:
             break
         case .signed(let record):
             switch check(record, packet: packet) {
             case .failure(let error):
-                return [tsigError(error, record: record, packet: packet, question: question)]
+                return TransferReply([tsigError(error, record: record, packet: packet, question: question)])
             case .success(let verified):
                 signing = verified
                 statistics.withLock { $0.signedQueries += 1 }
@@ -82,10 +90,9 @@ public final class TransferResponder: Sendable {
                 body[10] = UInt8(arcount >> 8); body[11] = UInt8(arcount & 0xFF)
             }
         }
-        var messages: [[UInt8]]
         if question.type == .axfr || question.type == .ixfr {
-            messages = body.withUnsafeBytes { transfer(query: $0, question: question, transport: transport, client: client,
-                                                       signing: signing, snapshot: snapshot) }
+            return body.withUnsafeBytes { transfer(query: $0, question: question, transport: transport, client: client,
+                                                   signing: signing, snapshot: snapshot) }
         } else {
             let reserve = signing.map { TSIG.size($0.key, keyName: $0.key.name, algorithm: $0.key.algorithm.wireName) } ?? 0
             let limit = transport == .tcp ? scratch.count : min(scratch.count, question.udpLimit(responder.maxUDPSize))
@@ -95,11 +102,9 @@ public final class TransferResponder: Sendable {
                     responder.respond(to: query, transport: transport, snapshot: snapshot, client: peer, into: room)
                 }
             }
-            guard length > 0 else { return [] }
-            messages = [Array(room[0..<length])]
+            guard length > 0 else { return TransferReply([]) }
+            return TransferReply([Array(room[0..<length])], signing: signing, time: clock())
         }
-        if let signing { sign(&messages, with: signing) }
-        return messages
     }
 
     // MARK: TSIG
@@ -144,27 +149,16 @@ public final class TransferResponder: Sendable {
         return message
     }
 
-    /// Every message signed; the first after the request MAC, the others after the previous
-    /// message's MAC with the timers only (RFC 8945 section 5.3.1).
-    private func sign(_ messages: inout [[UInt8]], with signing: Signing) {
-        var prior = signing.requestMAC
-        let now = clock()
-        for index in messages.indices {
-            prior = TSIG.sign(&messages[index], key: signing.key, keyName: signing.key.name, algorithm: signing.key.algorithm.wireName,
-                              time: now, originalID: signing.originalID, priorMAC: prior, timersOnly: index > 0)
-        }
-    }
-
     // MARK: Transfers
 
     private func transfer(query: UnsafeRawBufferPointer, question: Question, transport: Transport, client: [UInt8],
-                          signing: Signing?, snapshot: Snapshot) -> [[UInt8]] {
+                          signing: Signing?, snapshot: Snapshot) -> TransferReply {
         let kind = question.type == .axfr ? "AXFR" : "IXFR"
         let clientText = Self.format(client)
-        func refuse(_ why: String, rcode: RCode = .refused) -> [[UInt8]] {
+        func refuse(_ why: String, rcode: RCode = .refused) -> TransferReply {
             statistics.withLock { $0.refused += 1 }
             logger.notice("zone transfer refused", metadata: ["type": "\(kind)", "zone": "\(question.name)", "client": "\(clientText)", "why": "\(why)"])
-            return [ZoneTransfer.reply(query: query, questionEnd: question.end, rcode: rcode)]
+            return TransferReply([ZoneTransfer.reply(query: query, questionEnd: question.end, rcode: rcode)], signing: signing, time: clock())
         }
         // RFC 5936 section 4.2: AXFR is a TCP affair.
         if transport == .udp && question.type == .axfr { return refuse("AXFR over UDP") }
@@ -178,14 +172,15 @@ public final class TransferResponder: Sendable {
         let current = zone.serial
         if question.type == .ixfr {
             guard let clientSerial = question.ixfrSerial(query) else {
-                return [ZoneTransfer.reply(query: query, questionEnd: question.end, rcode: .formErr)]
+                return TransferReply([ZoneTransfer.reply(query: query, questionEnd: question.end, rcode: .formErr)], signing: signing, time: clock())
             }
             note(clientText, serial: clientSerial)
             if clientSerial == current || (clientSerial &- current) < 0x8000_0000 || transport == .udp {
                 // Up to date; or over UDP, where the lone SOA tells the client to use TCP
                 // (RFC 1995 section 2).
                 statistics.withLock { $0.ixfrUpToDate += 1 }
-                return [ZoneTransfer.reply(query: query, questionEnd: question.end, rcode: .noError, answer: [zone.soa])]
+                return TransferReply([ZoneTransfer.reply(query: query, questionEnd: question.end, rcode: .noError, answer: [zone.soa])],
+                                     signing: signing, time: clock())
             }
             if let past = history.withLock({ $0 })?.stableNames(origin: zone.origin, serial: clientSerial) {
                 // The zone data is the same at both serials (else `past` is nil): only stable names differ.
@@ -197,20 +192,19 @@ public final class TransferResponder: Sendable {
                 statistics.withLock { $0.ixfrIncremental += 1; $0.secondarySerials[clientText] = clientSerial }
                 logger.info("IXFR served", metadata: ["zone": "\(zone.origin)", "client": "\(clientText)", "from": "\(clientSerial)",
                                                       "to": "\(current)", "deleted": "\(deleted.count)", "added": "\(added.count)"])
-                return ZoneTransfer.encode(records: records, query: query, questionEnd: question.end, maxSize: messageSize, reserve: reserve)
+                return TransferReply(ZoneTransfer.encode(records: records, query: query, questionEnd: question.end, maxSize: messageSize, reserve: reserve),
+                                     signing: signing, time: clock())
             }
             statistics.withLock { $0.ixfrFull += 1 }
         } else {
             statistics.withLock { $0.axfr += 1 }
         }
-        let contents = ZoneTransfer.contents(of: zone, stableNames: snapshot.stableNames)
-        let messages = ZoneTransfer.encode(records: ZoneTransfer.axfrRecords(contents), query: query, questionEnd: question.end,
-                                           maxSize: messageSize, reserve: reserve)
         logger.info("\(kind) served in full", metadata: ["zone": "\(zone.origin)", "client": "\(clientText)", "serial": "\(current)",
-                                                         "rrsets": "\(contents.count)", "messages": "\(messages.count)",
                                                          "signed": "\(signing.map(\.key.displayName) ?? "no")"])
         if question.type == .axfr { note(clientText, serial: current) }
-        return messages
+        return TransferReply(zone: ZoneTransfer.axfrMessages(of: zone, stableNames: snapshot.stableNames, query: query,
+                                                             questionEnd: question.end, maxSize: messageSize, reserve: reserve),
+                             signing: signing, time: clock())
     }
 
     private func note(_ client: String, serial: UInt32) {
@@ -271,5 +265,43 @@ struct Question {
         guard rdataEnd <= packet.count, rdataEnd - 20 >= skipped + 10 else { return nil }
         let at = rdataEnd - 20
         return UInt32(packet[at]) << 24 | UInt32(packet[at + 1]) << 16 | UInt32(packet[at + 2]) << 8 | UInt32(packet[at + 3])
+    }
+}
+
+/// The messages answering one deferred packet, made and signed one at a time as they are
+/// taken (`next()`): a list made already, or a whole zone encoded from its storage message by
+/// message. Each message is signed when the query was, the first after the request's MAC, the
+/// others after the previous message's MAC with the timers only (RFC 8945 section 5.3.1).
+public struct TransferReply: Sequence, IteratorProtocol {
+    private var list: [[UInt8]]
+    private var zone: TransferMessages?
+    private var made = 0
+    private let signing: TransferResponder.Signing?
+    private var priorMAC: [UInt8]
+    private let time: UInt64
+
+    init(_ messages: [[UInt8]], signing: TransferResponder.Signing? = nil, time: UInt64 = 0) {
+        list = messages; zone = nil; self.signing = signing; priorMAC = signing?.requestMAC ?? []; self.time = time
+    }
+
+    init(zone: TransferMessages, signing: TransferResponder.Signing?, time: UInt64) {
+        list = []; self.zone = zone; self.signing = signing; priorMAC = signing?.requestMAC ?? []; self.time = time
+    }
+
+    public mutating func next() -> [UInt8]? {
+        var message: [UInt8]
+        if zone != nil {
+            guard let next = zone!.next() else { return nil }
+            message = next
+        } else {
+            guard made < list.count else { return nil }
+            message = list[made]
+        }
+        if let signing {
+            priorMAC = TSIG.sign(&message, key: signing.key, keyName: signing.key.name, algorithm: signing.key.algorithm.wireName,
+                                 time: time, originalID: signing.originalID, priorMAC: priorMAC, timersOnly: made > 0)
+        }
+        made += 1
+        return message
     }
 }

@@ -62,4 +62,25 @@ struct ZoneTransferTests {
         #expect(text(stable.deleted) == text(full.deleted))
         #expect(text(stable.added) == text(full.added))
     }
+
+    @Test func anAXFRReadFromStorageEqualsOneBuiltFromRecordValues() throws {
+        // Stable names flattened where their nodes are, the stored SOA replaced by the generation's.
+        let snapshot = StableNameTests.snapshot([StableNameTests.broker(live: 1), StableNameTests.weighted([1, 3])])
+        let zone = try #require(snapshot.zones.first).withSerial(4242)
+        let query = Fixture.query("example.test.", .axfr)
+        for size in [512, 2048, 16_384] {
+            let fromValues = query.withUnsafeBytes {
+                ZoneTransfer.encode(records: ZoneTransfer.axfrRecords(ZoneTransfer.contents(of: zone, stableNames: snapshot.stableNames)),
+                                    query: $0, questionEnd: query.count, maxSize: size)
+            }
+            let fromStorage = query.withUnsafeBytes {
+                Array(ZoneTransfer.axfrMessages(of: zone, stableNames: snapshot.stableNames, query: $0, questionEnd: query.count, maxSize: size))
+            }
+            #expect(fromStorage == fromValues, "messages of at most \(size) bytes")
+            let answers = fromStorage.compactMap(Response.init).flatMap(\.answer)
+            #expect(answers.first?.type == RRType.soa.rawValue && answers.last?.type == RRType.soa.rawValue)
+            #expect(answers.filter { $0.type == RRType.soa.rawValue }.count == 2)
+            #expect(answers.contains { $0.owner == "broker-1.orders.example.test." && $0.type == RRType.cname.rawValue })
+        }
+    }
 }

@@ -31,7 +31,7 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-from conftest import V4, backend, make_query
+from conftest import V4, backend, make_query, recv_exact
 from cutoverkit import (  # noqa: F401  (fixtures)
     ORIGIN,
     POD,
@@ -103,6 +103,49 @@ def test_axfr_signed_flattens_stable_names(primary):
         assert by_name[f"{broker_name(i)} A"] == {VM[i]}
     assert by_name[f"{bootstrap_name()} A"] == set(VM.values())
     assert f"ns1.{ORIGIN} A" in by_name
+
+
+def read_frame(sock: socket.socket) -> bytes:
+    length = int.from_bytes(recv_exact(sock, 2), "big")
+    return recv_exact(sock, length)
+
+
+def test_a_large_axfr_is_made_as_the_secondary_reads_it(deployments, tmp_path):
+    # 15,000 extra names: ~25 signed messages, made from the zone's storage a piece at a time.
+    # The client reads slowly; meanwhile another client is answered, and a query pipelined
+    # behind the AXFR on the same connection is answered after its last message.
+    keyfile = tmp_path / "keys.conf"
+    keyfile.write_text(KEYS)
+    zones = orders_zones(19093, ttl=30)
+    zones["example.test.zone"] += "".join(f"host-{i} 300 IN A 10.9.{i // 256}.{i % 256}\n" for i in range(15_000))
+    d = deployments(zones, ["--tsig-key-file", str(keyfile), "--allow-transfer", "127.0.0.1,key=xfr"])
+    q = dns.message.make_query(ORIGIN, "AXFR")
+    q.use_tsig(KEYRING, keyname="xfr.")
+    follow = dns.message.make_query(broker_name(1), "A", id=0x5151)
+    with socket.create_connection((V4, d.port), timeout=10) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        wire, after = q.to_wire(), follow.to_wire()
+        s.sendall(len(wire).to_bytes(2, "big") + wire + len(after).to_bytes(2, "big") + after)
+        messages, soas, names = [], 0, set()
+        context = None
+        while soas < 2:
+            raw = read_frame(s)
+            m = dns.message.from_wire(raw, keyring=KEYRING, request_mac=q.mac if context is None else b"",
+                                      xfr=True, origin=None, tsig_ctx=context, multi=True)
+            context = m.tsig_ctx
+            messages.append(m)
+            for rrset in m.answer:
+                soas += rrset.rdtype == dns.rdatatype.SOA
+                names.add(rrset.name.to_text().lower())
+            if len(messages) == 3:
+                # Mid-transfer, with this connection not reading: another client is served.
+                other = dns.query.tcp(make_query(broker_name(2), "A"), V4, port=d.port, timeout=5)
+                assert [r.to_text() for rr in other.answer for r in rr] == [VM[2]]
+                time.sleep(0.3)
+        assert len(messages) > 10, len(messages)
+        assert all(f"host-{i}.{ORIGIN}".lower() in names for i in (0, 12_345, 14_999))
+        pipelined = dns.message.from_wire(read_frame(s))
+        assert pipelined.id == 0x5151 and [r.to_text() for rr in pipelined.answer for r in rr] == [VM[1]]
 
 
 def test_axfr_refused_without_the_key_or_outside_the_prefix(primary):
