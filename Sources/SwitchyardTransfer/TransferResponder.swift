@@ -35,6 +35,8 @@ public final class TransferResponder: Sendable {
     private let statistics = Mutex(TransferStatistics())
     private let clock: @Sendable () -> UInt64
     private let logger: Logger
+    /// Client-caused lines (TSIG failures, refusals) are rate-limited: see `LogThrottle`.
+    private let tsigFailureLog = LogThrottle(), refusalLog = LogThrottle()
     /// Largest transfer message (RFC 5936 allows 65535; smaller ones keep compression
     /// pointers in range and let the secondary start parsing early).
     public let messageSize = 16_384
@@ -132,7 +134,10 @@ public final class TransferResponder: Sendable {
     /// BADTIME signed, with the server's time in Other Data.
     private func tsigError(_ failure: TSIGFailure, record: TSIG.Record, packet: UnsafeRawBufferPointer, question: Question) -> [UInt8] {
         statistics.withLock { $0.tsigErrors[failure.name, default: 0] += 1 }
-        logger.notice("TSIG check failed", metadata: ["error": "\(failure.name)", "key": "\(record.keyName)"])
+        if let held = tsigFailureLog.admit(second: clock()) {
+            logger.notice("TSIG check failed", metadata: ["error": "\(failure.name)", "key": "\(record.keyName)",
+                                                         "held_back_before": "\(held)"])
+        }
         var message = ZoneTransfer.reply(query: packet, questionEnd: question.end, rcode: .notAuth)
         switch failure {
         case .badKey:
@@ -157,7 +162,10 @@ public final class TransferResponder: Sendable {
         let clientText = Self.format(client)
         func refuse(_ why: String, rcode: RCode = .refused) -> TransferReply {
             statistics.withLock { $0.refused += 1 }
-            logger.notice("zone transfer refused", metadata: ["type": "\(kind)", "zone": "\(question.name)", "client": "\(clientText)", "why": "\(why)"])
+            if let held = refusalLog.admit(second: clock()) {
+                logger.notice("zone transfer refused", metadata: ["type": "\(kind)", "zone": "\(question.name)", "client": "\(clientText)",
+                                                                  "why": "\(why)", "held_back_before": "\(held)"])
+            }
             return TransferReply([ZoneTransfer.reply(query: query, questionEnd: question.end, rcode: rcode)], signing: signing, time: clock())
         }
         // RFC 5936 section 4.2: AXFR is a TCP affair.

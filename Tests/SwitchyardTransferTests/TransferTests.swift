@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import SwitchyardCore
 @testable import SwitchyardTransfer
@@ -171,5 +172,65 @@ import SwitchyardCore
                 #expect(messages.allSatisfy { $0.count >= 12 && $0.count <= 65_535 })
             }
         }
+    }
+}
+
+/// Lines a client can cause at will are rate-limited, and what was held back is said.
+@Suite struct LogThrottleTests {
+    final class Lines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [(String, Logger.Metadata)] = []
+        func append(_ line: String, _ metadata: Logger.Metadata) { lock.withLock { stored.append((line, metadata)) } }
+        var all: [(String, Logger.Metadata)] { lock.withLock { stored } }
+    }
+
+    struct Collecting: LogHandler {
+        let lines: Lines
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+            lines.append(message.description, metadata ?? [:])
+        }
+    }
+
+    @Test func aFloodOfBadSignaturesLogsTenLinesASecond() throws {
+        let key = TSIGKey(name: DomainName("xfr.")!, algorithm: .hmacSHA256, secret: Array("secret".utf8))
+        let zone = try ZoneBuilder.build(origin: DomainName("example.test.")!, records: [
+            ResourceRecord(owner: DomainName("example.test.")!, type: .soa, ttl: 300,
+                           rdata: DomainName("ns.example.test.")!.wire + DomainName("h.example.test.")!.wire + Array(repeating: 0, count: 20)),
+            ResourceRecord(owner: DomainName("example.test.")!, type: .ns, ttl: 300, rdata: DomainName("ns.example.test.")!.wire),
+        ], source: "t").get()
+        let snapshot = try Snapshot(zones: [zone])
+        let lines = Lines()
+        let second = Mutex<UInt64>(1_000)
+        let slow = TransferResponder(keyring: TSIGKeyring([key]), logger: Logger(label: "t") { _ in Collecting(lines: lines) },
+                                     clock: { second.withLock { $0 } })
+        let responder = Responder(defersSlowPath: true)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_535, alignment: 16)
+        defer { scratch.deallocate() }
+        // Signed with another secret: BADSIG every time.
+        let forged = TSIGKey(name: key.name, algorithm: key.algorithm, secret: Array("guess".utf8))
+        var packet = MessageReader.query(id: 9, name: DomainName("example.test.")!, type: .a)
+        TSIG.sign(&packet, key: forged, keyName: forged.name, algorithm: forged.algorithm.wireName, time: 1_000, originalID: 9, priorMAC: nil)
+        func send(_ times: Int) {
+            for _ in 0..<times {
+                let replies = packet.withUnsafeBytes {
+                    slow.respond(to: $0, transport: .udp, client: [127, 0, 0, 1], snapshot: snapshot, responder: responder, scratch: scratch)
+                }
+                #expect(replies.count == 1)  // every packet is still answered (NOTAUTH, BADSIG)
+            }
+        }
+        send(500)
+        #expect(lines.all.count == 10)
+        #expect(lines.all.allSatisfy { $0.0 == "TSIG check failed" && $0.1["held_back_before"] == "0" })
+        second.withLock { $0 += 1 }
+        send(1)
+        #expect(lines.all.count == 11)
+        #expect(lines.all.last?.1["held_back_before"] == "490")
+        #expect(slow.stats.tsigErrors["BADSIG"] == 501)
     }
 }
