@@ -69,6 +69,11 @@ public final class ControlService: ZoneInstaller, Sendable {
         self.discovery = discovery
         self.invalidation = invalidation
         self.logger = logger
+        discovery?.observeRetries { [weak self] generation, attempt, results in
+            for result in results {
+                self?.record(generation: generation ?? 0, kind: .discovery, target: result.command, result: result, attempt: attempt)
+            }
+        }
     }
 
     /// The current generation and inventories.
