@@ -38,22 +38,6 @@ public enum ZoneTransfer {
         return sets
     }
 
-    /// A zone's RRsets as transferred, SOA first (and not repeated; the encoder closes with
-    /// it): ordinary data verbatim (glue and wildcard owners included), stable names
-    /// flattened from `stableNames` (the snapshot's own by default, or a past generation's).
-    public static func contents(of zone: Zone, stableNames: [StableNameSpec]) -> [RRSet] {
-        var sets: [RRSet] = [zone.soa]
-        for node in zone.nodes {
-            for rrset in node.rrsets where !(rrset.type == .soa && node.name == zone.origin) {
-                sets.append(rrset)
-            }
-            if node.stable >= 0 && Int(node.stable) < stableNames.count {
-                sets.append(contentsOf: flatten(stableNames[Int(node.stable)]))
-            }
-        }
-        return sets
-    }
-
     /// Only the flattened stable names of `zone`, in node order: all that differs between two
     /// generations serving the same zone data, so an IXFR between them is computed from these
     /// (a few records per stable name) instead of from every record of the zone.
@@ -89,12 +73,6 @@ public enum ZoneTransfer {
             list.filter { !other.contains($0.0) }.map { RRSet(owner: $0.1.owner, type: $0.1.type, ttl: $0.1.ttl, rdatas: [$0.1.rdata(at: $0.2)]) }
         }
         return (collect(before, missingFrom: afterKeys), collect(after, missingFrom: beforeKeys))
-    }
-
-    /// The records of an AXFR (or AXFR-style IXFR) answer: SOA, everything else, SOA.
-    public static func axfrRecords(_ contents: [RRSet]) -> [RRSet] {
-        guard let soa = contents.first else { return [] }
-        return contents + [soa]
     }
 
     /// The records of an incremental answer from `oldSOA` to `newSOA` (RFC 1995 section 4).
@@ -148,8 +126,9 @@ public struct TransferRecords {
     /// List: index into `sets`. Zone: the node, and the slot within it (its stored RRsets,
     /// then its flattened stable name's sets).
     private var set = 0, node = 0, slot = 0
-    /// The record within the current set.
-    private var record = 0
+    /// The record within the current set, and where its RDATA starts in the set's packed
+    /// bytes (after its length, when the set has several), so each record is found in O(1).
+    private var record = 0, offset = 0
     private var flattened: [RRSet] = []
 
     init(_ sets: [RRSet]) {
@@ -165,21 +144,24 @@ public struct TransferRecords {
 
     var isAtEnd: Bool { phase == .done }
 
-    /// Lends the current record (its set, and its index in the set) to `body`; nil at the end.
-    func withCurrent<R>(_ body: (RRSetBytes, Int) -> R) -> R? {
+    /// Lends the current record (its set, and its RDATA) to `body`; nil at the end.
+    func withCurrent<R>(_ body: (RRSetBytes, UnsafeRawBufferPointer) -> R) -> R? {
+        let offset = self.offset
+        func lend(_ set: RRSetBytes) -> R { body(set, set.rdata(at: offset)) }
         switch phase {
-        case .list: return sets[set].withBytes { body($0, record) }
-        case .leadingSOA, .trailingSOA: return zone!.soa.withBytes { body($0, record) }
+        case .list: return sets[set].withBytes(lend)
+        case .leadingSOA, .trailingSOA: return zone!.soa.withBytes(lend)
         case .nodes:
             let zone = zone!, range = zone.storage.rrsetRange(of: node)
-            if slot < range.count { return zone.storage.withRRSet(at: range.lowerBound + slot, node: node) { body($0, record) } }
-            return flattened[slot - range.count].withBytes { body($0, record) }
+            if slot < range.count { return zone.storage.withRRSet(at: range.lowerBound + slot, node: node, lend) }
+            return flattened[slot - range.count].withBytes(lend)
         case .done: return nil
         }
     }
 
     mutating func advance() {
         guard phase != .done else { return }
+        offset += withCurrent { set, rdata in set.count == 1 ? 0 : 2 + rdata.count } ?? 0
         record += 1
         settle()
     }
@@ -200,16 +182,16 @@ public struct TransferRecords {
             case .list:
                 if set >= sets.count { phase = .done; return }
                 if record < sets[set].rdataCount { return }
-                set += 1; record = 0
+                set += 1; record = 0; offset = 0
             case .leadingSOA:
                 if record < zone!.soa.rdataCount { return }
-                phase = .nodes; record = 0
+                phase = .nodes; record = 0; offset = 0
             case .trailingSOA:
                 if record < zone!.soa.rdataCount { return }
                 phase = .done
             case .nodes:
                 let storage = zone!.storage
-                if node >= storage.nodes.count { phase = .trailingSOA; record = 0; continue }
+                if node >= storage.nodes.count { phase = .trailingSOA; record = 0; offset = 0; continue }
                 let range = storage.rrsetRange(of: node)
                 let count: Int
                 if slot < range.count {
@@ -219,12 +201,12 @@ public struct TransferRecords {
                 } else if slot - range.count < flattened.count {
                     count = flattened[slot - range.count].rdataCount
                 } else {
-                    node += 1; slot = 0; record = 0
+                    node += 1; slot = 0; record = 0; offset = 0
                     enterNode()
                     continue
                 }
                 if record < count { return }
-                slot += 1; record = 0
+                slot += 1; record = 0; offset = 0
             }
         }
     }
@@ -248,8 +230,8 @@ public struct TransferMessages: Sequence, IteratorProtocol {
         let opcodeAndRD = (UInt16(query[2]) << 8 | UInt16(query[3])) & 0x7900
         header = [query[0], query[1], UInt8((0x8400 | opcodeAndRD) >> 8), UInt8(opcodeAndRD & 0xFF), 0, 0, 0, 0, 0, 0, 0, 0]
         question = Array(query[12..<questionEnd])
-        let nameEnd = Swift.max(12, questionEnd - 4)
-        questionName = DomainName.validate(Array(query[12..<nameEnd])[...]) == nameEnd - 12 ? Array(query[12..<nameEnd]) : nil
+        let name = Array(query[12..<Swift.max(12, questionEnd - 4)])
+        questionName = DomainName.validate(name[...]) == name.count ? name : nil
         limit = maxSize - reserve
         self.reserve = reserve
     }
@@ -267,8 +249,7 @@ public struct TransferMessages: Sequence, IteratorProtocol {
             if let questionName { questionName.withUnsafeBytes { writer.register($0, at: 12) } }
         }
         var count: UInt16 = 0
-        while let fits = records.withCurrent({ set, index -> Bool in
-            let rdata = set.rdata(at: index)
+        while let fits = records.withCurrent({ set, rdata -> Bool in
             // Compression only shrinks a record: the uncompressed size bounds it.
             let bound = set.owner.count + 10 + rdata.count
             if writer.bytes.count + bound > limit && (count > 0 || writer.bytes.count + bound > 65_535 - reserve) { return false }
@@ -368,15 +349,13 @@ struct TransferWriter {
 }
 
 extension RRSetBytes {
-    /// The RDATA of record `index`, borrowed like the set (empty past the last record).
-    func rdata(at index: Int) -> UnsafeRawBufferPointer {
-        var seen = 0
-        var found = UnsafeRawBufferPointer(start: nil, count: 0)
-        _ = forEachRData { rdata in
-            if seen == index { found = rdata; return false }
-            seen += 1
-            return true
-        }
-        return found
+    /// The RDATA that starts at byte `offset` of the packed bytes (its length before it when
+    /// the set has several records); empty past the end.
+    func rdata(at offset: Int) -> UnsafeRawBufferPointer {
+        if count == 1 { return packed }
+        guard offset + 2 <= packed.count else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let length = Int(packed[offset]) << 8 | Int(packed[offset + 1])
+        guard offset + 2 + length <= packed.count else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(rebasing: packed[(offset + 2)..<(offset + 2 + length)])
     }
 }

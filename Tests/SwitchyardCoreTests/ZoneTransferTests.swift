@@ -33,10 +33,10 @@ struct ZoneTransferTests {
         for i in 0..<500 { records.append(Fixture.record("host-\(i).example.test.", .a, [10, 0, UInt8(i / 256), UInt8(i % 256)])) }
         let snapshot = Fixture.snapshot(records)
         let zone = try #require(snapshot.zones.first { $0.origin == Fixture.name("example.test.") })
-        let contents = ZoneTransfer.contents(of: zone, stableNames: snapshot.stableNames)
+        let contents = RecordValues.contents(of: zone, stableNames: snapshot.stableNames)
         let query = Fixture.query("example.test.", .axfr)
         let messages = query.withUnsafeBytes {
-            ZoneTransfer.encode(records: ZoneTransfer.axfrRecords(contents), query: $0, questionEnd: query.count, maxSize: 2048)
+            ZoneTransfer.encode(records: RecordValues.axfrRecords(contents), query: $0, questionEnd: query.count, maxSize: 2048)
         }
         #expect(messages.count > 5)
         #expect(messages.allSatisfy { $0.count <= 2048 })
@@ -53,8 +53,8 @@ struct ZoneTransferTests {
         let before = [StableNameTests.broker(live: 0), StableNameTests.weighted([3, 1])]
         let after = [StableNameTests.broker(live: 1), StableNameTests.weighted([1, 3])]
         let zone = try #require(StableNameTests.snapshot(before).zones.first)
-        let full = ZoneTransfer.difference(from: ZoneTransfer.contents(of: zone, stableNames: before),
-                                           to: ZoneTransfer.contents(of: zone, stableNames: after))
+        let full = ZoneTransfer.difference(from: RecordValues.contents(of: zone, stableNames: before),
+                                           to: RecordValues.contents(of: zone, stableNames: after))
         let stable = ZoneTransfer.difference(from: ZoneTransfer.stableContents(of: zone, stableNames: before),
                                              to: ZoneTransfer.stableContents(of: zone, stableNames: after))
         func text(_ sets: [RRSet]) -> [String] { sets.map { "\($0.owner) \($0.type.rawValue) \($0.ttl) \($0.rdatas)" } }
@@ -70,7 +70,7 @@ struct ZoneTransferTests {
         let query = Fixture.query("example.test.", .axfr)
         for size in [512, 2048, 16_384] {
             let fromValues = query.withUnsafeBytes {
-                ZoneTransfer.encode(records: ZoneTransfer.axfrRecords(ZoneTransfer.contents(of: zone, stableNames: snapshot.stableNames)),
+                ZoneTransfer.encode(records: RecordValues.axfrRecords(RecordValues.contents(of: zone, stableNames: snapshot.stableNames)),
                                     query: $0, questionEnd: query.count, maxSize: size)
             }
             let fromStorage = query.withUnsafeBytes {
@@ -82,5 +82,29 @@ struct ZoneTransferTests {
             #expect(answers.filter { $0.type == RRType.soa.rawValue }.count == 2)
             #expect(answers.contains { $0.owner == "broker-1.orders.example.test." && $0.type == RRType.cname.rawValue })
         }
+    }
+}
+
+/// An AXFR built the plain way, as record values from the zone's public view (`Zone.nodes`):
+/// the oracle the storage walk (`TransferRecords`) is compared with.
+enum RecordValues {
+    /// SOA first and not repeated; ordinary data verbatim; stable names flattened in place.
+    static func contents(of zone: Zone, stableNames: [StableNameSpec]) -> [RRSet] {
+        var sets: [RRSet] = [zone.soa]
+        for node in zone.nodes {
+            for rrset in node.rrsets where !(rrset.type == .soa && node.name == zone.origin) {
+                sets.append(rrset)
+            }
+            if node.stable >= 0 && Int(node.stable) < stableNames.count {
+                sets.append(contentsOf: ZoneTransfer.flatten(stableNames[Int(node.stable)]))
+            }
+        }
+        return sets
+    }
+
+    /// SOA, everything else, SOA.
+    static func axfrRecords(_ contents: [RRSet]) -> [RRSet] {
+        guard let soa = contents.first else { return [] }
+        return contents + [soa]
     }
 }
