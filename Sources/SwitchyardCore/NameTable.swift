@@ -71,9 +71,6 @@ struct NameTable: Sendable {
         return arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) }
     }
 
-    /// Bytes of key storage (for the memory accounting in docs and tests).
-    var keyBytes: Int { arena.count }
-
     /// Forgets every key, keeping the storage.
     mutating func removeAll() {
         for index in slots.indices { slots[index] = 0 }
