@@ -15,6 +15,9 @@
 #   bench/run.sh --reload [changes.py options]   SIGHUP of a large zone (1M names by default),
 #                                                unchanged then edited, under dnsperf: reload
 #                                                time, peak RSS, lost queries (bench/changes.py)
+#   bench/run.sh --floor [--rounds N]            UDP CPU per query of Knot, switchyard and
+#                                                a no-op echo server (the kernel's share),
+#                                                N rounds (bench/floor/floor.py)
 #   bench/run.sh --shifts [changes.py options]   100 broker shifts under dnsperf: time from
 #                                                commit to first new answer, lost queries,
 #                                                answers going back (bench/changes.py)
@@ -34,6 +37,9 @@ case "${1:-}" in
   --reload)
     shift
     exec python3 "$here/bench/changes.py" reload "$@" ;;
+  --floor)
+    shift
+    exec python3 "$here/bench/floor/floor.py" "$@" ;;
   --shifts)
     shift
     exec python3 "$here/bench/changes.py" shifts "$@" ;;

@@ -279,7 +279,7 @@ func decodeBody<T: Decodable>(_ request: Request, as type: T.Type) async throws 
     } catch is NIOTooManyBytesError {
         throw RequestError.tooLarge(request.headers[.contentLength].flatMap { Int($0) })
     }
-    return try RequestError.decode(T.self, from: Data(buffer.readableBytesView), decoder: AdminAPI.decoder())
+    return try RequestError.decode(T.self, from: Data(buffer.readableBytesView), decoder: AdminAPI.requestDecoder())
 }
 
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {

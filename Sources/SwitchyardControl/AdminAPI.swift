@@ -237,20 +237,53 @@ public enum AdminAPI {
         return encoder
     }
 
+    /// For replies: keys a newer server adds are skipped.
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
     }
+
+    /// For request bodies: a key the API does not know is an error (a typo must not fall
+    /// back to a default).
+    public static func requestDecoder() -> JSONDecoder {
+        let decoder = self.decoder()
+        decoder.userInfo[.rejectsUnknownKeys] = true
+        return decoder
+    }
 }
 
 // Decoding of the request bodies with range checks, so a bad value gets a message naming its
-// field (see ``RequestError``). A new field needs a key and a line here too.
+// field (see ``RequestError``). A new field needs a key and a line here too; any other key
+// is an error.
 
-extension AdminAPI.RollbackBody {
-    enum CodingKeys: String, CodingKey { case cluster, run, toGeneration, steps, options }
+extension AdminAPI.ShiftBody {
+    enum CodingKeys: String, CodingKey, CaseIterable { case request, actor, reason, expectedGeneration }
 
     public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(request: try fields.decode(ShiftRequest.self, forKey: .request),
+                  actor: try fields.decode(String.self, forKey: .actor),
+                  reason: try fields.decode(String.self, forKey: .reason),
+                  expectedGeneration: try fields.decodeIfPresent(UInt64.self, forKey: .expectedGeneration))
+    }
+}
+
+extension AdminAPI.ClusterBody {
+    enum CodingKeys: String, CodingKey, CaseIterable { case cluster }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        self.init(cluster: try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .cluster))
+    }
+}
+
+extension AdminAPI.RollbackBody {
+    enum CodingKeys: String, CodingKey, CaseIterable { case cluster, run, toGeneration, steps, options }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
         let fields = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             cluster: try fields.decode(String.self, forKey: .cluster),
@@ -266,9 +299,10 @@ extension AdminAPI.RollbackBody {
 }
 
 extension AdminAPI.RunBody {
-    enum CodingKeys: String, CodingKey { case options, rollback }
+    enum CodingKeys: String, CodingKey, CaseIterable { case options, rollback }
 
     public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
         let fields = try decoder.container(keyedBy: CodingKeys.self)
         self.init(options: try fields.decodeIfPresent(CutoverOptions.self, forKey: .options),
                   rollback: try fields.decodeIfPresent(AdminAPI.RollbackBody.self, forKey: .rollback))

@@ -85,14 +85,15 @@ public struct CutoverOptions: Codable, Sendable, Equatable {
 /// Decoding is written out for its range checks, each naming the field (`ramp[1]`, `batch`);
 /// fields other than `cluster` and `toPool` may be left out and take the defaults of
 /// ``init(cluster:toPool:brokers:ramp:batch:cutoverTTL:jvmCacheSeconds:resolverFloorSeconds:dwellSeconds:gateCommands:drainCommand:invalidationHooks:verifyTimeoutSeconds:)``.
-/// A new field needs a key here and a line in `init(from:)`.
+/// A new field needs a key here and a line in `init(from:)`; any other key is an error.
 extension CutoverOptions {
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case cluster, toPool, brokers, ramp, batch, cutoverTTL, jvmCacheSeconds, resolverFloorSeconds,
              dwellSeconds, gateCommands, drainCommand, invalidationHooks, verifyTimeoutSeconds, drainAfterSeconds, drainTimeoutSeconds, maxUnderReplicated
     }
 
     public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
         let fields = try decoder.container(keyedBy: CodingKeys.self)
         let seconds: ClosedRange<Int64> = 0...Int64(Shifts.maxTTL)
         let ids: ClosedRange<Int64> = Int64(Broker.nodeIDs.lowerBound)...Int64(Broker.nodeIDs.upperBound)

@@ -214,6 +214,29 @@ extension KeyedDecodingContainer {
     }
 }
 
+extension CodingUserInfoKey {
+    /// Set (true) by ``AdminAPI/requestDecoder()``: request bodies reject keys they do not know.
+    /// Journal records do not, so that a server reads runs written by a newer version.
+    public static let rejectsUnknownKeys = CodingUserInfoKey(rawValue: "switchyard.rejectsUnknownKeys")!
+}
+
+extension Decoder {
+    /// In a request body, fails on an object key that is not one of `Keys`: a misspelt
+    /// optional field (`rmap` for `ramp`) would otherwise be ignored and its default used
+    /// without a word. `nestedIn` checks the object under that key instead. The error names
+    /// the first unknown key (sorted) and lists the known ones.
+    public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type, nestedIn key: AnyKey? = nil) throws {
+        guard userInfo[.rejectsUnknownKeys] as? Bool == true else { return }
+        var fields = try container(keyedBy: AnyKey.self)
+        if let key { fields = try fields.nestedContainer(keyedBy: AnyKey.self, forKey: key) }
+        let known = Keys.allCases.map(\.stringValue)
+        guard let unknown = fields.allKeys.map(\.stringValue).filter({ !known.contains($0) }).min() else { return }
+        throw DecodingError.dataCorrupted(.init(
+            codingPath: fields.codingPath + [AnyKey(unknown)],
+            debugDescription: "unknown field; the fields here are \(known.joined(separator: ", "))"))
+    }
+}
+
 /// A position in a JSON list, for error paths.
 struct IndexKey: CodingKey {
     var intValue: Int?

@@ -6,9 +6,9 @@ import SwitchyardInventory
 /// 0–2147483647 (RFC 2181 §8), broker ids ≥ 1.
 extension ShiftRequest {
     enum CodingKeys: String, CodingKey, CaseIterable { case broker, weights, ttl }
-    enum BrokerKeys: String, CodingKey { case cluster, id, pool }
-    enum WeightsKeys: String, CodingKey { case name, weights }
-    enum TTLKeys: String, CodingKey { case name, ttl }
+    enum BrokerKeys: String, CodingKey, CaseIterable { case cluster, id, pool }
+    enum WeightsKeys: String, CodingKey, CaseIterable { case name, weights }
+    enum TTLKeys: String, CodingKey, CaseIterable { case name, ttl }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
@@ -23,6 +23,7 @@ extension ShiftRequest {
         }
         switch kind {
         case .broker:
+            try decoder.rejectUnknownKeys(BrokerKeys.self, nestedIn: only)
             let fields = try container.nestedContainer(keyedBy: BrokerKeys.self, forKey: only)
             self = .broker(
                 cluster: try fields.decode(String.self, forKey: .cluster),
@@ -30,6 +31,7 @@ extension ShiftRequest {
                                                  what: "broker id (Kafka node id)"),
                 pool: try fields.decode(String.self, forKey: .pool))
         case .weights:
+            try decoder.rejectUnknownKeys(WeightsKeys.self, nestedIn: only)
             let fields = try container.nestedContainer(keyedBy: WeightsKeys.self, forKey: only)
             let pools = try fields.nestedContainer(keyedBy: AnyKey.self, forKey: .weights)
             var weights: [String: UInt8] = [:]
@@ -38,6 +40,7 @@ extension ShiftRequest {
             }
             self = .weights(name: try fields.decode(String.self, forKey: .name), weights: weights)
         case .ttl:
+            try decoder.rejectUnknownKeys(TTLKeys.self, nestedIn: only)
             let fields = try container.nestedContainer(keyedBy: TTLKeys.self, forKey: only)
             self = .ttl(
                 name: try fields.decode(String.self, forKey: .name),

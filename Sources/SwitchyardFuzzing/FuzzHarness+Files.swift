@@ -72,14 +72,14 @@ extension FuzzHarness {
     /// Decodes `body` as the endpoint does; a value that decodes must survive encoding and decoding.
     private func roundTrip<T: Codable>(_ type: T.Type, _ body: Data) -> T? {
         let value: T
-        do { value = try RequestError.decode(T.self, from: body, decoder: AdminAPI.decoder()) } catch {
+        do { value = try RequestError.decode(T.self, from: body, decoder: AdminAPI.requestDecoder()) } catch {
             // The message is what the client reads; building it must not fail either.
             precondition(!error.description.isEmpty, "an empty error message")
             return nil
         }
         do {
             let again = try AdminAPI.encoder().encode(value)
-            _ = try RequestError.decode(T.self, from: again, decoder: AdminAPI.decoder())
+            _ = try RequestError.decode(T.self, from: again, decoder: AdminAPI.requestDecoder())
         } catch {
             preconditionFailure("\(T.self) decoded but does not survive a round trip: \(error)")
         }

@@ -7,7 +7,7 @@ import SwitchyardControl
 @Suite("Request decoding")
 struct RequestDecodingTests {
     static func decode<T: Decodable>(_ type: T.Type, _ json: String) throws(RequestError) -> T {
-        try RequestError.decode(T.self, from: Data(json.utf8), decoder: AdminAPI.decoder())
+        try RequestError.decode(T.self, from: Data(json.utf8), decoder: AdminAPI.requestDecoder())
     }
 
     @Test("the shapes the CLI sends round-trip", arguments: [
@@ -19,7 +19,7 @@ struct RequestDecodingTests {
     func shiftRoundTrip(request: ShiftRequest) throws {
         let body = AdminAPI.ShiftBody(request: request, actor: "cli:me", reason: "test")
         let data = try AdminAPI.encoder().encode(body)
-        let back = try RequestError.decode(AdminAPI.ShiftBody.self, from: data, decoder: AdminAPI.decoder())
+        let back = try RequestError.decode(AdminAPI.ShiftBody.self, from: data, decoder: AdminAPI.requestDecoder())
         #expect(back.request == request)
     }
 
@@ -28,7 +28,7 @@ struct RequestDecodingTests {
         let options = CutoverOptions(cluster: "orders", toPool: "pod", brokers: [1, 3], ramp: [10, 50, 100], batch: 2,
                                      cutoverTTL: 5, dwellSeconds: 3, gateCommands: ["true"], drainCommand: "echo")
         let data = try AdminAPI.encoder().encode(AdminAPI.RunBody(options: options))
-        let back = try RequestError.decode(AdminAPI.RunBody.self, from: data, decoder: AdminAPI.decoder())
+        let back = try RequestError.decode(AdminAPI.RunBody.self, from: data, decoder: AdminAPI.requestDecoder())
         #expect(back.options == options)
         let minimal = try Self.decode(CutoverOptions.self, #"{"cluster": "orders", "toPool": "pod"}"#)
         #expect(minimal == CutoverOptions(cluster: "orders", toPool: "pod"))
@@ -61,6 +61,12 @@ struct RequestDecodingTests {
             says: ["request.broker.pool: missing"]),
         Bad(label: "null actor", json: #"{"request": {"broker": {"cluster": "orders", "id": 1, "pool": "pod"}}, "actor": null, "reason": "r"}"#,
             says: ["actor: expected a string, found null"]),
+        Bad(label: "misspelt top-level field", json: #"{"request": {"ttl": {"name": "b"}}, "actor": "a", "reason": "r", "expectGeneration": 4}"#,
+            says: ["expectGeneration: unknown field; the fields here are request, actor, reason, expectedGeneration"]),
+        Bad(label: "misspelt broker field", json: #"{"request": {"broker": {"cluster": "orders", "id": 1, "pool": "pod", "pools": "x"}}, "actor": "a", "reason": "r"}"#,
+            says: ["request.broker.pools: unknown field; the fields here are cluster, id, pool"]),
+        Bad(label: "misspelt ttl field", json: #"{"request": {"ttl": {"name": "b", "tll": 30}}, "actor": "a", "reason": "r"}"#,
+            says: ["request.ttl.tll: unknown field"]),
         Bad(label: "malformed", json: #"{"request": "#, says: ["the request body is not valid JSON"]),
         Bad(label: "empty body", json: "", says: ["the request body is empty"]),
     ]
@@ -85,6 +91,12 @@ struct RequestDecodingTests {
         Bad(label: "neither", json: "{}", says: ["one of the keys options (a cutover) or rollback, not neither"]),
         Bad(label: "both", json: #"{"options": {"cluster": "o", "toPool": "pod"}, "rollback": {"cluster": "o"}}"#,
             says: ["not both"]),
+        Bad(label: "misspelt option", json: #"{"options": {"cluster": "o", "toPool": "pod", "rmap": [10, 100]}}"#,
+            says: ["options.rmap: unknown field; the fields here are cluster, toPool, brokers, ramp"]),
+        Bad(label: "misspelt run key", json: #"{"option": {"cluster": "o", "toPool": "pod"}}"#,
+            says: ["option: unknown field; the fields here are options, rollback"]),
+        Bad(label: "misspelt rollback field", json: #"{"rollback": {"cluster": "o", "step": 2}}"#,
+            says: ["rollback.step: unknown field"]),
         Bad(label: "rollback steps 0", json: #"{"rollback": {"cluster": "o", "steps": 0}}"#,
             says: ["rollback.steps: steps must be a whole number from 1"]),
     ]
@@ -97,12 +109,19 @@ struct RequestDecodingTests {
 
     @Test("a number too big for a field decoded by Foundation is told apart from malformed JSON")
     func foundationNumberMisfit() throws {
-        // Unknown keys are ignored, as before.
-        let body = try Self.decode(AdminAPI.ShiftBody.self, #"{"request": {"ttl": {"name": "b"}}, "actor": "a", "reason": "r", "x": 1}"#)
-        #expect(body.request == .ttl(name: "b", ttl: nil))
         struct Small: Decodable { var n: UInt8 }
         let misfit = #expect(throws: RequestError.self) { try Self.decode(Small.self, #"{"n": 256}"#) }
         #expect(misfit?.description.contains("does not fit its field") == true)
+    }
+
+    @Test("outside request bodies unknown keys are skipped: a journal written by a newer version still reads")
+    func lenientOutsideRequests() throws {
+        let json = #"{"cluster": "o", "toPool": "pod", "optionFromTheFuture": 1}"#
+        let options = try JSONDecoder().decode(CutoverOptions.self, from: Data(json.utf8))
+        #expect(options == CutoverOptions(cluster: "o", toPool: "pod"))
+        #expect(try AdminAPI.decoder().decode(CutoverOptions.self, from: Data(json.utf8)) == options)
+        let cluster = #expect(throws: RequestError.self) { try Self.decode(AdminAPI.ClusterBody.self, #"{"cluster": "o", "clusterr": "p"}"#) }
+        #expect(cluster?.description == "clusterr: unknown field; the fields here are cluster")
     }
 
     @Test("conflicts and body size report their own status")

@@ -99,6 +99,13 @@ CASES = [
     ("plan-unknown-cluster", "POST", "/v1/cutover/plan", cutover_options(cluster="nope"), 400,
      ["no cluster named nope"]),
     ("plan-missing-pool", "POST", "/v1/cutover/plan", {"cluster": "orders"}, 400, ["toPool", "missing"]),
+    # A misspelt optional field must not fall back to its default without a word.
+    ("plan-misspelt-field", "POST", "/v1/cutover/plan", {**cutover_options(), "dwelSeconds": 0}, 400,
+     ["dwelSeconds: unknown field", "dwellSeconds"]),
+    ("shift-misspelt-field", "POST", "/v1/shift", {**shift({"ttl": {"name": "bootstrap.orders"}}), "expectGeneration": 1},
+     400, ["expectGeneration: unknown field", "expectedGeneration"]),
+    ("rollback-misspelt-field", "POST", "/v1/rollback/plan", {"cluster": "orders", "step": 1}, 400,
+     ["step: unknown field", "steps"]),
     ("rollback-steps-negative", "POST", "/v1/rollback/plan", {"cluster": "orders", "steps": -2}, 400,
      ["steps", "from 1"]),
     ("rollback-both", "POST", "/v1/rollback/plan", {"cluster": "orders", "steps": 1, "toGeneration": 1},
