@@ -63,9 +63,8 @@ public enum ZoneLoader {
         guard let file = MappedFile(path: path) else {
             return .failure(ZoneProblems([ZoneProblem(file: path, line: 0, message: "cannot read the file")]))
         }
-        let fingerprint = ContentFingerprint(file.bytes)
-        // Hashing read every page: give them back before parsing reads them again.
-        file.release(upTo: file.bytes.count)
+        // Pages are given back as they are hashed: an unchanged file never sits in memory whole.
+        let fingerprint = ContentFingerprint(file.bytes, consumed: file.release(upTo:))
         if let previous, previous.fingerprint == fingerprint {
             return .success(ZoneFile(path: path, origin: previous.zone.origin, records: ZoneRecords(), fingerprint: fingerprint, reused: previous))
         }

@@ -77,4 +77,24 @@ struct DomainNameTests {
         #expect(name.labelCount == 4)
         #expect(DomainName("www", origin: DomainName("example.test.")) == DomainName("www.example.test."))
     }
+
+    /// Owners whose records are together take the run path, scattered ones the sorted path:
+    /// both must make the same zone, and a duplicate split across the file still collapses.
+    @Test func scatteredOwnersBuildTheSameZoneAsGroupedOnes() throws {
+        let www1 = Fixture.record("www.example.test.", .a, Fixture.a("192.0.2.1"))
+        let www2 = Fixture.record("www.example.test.", .aaaa, [UInt8](repeating: 1, count: 16))
+        let www3 = Fixture.record("www.example.test.", .a, Fixture.a("192.0.2.1"))
+        let mail = Fixture.record("mail.example.test.", .a, Fixture.a("192.0.2.9"))
+        let grouped = try ZoneBuilder.build(origin: Fixture.name("example.test."), records: [
+            ZoneBuilderTests.soa, ZoneBuilderTests.ns, www1, www2, www3, mail], source: "z").get()
+        let scattered = try ZoneBuilder.build(origin: Fixture.name("example.test."), records: [
+            ZoneBuilderTests.soa, www1, mail, ZoneBuilderTests.ns, www2, www3], source: "z").get()
+        func records(_ zone: Zone) -> [String] {
+            RecordValues.contents(of: zone, stableNames: []).map { "\($0.owner) \($0.type) \($0.ttl) \($0.rdatas)" }
+        }
+        #expect(records(grouped) == records(scattered))
+        #expect(scattered.node(named: Fixture.name("www.example.test."))?.rrset(.a)?.rdatas.count == 1)
+        #expect(scattered.node(named: Fixture.name("www.example.test."))?.rrset(.aaaa) != nil)
+        #expect(scattered.node(named: Fixture.name("example.test."))?.rrset(.ns) != nil)
+    }
 }

@@ -300,3 +300,30 @@ struct ZoneReuseTests {
         #expect(edited.snapshot.zones[0].node(named: DomainName("new.example.test.")!)?.rrset(.a) != nil)
     }
 }
+
+@Suite("Content fingerprints")
+struct ContentFingerprintTests {
+    /// Hashing gives pages back every 4 MiB; the chunks must not change the hash, or an
+    /// unchanged file would look edited (or an edited one unchanged) after an upgrade.
+    @Test(arguments: [0, 7, 8, 4 << 20, (4 << 20) + 5, (9 << 20) + 3])
+    func chunksHashLikeOnePass(size: Int) {
+        let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        var reported: [Int] = []
+        let chunked = bytes.withUnsafeBytes { ContentFingerprint($0) { reported.append($0) } }
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var offset = 0
+        while offset + 8 <= size {
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+            hash = (hash ^ word) &* 0x1000_0000_01B3
+            hash ^= hash >> 29
+            offset += 8
+        }
+        for byte in bytes[offset...] { hash = (hash ^ UInt64(byte)) &* 0x1000_0000_01B3 }
+        #expect(chunked.hash == hash)
+        #expect(chunked.size == size)
+        #expect(reported.last == size)
+        #expect(reported == reported.sorted())
+        // At most 4 MiB is held between two reports.
+        #expect(zip([0] + reported, reported).allSatisfy { $1 - $0 <= 4 << 20 })
+    }
+}
