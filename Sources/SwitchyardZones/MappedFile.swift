@@ -1,8 +1,8 @@
 import Glibc
 
-/// A file's bytes mapped read-only. A zone file is read once, front to back, while a reload
-/// also holds the zone being replaced: `release(upTo:)` hands the pages already parsed back,
-/// so the file never sits in memory whole (a million-name file is about 40 MB).
+/// A file's bytes mapped read-only. A zone file is read front to back (hashed, then parsed)
+/// while a reload also holds the zone being replaced: `release(upTo:)` hands the pages already
+/// read back, so the file never sits in memory whole (a million-name file is about 40 MB).
 final class MappedFile {
     let bytes: UnsafeRawBufferPointer
     private var released = 0
@@ -27,14 +27,19 @@ final class MappedFile {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
 
+    /// Starts another pass from the front: pages read again are mapped back, and
+    /// `release(upTo:)` gives them back again.
+    func rewind() { released = 0 }
+
     /// Drops the pages wholly before `offset` from this process (the kernel's page cache
-    /// keeps them; reading them again maps them back).
+    /// keeps them; reading them again maps them back). Only pages past the last release in
+    /// this pass are touched.
     func release(upTo offset: Int) {
         guard let base = bytes.baseAddress else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let end = min(offset, bytes.count) / page * page
         guard end > released else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base), end, MADV_DONTNEED)
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + released), end - released, MADV_DONTNEED)
         released = end
     }
 }

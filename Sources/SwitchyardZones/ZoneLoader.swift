@@ -68,6 +68,8 @@ public enum ZoneLoader {
         if let previous, previous.fingerprint == fingerprint {
             return .success(ZoneFile(path: path, origin: previous.zone.origin, records: ZoneRecords(), fingerprint: fingerprint, reused: previous))
         }
+        // Parsing reads the pages again; without the rewind they would stay mapped to the end.
+        file.rewind()
         return parse(file.bytes, origin: fileOrigin, path: path, consumed: file.release(upTo:))
             .map { ZoneFile(path: path, origin: $0.origin, records: $0.records, fingerprint: fingerprint) }
     }
