@@ -25,7 +25,8 @@ public struct StableNode: Sendable, Equatable {
 /// The records arrive flat (`ZoneRecords`) with their owners already in a `NameTable`: that
 /// table becomes the zone's node table and the records' RDATA arena its RDATA arena (a
 /// single-record RRset points at the parser's bytes), so building moves storage rather than
-/// copying it. Owners are grouped by a counting sort over their indexes.
+/// copying it. Owners are grouped by their runs in the file, or by a counting sort over
+/// their indexes when a file scatters them.
 public enum ZoneBuilder {
     /// `stableNames` are the names whose answers come from pools; they become nodes of the
     /// zone so that lookup finds them like any other name.
@@ -90,9 +91,12 @@ public enum ZoneBuilder {
             let apex = table.find(origin.key)!
             nodes.reserveCapacity(ownerCount + ownerCount / 8 + stableNames.count)
             sets.reserveCapacity(entries.count)
+            var nextPosition = 0
             for owner in 0..<ownerCount {
                 let first = sets.count
-                appendRRSets(of: owner, positions: grouped.positions(of: owner))
+                let positions = grouped.positions(of: owner, in: entries, from: nextPosition)
+                nextPosition = positions.endIndex
+                appendRRSets(of: owner, positions: positions)
                 guard sets.count - first <= Int(UInt16.max) else {
                     problem(0, "\(ownerName(owner)) has more than 65535 record types")
                     return .failure(ZoneProblems(problems))
@@ -269,7 +273,7 @@ public enum ZoneBuilder {
                 if !stable.name.isSubdomain(of: origin) || stable.name == origin {
                     problems.append(stable.problem("stable name \(stable.name) is not below the zone origin \(origin) (\(source))", zoneSource: source))
                 } else if let owner = table.find(stable.name.key), owner < ownerCount {
-                    let line = grouped.positions(of: owner).map { Int(entries[Int($0)].line) }.min() ?? 0
+                    let line = grouped.positions(of: owner, in: entries).map { Int(entries[Int($0)].line) }.min() ?? 0
                     problem(line, "\(stable.name) is a stable name of the inventory and also has records in the zone file; remove one of them")
                 }
             }
@@ -282,7 +286,7 @@ public enum ZoneBuilder {
                 var ancestor = stable.name.parent
                 while let name = ancestor, name != origin, name.isSubdomain(of: origin) {
                     if let cut = table.find(name.key), nodes[cut].isDelegation {
-                        let line = grouped.positions(of: cut).filter { entries[Int($0)].type == RRType.ns.rawValue }
+                        let line = grouped.positions(of: cut, in: entries).filter { entries[Int($0)].type == RRType.ns.rawValue }
                             .map { Int(entries[Int($0)].line) }.min() ?? 0
                         problems.append(stable.problem(
                             "stable name \(stable.name) lies below the delegation \(name) (NS records at \(source):\(line)), so it would never be answered: serve \(name) as its own zone (a \(name)zone file), remove the delegation, or rename the stable name",
@@ -326,19 +330,18 @@ public enum ZoneBuilder {
 }
 
 /// The positions of each owner's records, in file order. Most zone files list each owner's
-/// records together, and then an owner's records are one run of positions (`starts` only:
-/// 4 bytes per owner). Otherwise, or when a record was rejected, a counting sort over the
-/// owner of every record puts them in one flat array (4 more bytes per record, and 4 per
-/// record while sorting: a million-name reload is 8 MB lighter without it).
+/// records together, and then an owner's records are one run of positions, found by a binary
+/// search over the records' owners (numbered by first appearance, so the runs are in order):
+/// nothing is stored. Otherwise, or when a record was rejected, a counting sort over the
+/// owner of every record puts them in one flat array (4 bytes per record, and 4 more while
+/// sorting: a million-name reload is 8 MB lighter without it).
 struct OwnerGroups {
-    private var starts: [Int32]
     /// Nil when each owner's records are one run.
-    private var positions: [Int32]?
+    private let sorted: (starts: [Int32], positions: [Int32])?
 
     init(entries: [ZoneRecords.Entry], ownerCount: Int, rejected: [Int]) {
-        if rejected.isEmpty, let starts = Self.runs(entries, ownerCount: ownerCount) {
-            self.starts = starts
-            positions = nil
+        if rejected.isEmpty && Self.inRuns(entries) {
+            sorted = nil
             return
         }
         var ownerOf = entries.map(\.owner)
@@ -352,38 +355,56 @@ struct OwnerGroups {
             positions[Int(next[Int(owner)])] = Int32(position)
             next[Int(owner)] += 1
         }
-        self.starts = starts
-        self.positions = positions
+        sorted = (starts, positions)
     }
 
-    /// Where each owner's run starts, when every owner's records are one run. Owners are
-    /// numbered by first appearance, so that holds when each record's owner is the one
-    /// before it or the next new one.
-    private static func runs(_ entries: [ZoneRecords.Entry], ownerCount: Int) -> [Int32]? {
-        var starts: [Int32] = []
-        starts.reserveCapacity(ownerCount + 1)
-        for (position, entry) in entries.enumerated() where Int(entry.owner) != starts.count - 1 {
-            guard Int(entry.owner) == starts.count else { return nil }
-            starts.append(Int32(position))
+    /// Whether every owner's records are one run: each record's owner is the one before it
+    /// or the next new one.
+    private static func inRuns(_ entries: [ZoneRecords.Entry]) -> Bool {
+        var current: Int32 = -1
+        for entry in entries where entry.owner != current {
+            guard entry.owner == current + 1 else { return false }
+            current = entry.owner
         }
-        guard starts.count == ownerCount else { return nil }
-        starts.append(Int32(entries.count))
-        return starts
+        return true
     }
 
-    /// Empty for nodes that are not owners (empty non-terminals, stable names).
-    func positions(of owner: Int) -> Positions {
-        guard owner + 1 < starts.count else { return Positions(run: 0..<0, grouped: nil) }
-        let range = Int(starts[owner])..<Int(starts[owner + 1])
-        return Positions(run: range, grouped: positions)
+    /// Empty for nodes that are not owners (empty non-terminals, stable names). `entries`
+    /// are the records this was made from. Walking the owners in order, `from` is where the
+    /// previous owner's positions ended (`endIndex`): a run is then found by scanning on
+    /// rather than searching.
+    func positions(of owner: Int, in entries: [ZoneRecords.Entry], from previousEnd: Int? = nil) -> Positions {
+        guard let sorted else {
+            let start: Int
+            if let previousEnd, previousEnd == entries.count || Int(entries[previousEnd].owner) == owner {
+                start = previousEnd
+            } else {
+                start = Self.firstPosition(ownedBy: owner, in: entries)
+            }
+            var end = start
+            while end < entries.count && Int(entries[end].owner) == owner { end += 1 }
+            return Positions(run: start..<end, sorted: nil)
+        }
+        guard owner + 1 < sorted.starts.count else { return Positions(run: 0..<0, sorted: nil) }
+        return Positions(run: Int(sorted.starts[owner])..<Int(sorted.starts[owner + 1]), sorted: sorted.positions)
+    }
+
+    /// The first record whose owner is `owner` or later (records in runs).
+    private static func firstPosition(ownedBy owner: Int, in entries: [ZoneRecords.Entry]) -> Int {
+        var low = 0, high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if Int(entries[middle].owner) < owner { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// One owner's record positions: a run of positions, or a range of the sorted array.
     struct Positions: RandomAccessCollection {
         let run: Range<Int>
-        let grouped: [Int32]?
+        let sorted: [Int32]?
         var startIndex: Int { run.lowerBound }
         var endIndex: Int { run.upperBound }
-        subscript(index: Int) -> Int32 { grouped?[index] ?? Int32(index) }
+        subscript(index: Int) -> Int32 { sorted?[index] ?? Int32(index) }
     }
 }
