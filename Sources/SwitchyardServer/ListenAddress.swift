@@ -1,4 +1,5 @@
 import Glibc
+import SwitchyardCore
 
 /// An address to listen on: `127.0.0.1:5353` or `[::1]:5353`.
 public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
@@ -100,21 +101,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
 extension ListenAddress {
     /// The 4 or 16 bytes of an IPv4 or IPv6 address in text, or nil for anything else.
-    public static func addressBytes(_ text: String) -> [UInt8]? {
-        var storage = [UInt8](repeating: 0, count: 16)
-        for (family, size) in [(AF_INET, 4), (AF_INET6, 16)] {
-            let ok = storage.withUnsafeMutableBytes { bytes in text.withCString { inet_pton(family, $0, bytes.baseAddress) } }
-            if ok == 1 { return Array(storage.prefix(size)) }
-        }
-        return nil
-    }
+    public static func addressBytes(_ text: String) -> [UInt8]? { IPAddress.bytes(text) }
 
     /// inet_ntop's spelling of 4 or 16 address bytes (`fd00:8::5`), the one every module uses.
-    public static func addressText(_ bytes: [UInt8]) -> String {
-        var text = [CChar](repeating: 0, count: 64)
-        let family = bytes.count == 16 ? AF_INET6 : AF_INET
-        let ok = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) }
-        return ok == nil ? bytes.map(String.init).joined(separator: ".")
-            : String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    public static func addressText(_ bytes: [UInt8]) -> String { IPAddress.text(bytes) }
 }

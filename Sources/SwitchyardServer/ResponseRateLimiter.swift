@@ -1,3 +1,4 @@
+import SwitchyardCore
 import Synchronization
 
 /// Response-rate limiting for UDP, as NSD and Knot do it against reflection attacks: per
@@ -18,42 +19,6 @@ public struct RateLimitSettings: Sendable, Equatable {
 
     public static let ipv4PrefixLength = 24
     public static let ipv6PrefixLength = 56
-}
-
-/// An address prefix such as `192.0.2.0/24` or `2001:db8::/32`.
-public struct AddressPrefix: Sendable, Equatable, CustomStringConvertible {
-    public let bytes: [UInt8]
-    public let length: Int
-
-    /// Parses `ADDRESS/LENGTH` (or a bare address, a prefix of its full length).
-    public init?(_ text: String) {
-        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let address = ListenAddress.addressBytes(String(parts[0])) else { return nil }
-        let length: Int
-        if parts.count == 2 {
-            guard let given = Int(parts[1]), (0...address.count * 8).contains(given) else { return nil }
-            length = given
-        } else {
-            length = address.count * 8
-        }
-        self.bytes = address
-        self.length = length
-    }
-
-    public var description: String {
-        ListenAddress.addressText(bytes) + "/\(length)"
-    }
-
-    func contains(_ address: UnsafeRawBufferPointer) -> Bool {
-        guard address.count == bytes.count else { return false }
-        var bits = length, index = 0
-        while bits > 0 {
-            let mask: UInt8 = bits >= 8 ? 0xFF : ~(0xFF >> UInt8(bits))
-            if address[index] & mask != bytes[index] & mask { return false }
-            bits -= 8; index += 1
-        }
-        return true
-    }
 }
 
 /// The shared bucket table; workers take its lock once per batch of responses.

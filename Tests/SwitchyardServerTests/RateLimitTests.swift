@@ -1,5 +1,6 @@
 import Testing
 @testable import SwitchyardServer
+import SwitchyardCore
 
 @Suite("Response-rate limiting")
 struct RateLimitTests {
@@ -47,6 +48,16 @@ struct RateLimitTests {
     @Test("prefixes parse and print", arguments: [("192.0.2.0/24", "192.0.2.0/24"), ("2001:db8::/32", "2001:db8::/32"), ("::1", "::1/128")])
     func prefixText(_ text: String, _ printed: String) throws {
         #expect(try #require(AddressPrefix(text)).description == printed)
+    }
+
+    @Test("an IPv4-mapped IPv6 client is matched as its IPv4 address")
+    func mappedClients() throws {
+        let prefix = try #require(AddressPrefix("192.0.2.0/24"))
+        #expect(prefix.contains([192, 0, 2, 9]))
+        #expect(prefix.contains([UInt8](repeating: 0, count: 10) + [0xFF, 0xFF, 192, 0, 2, 9]))
+        #expect(!prefix.contains([UInt8](repeating: 0, count: 10) + [0xFF, 0xFF, 192, 0, 3, 9]))
+        #expect(!prefix.contains([UInt8](repeating: 0, count: 12) + [192, 0, 2, 9]))  // IPv4-compatible is not mapped
+        #expect(!(try #require(AddressPrefix("::ffff:0:0/96"))).contains([192, 0, 2, 9]))
     }
 
     @Test("bad prefixes are refused", arguments: ["192.0.2.0/33", "nope/8", "10.0.0.0/x", ""])
