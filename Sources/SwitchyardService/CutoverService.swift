@@ -20,6 +20,10 @@ public final class CutoverService: Sendable {
     private let verifyServers: [ListenAddress]
     private let logger: Logger
     private let active = Mutex<[String: Active]>([:])
+    /// How runs that stopped here ended when the journal refused that last write (a full or
+    /// read-only disk): the journal still says `running`, and status shows this instead of
+    /// "interrupted", with the reason, until the run is resumed.
+    private let unjournaledEnds = Mutex<[Int64: CutoverProgress]>([:])
     /// Held while a run is checked and started (or resumed), so two requests for one
     /// cluster can never both pass the check.
     private let startLock = Mutex(())
@@ -245,6 +249,7 @@ public final class CutoverService: Sendable {
             let (_, generation) = try inventory(for: cluster)
             let progress = try CutoverRunner.resume(progress: stored.record, current: generation)
             try journal.updateRun(id: summary.id, status: progress.status.rawValue, record: progress)
+            unjournaledEnds.withLock { _ = $0.removeValue(forKey: summary.id) }
             launch(id: summary.id, progress: progress, current: generation)
             return AdminAPI.RunStatus(id: summary.id, cluster: cluster, status: progress.status.rawValue, active: true, progress: progress)
         }
@@ -292,8 +297,11 @@ public final class CutoverService: Sendable {
     }
 
     private func runStatus(_ id: Int64) throws -> AdminAPI.RunStatus? {
-        guard let stored = try journal.run(id: id, as: CutoverProgress.self) else { return nil }
+        guard var stored = try journal.run(id: id, as: CutoverProgress.self) else { return nil }
         let running = active.withLock { $0[stored.cluster]?.id == id }
+        if !running, stored.status == CutoverProgress.Status.running.rawValue, let end = unjournaledEnds.withLock({ $0[id] }) {
+            stored = (stored.cluster, end.status.rawValue, end)
+        }
         let sightings = kafkaSightings.list(stored.record.plan.kafkaTargets)
         return AdminAPI.RunStatus(id: id, cluster: stored.cluster, status: stored.status, active: running, progress: stored.record,
                                   loweredTTLs: try loweredTTLs(of: stored.record.plan), kafka: sightings.isEmpty ? nil : sightings)
@@ -327,6 +335,10 @@ public final class CutoverService: Sendable {
         logger.info("cutover run started", metadata: ["run": "\(id)", "cluster": "\(cluster)", "next_step": "\(progress.nextStep)"])
         Task.detached { [self, logger] in
             let final = await runner.run(progress, current: current)
+            // Only a failure can go unjournaled here (a lost lease pauses; another server then runs it).
+            if final.status == .failed, (try? journal.run(id: id, as: CutoverProgress.self))??.status != final.status.rawValue {
+                unjournaledEnds.withLock { $0[id] = final }
+            }
             active.withLock { _ = $0.removeValue(forKey: cluster) }
             if let fleet { try? fleet.postgres.releaseLease(run: id, owner: fleet.settings.name) }
             // A run that stopped short (a failed gate or verify, a journal it could not write)

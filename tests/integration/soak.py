@@ -290,6 +290,9 @@ class Soak:
             self.wait(lambda: not running_now(self.server), 60, "the run to stop on the full disk")
             run = self.server.admin.run()
             self.figures.notes.append(f"run on a full disk: {run['progress']['status']}: {run['progress'].get('message', '')[:200]}")
+            # The journal could not take the run's end; status still tells it, with the reason.
+            check(run["status"] == "failed" and run["progress"]["status"] == "failed", f"the stopped run's status: {run}")
+            check("ENOSPC" in run["progress"].get("message", ""), f"the stopped run does not say why: {run['progress'].get('message')}")
             self.acknowledge_run()
         finally:
             filler.unlink()
