@@ -13,6 +13,11 @@ final class TCPServer: @unchecked Sendable {
         var maxConnections: Int
     }
 
+    /// How many connections have a zone transfer going (their share of `transferBudget`).
+    private final class TransferCount {
+        var value = 0
+    }
+
     private final class Connection {
         let fd: Int32
         /// The peer's address bytes, for hashed selection.
@@ -23,9 +28,14 @@ final class TCPServer: @unchecked Sendable {
         var lastActive: Double
         var waitingToWrite = false
         /// The rest of a zone transfer, made as the peer takes what was sent (a whole zone is
-        /// never held here: at most `TCPServer.transferBuffer` bytes of it at a time).
-        var transfer: TransferReply?
-        init(fd: Int32, now: Double) { self.fd = fd; self.lastActive = now }
+        /// never held here: at most `TCPServer.transferPiece` bytes of it at a time).
+        var transfer: TransferReply? {
+            didSet { transferring.value += (transfer != nil ? 1 : 0) - (oldValue != nil ? 1 : 0) }
+        }
+        private let transferring: TransferCount
+        init(fd: Int32, now: Double, transferring: TransferCount) {
+            self.fd = fd; self.lastActive = now; self.transferring = transferring
+        }
         var hasPendingOutput: Bool { outputOffset < output.count }
     }
 
@@ -42,8 +52,23 @@ final class TCPServer: @unchecked Sendable {
     private var tally: QueryTally
     private var connections: [Int32: Connection] = [:]
     private let response = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_535, alignment: 16)
-    /// How much of a zone transfer is made ahead of what the peer has taken.
+    private let transferring = TransferCount()
+    /// How much of a zone transfer is made ahead of what the peer has taken, at most.
     static let transferBuffer = 256 << 10
+    /// What all transfers together may have made ahead: with many at once each gets a share,
+    /// so that memory does not grow with the connection limit (1000 transfers would
+    /// otherwise hold 256 MB).
+    static let transferBudget = 16 << 20
+    /// A share never goes below about one transfer message (the transfer writer fills
+    /// messages to 16 KiB).
+    static let smallestTransferPiece = 16 << 10
+    /// A connection's output buffer keeps at most this much capacity once its transfer is done.
+    static let keptOutputCapacity = 64 << 10
+
+    /// The output one connection's transfer may be ahead by while `inProgress` transfers run.
+    static func transferPiece(inProgress: Int) -> Int {
+        min(transferBuffer, max(smallestTransferPiece, transferBudget / max(1, inProgress)))
+    }
 
     init(listeners: [Int32: ListenAddress], store: SnapshotStore, maxUDPSize: Int, settings: Settings,
          stopping: StopFlag, metrics: QueryMetrics, transfers: TransferResponder?, logger: Logger) throws(SystemError) {
@@ -129,7 +154,7 @@ final class TCPServer: @unchecked Sendable {
             guard sy_epoll_ctl(epoll, EPOLL_CTL_ADD, fd, EPOLLIN.rawValue | EPOLLRDHUP.rawValue) == 0 else {
                 close(fd); continue
             }
-            let connection = Connection(fd: fd, now: now)
+            let connection = Connection(fd: fd, now: now, transferring: transferring)
             var address = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             if withUnsafeMutablePointer(to: &address, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) } }) == 0 {
@@ -194,7 +219,8 @@ final class TCPServer: @unchecked Sendable {
     @discardableResult
     private func continueTransfer(_ connection: Connection) -> Bool {
         guard connection.transfer != nil else { return false }
-        while connection.output.count - connection.outputOffset < Self.transferBuffer {
+        let piece = Self.transferPiece(inProgress: transferring.value)
+        while connection.output.count - connection.outputOffset < piece {
             guard let message = connection.transfer!.next() else {
                 connection.transfer = nil
                 break
@@ -234,7 +260,11 @@ final class TCPServer: @unchecked Sendable {
                 drop(connection)
                 return false
             }
-            connection.output.removeAll(keepingCapacity: true)
+            if connection.transfer == nil && connection.output.capacity > Self.keptOutputCapacity {
+                connection.output = []  // a finished transfer's buffer goes back
+            } else {
+                connection.output.removeAll(keepingCapacity: true)
+            }
             connection.outputOffset = 0
             guard connection.transfer != nil, !madeMore else { break }
             continueTransfer(connection)
@@ -264,6 +294,7 @@ final class TCPServer: @unchecked Sendable {
     }
 
     private func drop(_ connection: Connection) {
+        connection.transfer = nil
         _ = sy_epoll_ctl(epoll, EPOLL_CTL_DEL, connection.fd, 0)
         close(connection.fd)
         connections[connection.fd] = nil
