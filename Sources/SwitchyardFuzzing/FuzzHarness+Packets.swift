@@ -58,7 +58,7 @@ extension FuzzHarness {
             let accepted = reader.append(UnsafeRawBufferPointer(rebasing: stream[offset..<(offset + chunk)]))
             offset += accepted
             let before = taken.count
-            inStep = reader.takeMessages { message in
+            inStep = reader.takeMessages { (message: UnsafeRawBufferPointer) -> Void in
                 taken.append(ArraySlice(message))
                 answer(message, transport: .tcp, snapshot: snapshot)
             }

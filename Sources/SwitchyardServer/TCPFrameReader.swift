@@ -56,6 +56,12 @@ public struct TCPFrameReader {
     /// a zero length announces no message, so the peer is out of step with the framing.
     /// The bytes passed to `message` are valid only during the call.
     public mutating func takeMessages(_ message: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        takeMessages(while: { message($0); return true })
+    }
+
+    /// The same, stopping after a message for which `message` returns false: the messages
+    /// behind it stay buffered for a later call.
+    public mutating func takeMessages(while message: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         var consumed = 0
         let available = count
         let inStep = buffer.withUnsafeBytes { input -> Bool in
@@ -63,8 +69,9 @@ public struct TCPFrameReader {
                 let length = Int(input[consumed]) << 8 | Int(input[consumed + 1])
                 if length == 0 { return false }
                 guard available - consumed >= 2 + length else { break }
-                message(UnsafeRawBufferPointer(rebasing: input[(consumed + 2)..<(consumed + 2 + length)]))
+                let goOn = message(UnsafeRawBufferPointer(rebasing: input[(consumed + 2)..<(consumed + 2 + length)]))
                 consumed += 2 + length
+                if !goOn { break }
             }
             return true
         }

@@ -116,10 +116,13 @@ final class TCPServer: @unchecked Sendable {
                 }
                 guard let connection = connections[fd] else { continue }
                 if event & EPOLLERR.rawValue != 0 { drop(connection); continue }
+                var readable = event & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0
                 if event & EPOLLOUT.rawValue != 0 {
                     guard flush(connection, now: now) else { continue }
+                    // Queries that waited behind a transfer are answered once it has all gone.
+                    if !connection.waitingToWrite && connection.frames.count > 0 { readable = true }
                 }
-                if event & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 && !connection.waitingToWrite {
+                if readable && !connection.waitingToWrite {
                     readAndAnswer(connection, snapshot: cache.snapshot, now: now)
                 }
             }
@@ -181,30 +184,43 @@ final class TCPServer: @unchecked Sendable {
             drop(connection)
             return
         }
-        guard answerFrames(connection, snapshot: snapshot) else { drop(connection); return }
-        guard flush(connection, now: now) else { return }
+        guard answerAndFlush(connection, snapshot: snapshot, now: now) else { return }
         if peerClosed {
             if connection.hasPendingOutput || connection.transfer != nil { connection.waitingToWrite = true } else { drop(connection) }
         }
     }
 
-    /// Answers every complete frame in the input buffer. False when the stream is not DNS.
+    /// Answers what is buffered and sends it; again while a transfer finished in the send and
+    /// queries wait behind it. False when the connection was closed.
+    private func answerAndFlush(_ connection: Connection, snapshot: Snapshot, now: Double) -> Bool {
+        repeat {
+            let buffered = connection.frames.count
+            guard answerFrames(connection, snapshot: snapshot) else { drop(connection); return false }
+            guard flush(connection, now: now) else { return false }
+            if connection.frames.count == buffered { break }  // only part of a message is left
+        } while !connection.waitingToWrite && connection.transfer == nil && connection.frames.count > 0
+        return true
+    }
+
+    /// Answers the complete frames in the input buffer, in order, up to a zone transfer that
+    /// is still being made: the queries behind it wait in the buffer until it is done, so a
+    /// pipelined query never makes the rest of a zone pile up in memory. False when the
+    /// stream is not DNS.
     private func answerFrames(_ connection: Connection, snapshot: Snapshot) -> Bool {
-        connection.frames.takeMessages { packet in
+        connection.frames.takeMessages(while: { packet in
             let answer = connection.peer.withUnsafeBytes { peer in
                 responder.respond(to: packet, transport: .tcp, snapshot: snapshot, client: peer, into: response)
             }
             tally.count(responder.outcome)
-            // Answers go out in query order: a transfer still being made is finished first.
-            if connection.transfer != nil { finishTransfer(connection) }
             if responder.outcome.deferred, let transfers {
                 connection.transfer = transfers.reply(to: packet, transport: .tcp, client: connection.peer, snapshot: snapshot,
                                                       responder: responder, scratch: response)
                 continueTransfer(connection)
-            } else if answer > 0 {
-                append(UnsafeRawBufferPointer(rebasing: response[0..<answer]), to: connection)
+                return connection.transfer == nil
             }
-        }
+            if answer > 0 { append(UnsafeRawBufferPointer(rebasing: response[0..<answer]), to: connection) }
+            return true
+        })
     }
 
     private func append(_ message: UnsafeRawBufferPointer, to connection: Connection) {
@@ -228,11 +244,6 @@ final class TCPServer: @unchecked Sendable {
             message.withUnsafeBytes { append($0, to: connection) }
         }
         return connection.hasPendingOutput
-    }
-
-    private func finishTransfer(_ connection: Connection) {
-        while let message = connection.transfer?.next() { message.withUnsafeBytes { append($0, to: connection) } }
-        connection.transfer = nil
     }
 
     /// Writes pending output, then makes and writes one more piece of a transfer in progress.
