@@ -133,23 +133,24 @@ final class SQLiteBackend: JournalBackend {
     /// reopens the journal read-write. If not, the read-only connection runs the transaction:
     /// one that only reads succeeds (a reload of unchanged files), one that writes is refused.
     private func queueForWriting() throws -> DatabaseQueue {
-        try connection.withLock { connection in
-            guard let readOnly = connection.readOnly else { return connection.queue }
+        try connection.withLock { current in
+            guard let readOnly = current.readOnly else { return current.queue }
             let code = SystemErrno.probe(directory: (location as NSString).deletingLastPathComponent)
             guard code == 0 else {
-                connection.readOnly?.errno = code
-                return connection.queue
+                current.readOnly?.errno = code
+                return current.queue
             }
-            do {
+            do throws(StateDirectoryLockError) {
                 try readOnly.lock.lockForWriting()
-            } catch .held(let directory, let holder) {
-                throw JournalError.heldByAnotherServer(path: location, detail: StateDirectoryLockError.held(directory: directory, holder: holder).description)
-            } catch .cannotLock(_, let code, let detail) {
-                throw JournalError.unwritable(path: location, errno: code, detail: "cannot lock the state directory: \(detail)")
+            } catch {
+                // Held: another server took the lock while this one could not write (there was
+                // no lock file to hold); that one is the writer now.
+                guard case .cannotLock(_, let code, _) = error else { throw JournalError.heldByAnotherServer(path: location, detail: error.description) }
+                throw JournalError.unwritable(path: location, errno: code, detail: error.description)
             }
-            connection.queue = try Self.openReadWrite(path: location, busyTimeout: busyTimeout)
-            connection.readOnly = nil
-            return connection.queue
+            current.queue = try Self.openReadWrite(path: location, busyTimeout: busyTimeout)
+            current.readOnly = nil
+            return current.queue
         }
     }
 
