@@ -113,7 +113,9 @@ public final class Journal: Sendable {
     private func recordingHealth<T>(counted: Bool, _ body: () throws -> T) throws -> T {
         do {
             let result = try body()
-            healthState.withLock { if !$0.health.writable { $0.health.recordSuccess() } }
+            // On a read-only journal a transaction that wrote nothing succeeds too; it proves nothing.
+            let readOnly = isReadOnly
+            healthState.withLock { if !$0.health.writable && !readOnly { $0.health.recordSuccess() } }
             return result
         } catch let error as JournalError where error.isStorageFailure {
             healthState.withLock { state in

@@ -83,7 +83,10 @@ public final class StateDirectoryLock: @unchecked Sendable {
         repeat { result = flock(fd, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
         guard result == 0 else {
             let code = errno
-            let holder = Holder(parsing: Self.contents(of: fd))
+            var holder = Holder(parsing: Self.contents(of: fd))
+            // The file names the last server that could write it: on a read-only directory
+            // that may be a previous one. The kernel knows who holds the lock now.
+            if let pid = Self.flockHolder(of: fd) { holder.pid = pid }
             close(fd)
             if code == EWOULDBLOCK { throw .held(directory: directory, holder: holder) }
             throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code)))
@@ -130,6 +133,22 @@ public final class StateDirectoryLock: @unchecked Sendable {
         guard ftruncate(fd, 0) == 0 else { return }
         let bytes = Array(Holder(pid: getpid(), zonesDirectory: zonesDirectory).text.utf8)
         _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The process holding an `flock` on `fd`'s file, from `/proc/locks` (`1: FLOCK ADVISORY
+    /// WRITE <pid> <major>:<minor>:<inode> 0 EOF`, device numbers in hex); nil if not found.
+    private static func flockHolder(of fd: Int32) -> Int32? {
+        var status = stat()
+        guard fstat(fd, &status) == 0, let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        let device = UInt64(status.st_dev)
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+        let file = String(format: "%02llx:%02llx:%llu", major, minor, UInt64(status.st_ino))
+        for line in locks.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 5, fields[1] == "FLOCK", fields[5] == file { return Int32(fields[4]) }
+        }
+        return nil
     }
 
     private static func contents(of fd: Int32) -> String {

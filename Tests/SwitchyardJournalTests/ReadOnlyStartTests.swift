@@ -67,6 +67,7 @@ import Testing
             #expect(!health.writable)
             #expect(health.lastError?.contains("EROFS: Read-only file system") == true)
             #expect(try journal.write { try $0.latest()?.number } == 2, "a transaction that writes nothing")
+            #expect(!journal.health(probingEvery: 60).writable, "it proves nothing about the directory")
             do {
                 try journal.append(state: vmState, actor: "t", reason: "3", serials: [:], at: instant(2))
                 Issue.record("appended to a read-only journal")
