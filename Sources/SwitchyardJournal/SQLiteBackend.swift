@@ -148,7 +148,17 @@ final class SQLiteBackend: JournalBackend {
                 guard case .cannotLock(_, let code, _) = error else { throw JournalError.heldByAnotherServer(path: location, detail: error.description) }
                 throw JournalError.unwritable(path: location, errno: code, detail: error.description)
             }
-            current.queue = try Self.openReadWrite(path: location, busyTimeout: busyTimeout)
+            // Closed first: SQLite shares one `-shm` mapping among a process's connections to
+            // a file, and the read-only one mapped it read-only; a read-write connection
+            // opened beside it would inherit that and be refused every write (SQLITE_READONLY).
+            // A read racing this on the old connection fails once ("connection is closed").
+            try? current.queue.close()
+            do {
+                current.queue = try Self.openReadWrite(path: location, busyTimeout: busyTimeout)
+            } catch {
+                current.queue = try Self.openReadOnly(path: location, busyTimeout: busyTimeout)
+                throw error
+            }
             current.readOnly = nil
             return current.queue
         }

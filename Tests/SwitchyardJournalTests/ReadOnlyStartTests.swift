@@ -23,12 +23,19 @@ import Testing
             #expect(throws: StateDirectoryLockError.held(directory: dir.path, holder: .init(pid: getpid(), zonesDirectory: "/srv/other"))) {
                 try reader.lockForWriting()
             }
-            // Held through a read-only descriptor, it keeps a writer out as the writer's own does.
             #expect(throws: StateDirectoryLockError.self) { try StateDirectoryLock.acquireForReading(directory: dir.path, zonesDirectory: "/srv/zones") }
-            other.release()
+            withExtendedLifetime(other) {}
+        }
+        // (Another directory rather than releasing and locking again: a process spawned by a
+        // test running meanwhile may hold a copy of a released descriptor until its exec.)
+        try withTemporaryDirectory { dir in
+            FileManager.default.createFile(atPath: dir.file(StateDirectoryLock.fileName), contents: Data("pid 1\nzones /old\n".utf8))
+            // Held through a read-only descriptor, it keeps a writer out as the writer's own does.
             let held = try StateDirectoryLock.acquireForReading(directory: dir.path, zonesDirectory: "/srv/zones")
             #expect(held.isHeld)
-            #expect(throws: StateDirectoryLockError.self) { try StateDirectoryLock.acquire(directory: dir.path, zonesDirectory: "/srv/other") }
+            #expect(throws: StateDirectoryLockError.held(directory: dir.path, holder: .init(pid: getpid(), zonesDirectory: "/old"))) {
+                try StateDirectoryLock.acquire(directory: dir.path, zonesDirectory: "/srv/other")
+            }
             try held.lockForWriting()
             #expect(try String(contentsOfFile: held.path, encoding: .utf8) == "pid \(getpid())\nzones /srv/zones\n")
             #expect(throws: StateDirectoryLockError.self) { try StateDirectoryLock.acquire(directory: dir.path, zonesDirectory: "/srv/other") }
@@ -118,11 +125,23 @@ import Testing
             let journal = try Journal.openReadOnly(directory: crashed, lock: lock, errno: EROFS)
             #expect(try journal.latest()?.number == 2)
             #expect(try journal.latest()?.state == changed)
+            // Writable again: the read-only connection mapped the -shm read-only; the
+            // read-write one must not inherit that.
+            #expect(remount(mountPoint, "rw"))
+            #expect(journal.health(probingEvery: 0).writable)
+            #expect(try journal.append(state: vmState, actor: "t", reason: "3", serials: [:], at: instant(2)).number == 3)
         }
     }
 
+    /// Retried for a moment: a process that a test running meanwhile spawns holds copies of
+    /// this process's descriptors until its exec, and the kernel refuses `ro` (EBUSY) while
+    /// one of them is a file open for writing.
     private func remount(_ mountPoint: String, _ mode: String) -> Bool {
-        run("/bin/mount", "-o", "remount,\(mode)", mountPoint) == 0
+        for _ in 0..<20 {
+            if run("/bin/mount", "-o", "remount,\(mode)", mountPoint) == 0 { return true }
+            usleep(50_000)
+        }
+        return false
     }
 
     private func withReadOnlyCapableMount(_ body: (String) throws -> Void) throws {
