@@ -143,7 +143,11 @@ def serve_refused(workdir: Path, state: Path) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def test_a_read_only_state_directory_is_served_and_written_again_once_writable(tmp_path, state_mount, servers):
+@pytest.mark.parametrize("stop", ["sigterm", "kill9"])
+def test_a_read_only_state_directory_is_served_and_written_again_once_writable(tmp_path, state_mount, servers, stop):
+    """`sigterm`: SQLite folds the WAL into the file on a clean stop and removes it, so the
+    journal is read from the file alone. `kill9`: the last commits are in the -wal left behind
+    (as after a disk that went read-only under a running server), and must be read from it."""
     state = state_mount.path / "state"
     workdir = tmp_path / "work"
     admin_port = free_port()
@@ -156,7 +160,13 @@ def test_a_read_only_state_directory_is_served_and_written_again_once_writable(t
     shifted = reply["generation"]["number"]
     assert dig(first, BROKER) == ["127.0.0.21"]
     serial = dig(first, "example.test.", "SOA")
-    assert first.stop() == 0, first.describe()
+    if stop == "sigterm":
+        assert first.stop() == 0, first.describe()
+        assert not (state / "switchyard.db-wal").exists()
+    else:
+        first.signal(signal.SIGKILL)
+        first.proc.wait(timeout=10)
+        assert (state / "switchyard.db-wal").stat().st_size > 0
 
     state_mount.remount("ro")
     second = serve(workdir, state, admin_port, servers)
