@@ -135,7 +135,10 @@ final class SQLiteBackend: JournalBackend {
     private func queueForWriting() throws -> DatabaseQueue {
         try connection.withLock { current in
             guard let readOnly = current.readOnly else { return current.queue }
-            let code = SystemErrno.probe(directory: (location as NSString).deletingLastPathComponent)
+            var code = SystemErrno.probe(directory: (location as NSString).deletingLastPathComponent)
+            // A writable directory is not enough when the file itself is not (EACCES: another
+            // user's journal); SQLite would quietly open it read-only again.
+            if code == 0 && access(location, W_OK) != 0 { code = errno }
             guard code == 0 else {
                 current.readOnly?.errno = code
                 return current.queue
