@@ -44,6 +44,27 @@ public final class Journal: Sendable {
         try self.init(path: (directory as NSString).appendingPathComponent(Journal.fileName), busyTimeout: busyTimeout)
     }
 
+    /// Opens the journal of a state directory that cannot be written (`errno`: EROFS, or
+    /// EACCES for a user who may not write it) read-only, to serve its latest generation.
+    /// It starts unwritable in ``health(probingEvery:)``, so every change is refused as
+    /// ``JournalError/unwritable(path:errno:detail:)``; the first write (or write probe) after
+    /// the directory takes writes again takes `lock` and reopens the journal read-write.
+    /// Throws ``JournalError/cannotOpen(path:detail:)`` when the directory holds no journal.
+    public static func openReadOnly(directory: String, lock: StateDirectoryLock, errno: Int32, busyTimeout: TimeInterval = 5) throws -> Journal {
+        let path = (directory as NSString).appendingPathComponent(Journal.fileName)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw JournalError.cannotOpen(path: path, detail: "no journal in a state directory that cannot be written")
+        }
+        let journal = Journal(backend: try SQLiteBackend(readOnlyPath: path, lock: lock, errno: errno, busyTimeout: busyTimeout))
+        let refusal = JournalError.unwritable(path: path, errno: errno, detail: SQLiteBackend.readOnlyDetail)
+        journal.healthState.withLock { $0.health.record(failure: refusal, at: Date()); $0.health.writeErrors = 0 }
+        return journal
+    }
+
+    /// Whether the journal is open read-only: from a start on a state directory that could not
+    /// be written until it takes writes again.
+    public var isReadOnly: Bool { (backend as? SQLiteBackend)?.isReadOnly ?? false }
+
     /// Opens (creating if needed) the SQLite journal at `path`, bringing its schema up to date.
     ///
     /// - Parameter busyTimeout: how long to wait for another process's write lock before
@@ -92,7 +113,9 @@ public final class Journal: Sendable {
     private func recordingHealth<T>(counted: Bool, _ body: () throws -> T) throws -> T {
         do {
             let result = try body()
-            healthState.withLock { if !$0.health.writable { $0.health.recordSuccess() } }
+            // On a read-only journal a transaction that wrote nothing succeeds too; it proves nothing.
+            let readOnly = isReadOnly
+            healthState.withLock { if !$0.health.writable && !readOnly { $0.health.recordSuccess() } }
             return result
         } catch let error as JournalError where error.isStorageFailure {
             healthState.withLock { state in

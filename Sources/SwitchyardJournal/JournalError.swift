@@ -32,6 +32,9 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
     /// (EROFS), or an I/O error. `errno` is what the system call failed with, 0 if unknown.
     /// Nothing of the failed transaction was journaled.
     case unwritable(path: String, errno: Int32, detail: String)
+    /// The journal is open read-only and its state directory is writable again, but another
+    /// live server took the directory's lock meanwhile (`detail` names it): this one must not write.
+    case heldByAnotherServer(path: String, detail: String)
     /// Any other SQLite failure.
     case storage(path: String, detail: String)
     /// `--state` looks like a PostgreSQL URL but is not a usable one.
@@ -72,6 +75,8 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
             let directory = (path as NSString).deletingLastPathComponent
             return "\(directory): the state directory cannot be written (\(SystemErrno.describe(errno))) while journaling to \(path): \(detail); "
                 + "nothing was changed and the last generation keeps serving; \(SystemErrno.remedy(errno)), then retry"
+        case let .heldByAnotherServer(path, detail):
+            return "\(detail) (it took the lock while this server served \(path) read-only); nothing was changed: this server keeps serving the last generation read-only"
         case let .storage(path, detail):
             return "\(path): journal storage error (\(detail))"
         case let .badLocation(text, detail):
@@ -96,7 +101,7 @@ extension JournalError: HTTPStatusReporting {
     /// 503, so clients retry once it is fixed. A run that collides is 409; anything else 500.
     public var httpStatus: Int {
         switch self {
-        case .unwritable, .unavailable, .readOnly, .locked, .cannotOpen: return 503
+        case .unwritable, .unavailable, .readOnly, .locked, .cannotOpen, .heldByAnotherServer: return 503
         case .runAlreadyActive, .leaseLost: return 409
         case .unknownRun: return 404
         default: return 500
@@ -107,7 +112,7 @@ extension JournalError: HTTPStatusReporting {
     /// a refusal of what was asked (an unknown run, a second active run).
     public var isStorageFailure: Bool {
         switch self {
-        case .unwritable, .unavailable, .readOnly, .locked, .cannotOpen, .corrupt, .notADatabase, .storage: return true
+        case .unwritable, .unavailable, .readOnly, .locked, .cannotOpen, .corrupt, .notADatabase, .storage, .heldByAnotherServer: return true
         default: return false
         }
     }
@@ -148,8 +153,9 @@ extension JournalError {
 }
 
 /// Names and remedies for the errno values a journal write can fail with.
-enum SystemErrno {
-    static func describe(_ code: Int32) -> String {
+public enum SystemErrno {
+    /// `EROFS: Read-only file system`, or `errno unknown` for 0.
+    public static func describe(_ code: Int32) -> String {
         guard code != 0 else { return "errno unknown" }
         let names: [Int32: String] = [ENOSPC: "ENOSPC", EDQUOT: "EDQUOT", EROFS: "EROFS", EIO: "EIO", EACCES: "EACCES", EPERM: "EPERM"]
         return "\(names[code] ?? "errno \(code)"): \(String(cString: strerror(code)))"
@@ -176,6 +182,7 @@ enum SystemErrno {
         case ENOSPC, EDQUOT: return "free space on that file system"
         case EROFS: return "make that file system read-write again (after a disk error the kernel remounts it read-only: check the disk and the file system, e.g. e2fsck, then mount it read-write)"
         case EIO: return "check the disk (dmesg)"
+        case EACCES, EPERM: return "give this user write permission on the state directory and its files"
         default: return "check that file system"
         }
     }

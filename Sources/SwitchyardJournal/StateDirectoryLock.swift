@@ -23,30 +23,75 @@ public final class StateDirectoryLock: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw .cannotLock(path: directory, detail: "cannot create the state directory: \(error.localizedDescription)")
+            throw .cannotLock(path: directory, errno: 0, detail: "cannot create the state directory: \(error.localizedDescription)")
         }
         let path = (directory as NSString).appendingPathComponent(fileName)
         // O_CLOEXEC: hooks and gate commands the server runs must not inherit (and outlive
         // it holding) the lock. No O_TRUNC: the holder's details stay until we have the lock.
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .cannotLock(path: path, detail: String(cString: strerror(errno))) }
+        guard fd >= 0 else { let code = errno; throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code))) }
+        let lock = StateDirectoryLock(directory: directory, path: path, zonesDirectory: zonesDirectory)
+        try lock.lock(fd)
+        lock.recordHolder()
+        return lock
+    }
+
+    /// For a state directory that cannot be written (a read-only file system, or a lock file
+    /// this user may not write): takes the same exclusive `flock` through a read-only
+    /// descriptor (`flock` does not care how the file was opened), so no other server can
+    /// become this directory's writer while this one serves it read-only. When the lock file
+    /// is missing (and cannot be created) nothing is held yet: ``lockForWriting()`` takes it
+    /// before the first write. Throws ``StateDirectoryLockError/held(directory:holder:)``
+    /// when a live server holds it.
+    public static func acquireForReading(directory: String, zonesDirectory: String) throws(StateDirectoryLockError) -> StateDirectoryLock {
+        let path = (directory as NSString).appendingPathComponent(fileName)
+        let lock = StateDirectoryLock(directory: directory, path: path, zonesDirectory: zonesDirectory)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { try lock.lock(fd) }
+        return lock
+    }
+
+    /// Makes sure this process holds the lock before it writes to the directory: taken now
+    /// when it was not held (a read-only start without a lock file), and the holder's details
+    /// written. Throws ``StateDirectoryLockError/held(directory:holder:)`` when another live
+    /// server took it meanwhile: then this one must not write.
+    public func lockForWriting() throws(StateDirectoryLockError) {
+        if descriptor < 0 {
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { let code = errno; throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code))) }
+            try lock(fd)
+        }
+        recordHolder()
+    }
+
+    /// Whether this process holds the directory's `flock`.
+    public var isHeld: Bool { descriptor >= 0 }
+
+    public let directory: String
+    private let zonesDirectory: String
+
+    private init(directory: String, path: String, zonesDirectory: String) {
+        self.directory = directory
+        self.path = path
+        self.zonesDirectory = zonesDirectory
+        self.descriptor = -1
+    }
+
+    /// `flock(LOCK_EX)` on `fd` without waiting; keeps `fd` when it succeeds, closes it when not.
+    private func lock(_ fd: Int32) throws(StateDirectoryLockError) {
         var result: Int32
         repeat { result = flock(fd, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
         guard result == 0 else {
             let code = errno
-            let holder = Holder(parsing: Self.contents(of: fd))
+            var holder = Holder(parsing: Self.contents(of: fd))
+            // The file names the last server that could write it: on a read-only directory
+            // that may be a previous one. The kernel knows who holds the lock now.
+            if let pid = Self.flockHolder(of: fd) { holder.pid = pid }
             close(fd)
             if code == EWOULDBLOCK { throw .held(directory: directory, holder: holder) }
-            throw .cannotLock(path: path, detail: String(cString: strerror(code)))
+            throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code)))
         }
-        let lock = StateDirectoryLock(path: path, descriptor: fd)
-        lock.record(Holder(pid: getpid(), zonesDirectory: zonesDirectory))
-        return lock
-    }
-
-    private init(path: String, descriptor: Int32) {
-        self.path = path
-        self.descriptor = descriptor
+        descriptor = fd
     }
 
     deinit { release() }
@@ -78,11 +123,32 @@ public final class StateDirectoryLock: @unchecked Sendable {
         var text: String { "pid \(pid.map(String.init) ?? "?")\nzones \(zonesDirectory ?? "?")\n" }
     }
 
-    /// Best effort: the lock is the `flock`, the text only explains it.
-    private func record(_ holder: Holder) {
-        guard ftruncate(descriptor, 0) == 0 else { return }
-        let bytes = Array(holder.text.utf8)
-        _ = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+    /// Best effort: the lock is the `flock`, the text only explains it. Written through a
+    /// descriptor of its own, since the locked one may be read-only; closing that one does
+    /// not drop the `flock`, which belongs to the locked descriptor's open file.
+    private func recordHolder() {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard ftruncate(fd, 0) == 0 else { return }
+        let bytes = Array(Holder(pid: getpid(), zonesDirectory: zonesDirectory).text.utf8)
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The process holding an `flock` on `fd`'s file, from `/proc/locks` (`1: FLOCK ADVISORY
+    /// WRITE <pid> <major>:<minor>:<inode> 0 EOF`, device numbers in hex); nil if not found.
+    private static func flockHolder(of fd: Int32) -> Int32? {
+        var status = stat()
+        guard fstat(fd, &status) == 0, let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        let device = UInt64(status.st_dev)
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+        let file = String(format: "%02llx:%02llx:%llu", major, minor, UInt64(status.st_ino))
+        for line in locks.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 5, fields[1] == "FLOCK", fields[5] == file { return Int32(fields[4]) }
+        }
+        return nil
     }
 
     private static func contents(of fd: Int32) -> String {
@@ -96,8 +162,8 @@ public final class StateDirectoryLock: @unchecked Sendable {
 public enum StateDirectoryLockError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Another live process holds the lock.
     case held(directory: String, holder: StateDirectoryLock.Holder)
-    /// The lock file cannot be created or locked at all.
-    case cannotLock(path: String, detail: String)
+    /// The lock file cannot be created or locked at all; `errno` says why (EROFS, EACCES...), 0 if unknown.
+    case cannotLock(path: String, errno: Int32, detail: String)
 
     public var description: String {
         switch self {
@@ -105,7 +171,7 @@ public enum StateDirectoryLockError: Error, Equatable, Sendable, CustomStringCon
             let pid = holder.pid.map { "pid \($0)" } ?? "pid unknown"
             let zones = holder.zonesDirectory.map { "zones \($0)" } ?? "zones directory unknown"
             return "\(directory): the state directory is in use by another switchyard serve (\(pid), \(zones)); stop that server first, or give this one its own --state directory"
-        case let .cannotLock(path, detail):
+        case let .cannotLock(path, _, detail):
             return "\(path): cannot lock the state directory (\(detail)); check that this user may create and write files there, or pass another --state directory"
         }
     }

@@ -141,12 +141,31 @@ struct Serve: ParsableCommand {
         let zonesDirectory = Self.canonicalPath(zones)
         // A PostgreSQL journal is shared by design: the database serializes its writers.
         guard !isFleet else { return try serve(zonesDirectory: zonesDirectory, signals: signals, logger: logger) }
-        let lock: StateDirectoryLock
-        do { lock = try StateDirectoryLock.acquire(directory: Self.canonicalPath(state), zonesDirectory: zonesDirectory) } catch {
+        let claim: (lock: StateDirectoryLock, readOnly: Int32?)
+        do { claim = try Self.claimStateDirectory(Self.canonicalPath(state), zonesDirectory: zonesDirectory) } catch {
             printError("switchyard: \(error)")
             throw ExitCode(1)
         }
-        try withExtendedLifetime(lock) { try serve(zonesDirectory: zonesDirectory, signals: signals, logger: logger) }
+        try withExtendedLifetime(claim.lock) {
+            try serve(zonesDirectory: zonesDirectory, signals: signals, logger: logger, readOnly: claim.readOnly.map { (claim.lock, $0) })
+        }
+    }
+
+    /// The state directory's lock, for writing; or, when the directory cannot be written
+    /// (EROFS, or EACCES for this user) but holds a journal, taken through a read-only
+    /// descriptor to serve that journal read-only, with the errno that made it so. DNS then
+    /// stays up (a disk the kernel remounted read-only after an error stays so until e2fsck).
+    /// Without a journal there is nothing to serve: the lock's own error.
+    static func claimStateDirectory(_ directory: String, zonesDirectory: String) throws(StateDirectoryLockError)
+        -> (lock: StateDirectoryLock, readOnly: Int32?) {
+        do {
+            return (try StateDirectoryLock.acquire(directory: directory, zonesDirectory: zonesDirectory), nil)
+        } catch {
+            let journalPath = (directory as NSString).appendingPathComponent(Journal.fileName)
+            guard case .cannotLock(_, let code, _) = error, code == EROFS || code == EACCES,
+                  FileManager.default.fileExists(atPath: journalPath) else { throw error }
+            return (try StateDirectoryLock.acquireForReading(directory: directory, zonesDirectory: zonesDirectory), code)
+        }
     }
 
     private var isFleet: Bool { state.hasPrefix("postgresql://") || state.hasPrefix("postgres://") }
@@ -176,7 +195,7 @@ struct Serve: ParsableCommand {
         return (keyring, rules, addresses, keys)
     }
 
-    private func serve(zonesDirectory: String, signals: Int32, logger: Logger) throws {
+    private func serve(zonesDirectory: String, signals: Int32, logger: Logger, readOnly: (lock: StateDirectoryLock, errno: Int32)? = nil) throws {
         // Optional so it can be let go once served: kept to the end of this function it
         // would hold the first zones in memory through every reload.
         var loaded: ZoneLoader.Configuration?
@@ -195,10 +214,10 @@ struct Serve: ParsableCommand {
             transfers: transfers)
         let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
-            let journal = try Journal.open(state: isFleet ? state : Self.canonicalPath(state))
+            let journal = try readOnly.map { try openReadOnly(lock: $0.lock, errno: $0.errno) } ?? Journal.open(state: isFleet ? state : Self.canonicalPath(state))
             // Every server of a fleet has its own copy of the zones, so only a state directory
             // records which zones directory it belongs to.
-            switch isFleet ? .unchanged : try journal.claim(zonesDirectory: zonesDirectory, adopt: adoptState) {
+            switch isFleet ? .unchanged : try startingStep(readOnly, "recording its zones directory") { try journal.claim(zonesDirectory: zonesDirectory, adopt: adoptState) } {
             case .unchanged: break
             case .recorded:
                 logger.info("state directory recorded as this zones directory's", metadata: ["state": "\(state)", "zones": "\(zonesDirectory)"])
@@ -211,8 +230,17 @@ struct Serve: ParsableCommand {
                                          invalidation: InvalidationSettings(notify: transfer.notify, hooks: invalidateHook, notifyKeys: transfer.notifyKeys),
                                          logger: logger)
             transfers.setHistory(control)
-            let server = try Server(configuration: configuration, loaded: loaded!, store: store, installer: control, logger: logger)
+            let server = try startingStep(readOnly, "a generation for changed zones or inventories") {
+                try Server(configuration: configuration, loaded: loaded!, store: store, installer: control, logger: logger)
+            }
             loaded = nil
+            if let readOnly {
+                logger.warning("the state directory cannot be written: serving its journal's latest generation read-only; every change is refused until it is writable, then the server takes the lock and journals again without a restart",
+                               metadata: ["state": "\(Self.canonicalPath(state))", "errno": "\(SystemErrno.describe(readOnly.errno))",
+                                          "generation": "\(control.current?.generation.number ?? 0)",
+                                          "lock": "\(readOnly.lock.isHeld ? "held" : "not held (no lock file); taken once writable")"])
+                Self.reopenWhenWritable(journal, control: control, logger: logger)
+            }
             let fleet = journal.postgres.map { postgres in
                 Fleet(settings: Fleet.Settings(
                         name: serverName ?? "\(ProcessInfo.processInfo.hostName)/\(listen.first ?? "")",
@@ -228,6 +256,55 @@ struct Serve: ParsableCommand {
         } catch {
             printError("switchyard: \(error)")
             throw ExitCode(1)
+        }
+    }
+
+    /// The journal of a state directory that cannot be written, read-only; one without a
+    /// generation has nothing to serve, and is refused as it was before read-only starts.
+    private func openReadOnly(lock: StateDirectoryLock, errno: Int32) throws -> Journal {
+        let directory = Self.canonicalPath(state)
+        let nothingToServe = StateDirectoryLockError.cannotLock(path: lock.path, errno: errno, detail: String(cString: strerror(errno)))
+        let journal: Journal
+        do { journal = try Journal.openReadOnly(directory: directory, lock: lock, errno: errno) } catch JournalError.cannotOpen { throw nothingToServe }
+        guard try journal.latest() != nil else { throw nothingToServe }
+        return journal
+    }
+
+    /// Runs a start-up step that may need to write the journal. On a read-only start it can
+    /// only serve what the journal already holds: a step that must write is refused, saying
+    /// which and what to do, rather than as a change refused while serving.
+    private func startingStep<T>(_ readOnly: (lock: StateDirectoryLock, errno: Int32)?, _ step: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as JournalError {
+            guard let readOnly, case .unwritable = error else { throw error }
+            throw ReadOnlyStartRefused(description: "\(Self.canonicalPath(state)): cannot start on this state directory read-only (\(SystemErrno.describe(readOnly.errno))): starting needs a journal write (\(step)), which is refused; "
+                + "start with the zones directory and inventories the journal was last served with, or make the state directory writable")
+        }
+    }
+
+    struct ReadOnlyStartRefused: Error, CustomStringConvertible { let description: String }
+
+    /// While the journal is open read-only, asks once a second whether the state directory
+    /// takes writes again (``Journal/health(probingEvery:)``: its probe takes the lock and
+    /// reopens the journal read-write), so the server becomes the directory's writer as soon
+    /// as it can, not at the next change. Says so, and when another server took the lock first.
+    private static func reopenWhenWritable(_ journal: Journal, control: ControlService, logger: Logger) {
+        Thread.detachNewThread {
+            var reported = journal.health(probingEvery: 1).lastError
+            while journal.isReadOnly {
+                sleep(1)
+                let health = journal.health(probingEvery: 1)
+                if journal.isReadOnly, let problem = health.lastError, problem != reported {
+                    logger.warning("the journal stays read-only", metadata: ["error": "\(problem)"])
+                    reported = problem
+                }
+            }
+            // Nobody could write while this server held the lock; without a lock file another
+            // server might have, and then this one serves its newest generation.
+            _ = try? control.catchUp()
+            logger.notice("the state directory takes writes again: lock taken, journal reopened read-write; changes are accepted",
+                          metadata: ["journal": "\(journal.path)", "generation": "\(control.current?.generation.number ?? 0)"])
         }
     }
 

@@ -51,3 +51,13 @@ struct FailsToEncode: Encodable {
     }
     enum CodingKeys: String, CodingKey { case step }
 }
+
+/// Runs `tool` (mount, umount) and returns its exit status; -1 when it cannot start.
+func run(_ tool: String, _ arguments: String...) -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = arguments
+    do { try process.run() } catch { return -1 }
+    process.waitUntilExit()
+    return process.terminationStatus
+}

@@ -73,15 +73,6 @@ import Testing
         }
     }
 
-    private func run(_ tool: String, _ arguments: String...) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        do { try process.run() } catch { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
     /// Writes until the file system says no more, to the last byte.
     private func fillUp(_ path: String) {
         guard let handle = fopen(path, "w") else { return }

@@ -13,8 +13,10 @@ queries while cutovers and rollbacks loop and faults are injected, one kind afte
   the server holds its journal open for writing; on ext4 (`errors=remount-ro`) an injected
   error (`/sys/fs/ext4/<dev>/trigger_fs_error`) makes the kernel remount it read-only under the
   running server, as a failing disk does. Changes must be refused (503, EROFS), DNS keep
-  answering; recovery is a clean stop, `serve` refusing the read-only directory (exit 1, EROFS),
-  e2fsck, mount, start. On a tmpfs it is made read-only across a kill -9 instead.
+  answering; a clean stop, then `serve` on the read-only directory serves its journal read-only
+  (DNS up, changes refused with EROFS), then stop, e2fsck, mount, start. On a tmpfs it is made
+  read-only across a kill -9 instead, and made read-write again under the read-only server,
+  which must take writes again without a restart.
 
 Throughout, every answer for a stable name is checked against the targets the inventory gives
 it on either side of the cutover: never a wrong address, an empty answer, NXDOMAIN or SERVFAIL.
@@ -73,7 +75,7 @@ class Figures:
     rollback_runs: int = 0
     shifts_refused: int = 0
     flood_requests: Counter = field(default_factory=Counter)
-    refused_starts: int = 0        # `serve` on a read-only state directory, exit 1 as it must
+    read_only_starts: int = 0      # `serve` on a read-only state directory, serving it read-only
     accepted_while_full: int = 0   # commits that fitted in the WAL's existing pages
     kill_states: Counter = field(default_factory=Counter)   # run status found after each kill -9
     notes: list = field(default_factory=list)
@@ -435,8 +437,9 @@ class Soak:
     def state_forced_read_only(self) -> None:
         """ext4 remounted read-only by the kernel under the server: changes refused with 503
         naming EROFS, DNS answering, /healthz and /metrics saying so. An aborted ext4 journal
-        needs e2fsck, so recovery is: stop the server (cleanly), see `serve` refuse the
-        read-only directory, repair, start; every generation acknowledged is still there."""
+        needs e2fsck, so recovery is: stop the server (cleanly), start it on the read-only
+        directory (it serves the journal read-only), stop it, repair, start; every generation
+        acknowledged is still there."""
         generation = self.generation()
         self.state_fs.force_error()
         self.figures.faults["state dir read-only (EROFS)"] += 1
@@ -456,7 +459,10 @@ class Soak:
         self.watch.set_down(True)
         code = self.server.stop()
         check(code == 0, f"SIGTERM with a read-only journal: exit {code}\n{self.server.stderr_tail()}")
-        self.refused_start("a read-only state directory")
+        self.read_only_start(generation)
+        self.watch.set_down(True)
+        code = self.server.stop()
+        check(code == 0, f"SIGTERM of the read-only server: exit {code}\n{self.server.stderr_tail()}")
         self.figures.notes.append(f"e2fsck exit {self.state_fs.repair()}")
         self.server.start()
         self.watch.set_down(False)
@@ -464,34 +470,41 @@ class Soak:
         self.shift()
         self.figures.recoveries["state dir read-only (EROFS)"] += 1
 
-    def refused_start(self, what: str) -> None:
-        """`serve` must exit 1 at once, naming the state directory and EROFS."""
-        proc = self.server.spawn()
-        try:
-            code = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-            raise SoakFailure(f"serve did not refuse {what}")
-        err = self.server.stderr_tail()
-        check(code == 1 and "Read-only file system" in err and str(self.server.state_dir) in err,
-              f"serve on {what}: exit {code}\n{err}")
-        self.figures.refused_starts += 1
+    def read_only_start(self, generation: int) -> None:
+        """`serve` on the read-only state directory (the watch is down while it starts) must
+        serve the journal's latest generation, answers checked as always, and refuse changes
+        naming the directory and EROFS."""
+        self.server.start()
+        self.watch.set_down(False)
+        self.figures.read_only_starts += 1
+        check(self.generation() == generation, f"the read-only start serves generation {self.generation()}, not {generation}")
+        check("serving its journal's latest generation read-only" in self.server.stderr_tail(100_000),
+              f"no read-only warning:\n{self.server.stderr_tail()}")
+        status, reply = self.shift(expect_ok=False)
+        text = json.dumps(reply)
+        check(status == 503 and "EROFS" in text and str(self.server.state_dir) in text,
+              f"shift on a read-only start -> {status}: {reply}")
+        self.figures.shifts_refused += 1
+        health = self.server.healthz()
+        check(health["status"] == "degraded" and health["journal_writable"] == "false" and "EROFS" in health["problems"],
+              f"/healthz after a read-only start: {health}")
+        time.sleep(1)  # answers keep being checked meanwhile
 
     def state_read_only_across_restart(self) -> None:
         """Without ext4 on a loop device the directory can only go read-only with the server
-        gone: kill -9, remount read-only, `serve` refuses, remount read-write, start."""
+        gone: kill -9, remount read-only, start read-only, remount read-write under the
+        server, which takes writes again by itself."""
+        generation = self.generation()
         self.watch.set_down(True)
         self.server.kill9()
         self.figures.faults["state dir read-only (EROFS), kill -9"] += 1
         r = self.state_fs.remount("ro")
         check(r.returncode == 0, f"remount the state dir read-only: {r.stderr}")
         try:
-            self.refused_start("a read-only state directory")
+            self.read_only_start(generation)
         finally:
             self.state_fs.remount("rw")
-        self.server.start()
-        self.watch.set_down(False)
+        self.wait(lambda: self.server.healthz()["journal_writable"] == "true", 10, "the journal to be written again without a restart")
         self.ledger.verify(self.server, "after the state dir was read-only")
         self.shift()
         self.figures.recoveries["state dir read-only (EROFS), kill -9"] += 1
@@ -564,7 +577,7 @@ class Soak:
             "changes_accepted_while_full": self.figures.accepted_while_full,
             "admin_flood_requests": dict(self.figures.flood_requests),
             "server_starts": self.server.starts,
-            "refused_starts": self.figures.refused_starts,
+            "read_only_starts": self.figures.read_only_starts,
             "state_file_system": type(self.state_fs).__name__,
             "run_status_after_kill": dict(self.figures.kill_states),
             "generations_kept": len(self.ledger.seen),
@@ -627,7 +640,7 @@ def render(report: dict) -> str:
         f"(accepted on a full disk, fitting in the WAL's existing pages: {report['changes_accepted_while_full']})",
         f"admin flood requests: {sum(report['admin_flood_requests'].values())} {report['admin_flood_requests']}",
         f"state directory on: {report['state_file_system']}",
-        f"server starts: {report['server_starts']}, of which refused on a read-only state dir: {report['refused_starts']} (run status found after kill -9: {report['run_status_after_kill']})",
+        f"server starts: {report['server_starts']}, of which on a read-only state dir (served read-only): {report['read_only_starts']} (run status found after kill -9: {report['run_status_after_kill']})",
         f"generations: {report['generations_kept']} in the journal (newest {report['newest_generation']}), "
         f"{report['generations_acknowledged']} acknowledged by the admin API, all kept; journal checked "
         f"{report['journal_checks']} times",
