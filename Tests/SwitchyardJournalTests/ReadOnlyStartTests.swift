@@ -145,15 +145,6 @@ import Testing
     }
 
     private func withReadOnlyCapableMount(_ body: (String) throws -> Void) throws {
-        try withTemporaryDirectory { dir in
-            let mountPoint = dir.file("fs")
-            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-            guard run("/bin/mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint) == 0 else {
-                Issue.record("could not mount a tmpfs at \(mountPoint)")
-                return
-            }
-            defer { _ = run("/bin/umount", "-l", mountPoint) }
-            try body(mountPoint)
-        }
+        try withTmpfs(size: "8m", body)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import SwitchyardControl
 import SwitchyardJournal
 
@@ -60,4 +61,19 @@ func run(_ tool: String, _ arguments: String...) -> Int32 {
     do { try process.run() } catch { return -1 }
     process.waitUntilExit()
     return process.terminationStatus
+}
+
+/// Runs `body` with the path of a fresh tmpfs of `size` (e.g. `1m`), unmounted afterwards.
+/// Needs root; records an issue when the mount fails.
+func withTmpfs(size: String, _ body: (String) throws -> Void) throws {
+    try withTemporaryDirectory { dir in
+        let mountPoint = dir.file("fs")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard run("/bin/mount", "-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint) == 0 else {
+            Issue.record("could not mount a tmpfs at \(mountPoint)")
+            return
+        }
+        defer { _ = run("/bin/umount", "-l", mountPoint) }
+        try body(mountPoint)
+    }
 }

@@ -34,14 +34,7 @@ import Testing
     /// Needs root to mount a 1 MiB tmpfs; skipped otherwise.
     @Test(.enabled(if: geteuid() == 0, "mounts a tmpfs"))
     func aFullDiskRefusesTheChangeAndRecoversWithoutReopening() throws {
-        try withTemporaryDirectory { dir in
-            let mountPoint = dir.file("fs")
-            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-            guard run("/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint) == 0 else {
-                Issue.record("could not mount a tmpfs at \(mountPoint)")
-                return
-            }
-            defer { _ = run("/bin/umount", "-l", mountPoint) }
+        try withTmpfs(size: "1m") { mountPoint in
             let journal = try Journal(directory: mountPoint + "/state")
             let first = try journal.append(state: vmState, actor: "t", reason: "1", serials: [:], at: instant(0))
             let filler = mountPoint + "/filler"
