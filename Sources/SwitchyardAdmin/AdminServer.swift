@@ -96,6 +96,7 @@ public final class AdminServer: Sendable {
             if !journal.writable { problems.append("journal not writable: \(journal.lastError ?? "unknown error")") }
             if let failure = reload.lastFailure { problems.append("last reload rejected, previous data still serving: \(failure)") }
             if let failure = control.discoveryFailure { problems.append("discovery publish failed: \(failure)") }
+            if let localCopy = control.servingLocalCopy { problems.append(localCopy) }
             var body: [String: String] = [
                 "generation": control.current.map { String($0.generation.number) } ?? "",
                 "failed_hooks": String(control.failedHookCount),

@@ -26,10 +26,11 @@ public final class Journal: Sendable {
     /// The PostgreSQL side, when the journal lives there (the fleet's listener, leases, members).
     public var postgres: PostgresBackend? { backend as? PostgresBackend }
 
-    /// Opens `state`: a `postgresql://` (or `postgres://`) URL, or a state directory.
-    public static func open(state: String, busyTimeout: TimeInterval = 5) throws -> Journal {
+    /// Opens `state`: a `postgresql://` (or `postgres://`) URL, or a state directory. With
+    /// `connectNow: false` a PostgreSQL journal connects at its first use instead.
+    public static func open(state: String, busyTimeout: TimeInterval = 5, connectNow: Bool = true) throws -> Journal {
         if let location = try PostgresLocation(url: state) {
-            return Journal(backend: try PostgresBackend(location))
+            return Journal(backend: try PostgresBackend(location, connectNow: connectNow))
         }
         return try Journal(directory: state, busyTimeout: busyTimeout)
     }

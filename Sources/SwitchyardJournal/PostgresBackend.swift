@@ -45,11 +45,17 @@ public final class PostgresBackend: JournalBackend, @unchecked Sendable {
 
     public var state: Connectivity { connectivity.withLock { $0 } }
 
-    public init(_ settings: PostgresLocation, timeout: TimeInterval = 5) throws {
+    /// Whether the schema was brought up to date on a connection of this backend.
+    private let schemaReady = Atomic<Bool>(false)
+
+    /// Connects and brings the schema up to date; with `connectNow: false` both wait for the
+    /// first use (a server starting while the database is unreachable serves its local copy
+    /// and joins once a later call gets through).
+    public init(_ settings: PostgresLocation, timeout: TimeInterval = 5, connectNow: Bool = true) throws {
         self.settings = settings
         self.location = settings.redacted
         self.timeout = timeout
-        try withConnection { connection in try PostgresSchema.migrate(PostgresSession(backend: self, connection: connection)) }
+        if connectNow { try withConnection { _ in } }
     }
 
     deinit { close() }
@@ -99,6 +105,13 @@ public final class PostgresBackend: JournalBackend, @unchecked Sendable {
                 if let existing = slot, !existing.isClosed { live = existing } else {
                     slot = nil
                     live = try connect()
+                    if !schemaReady.load(ordering: .acquiring) {
+                        do { try PostgresSchema.migrate(PostgresSession(backend: self, connection: live)) } catch {
+                            _ = try? wait(for: live.close(), doing: "close")
+                            throw error
+                        }
+                        schemaReady.store(true, ordering: .releasing)
+                    }
                     slot = live
                 }
                 let result = try body(live)

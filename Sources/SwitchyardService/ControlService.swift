@@ -45,16 +45,28 @@ public final class ControlService: ZoneInstaller, Sendable {
         /// Per origin, the first generation served with the zone file's current data: IXFR
         /// differences reach back no further (older generations had other zone data).
         var dataSince: [String: UInt64] = [:]
+        /// What the local copy records this state was served with (PostgreSQL fleet only).
+        var servedWith: LocalGenerationCopy.ServedWith?
     }
 
     public let journal: Journal
+    /// Where the last generation served is copied to (a PostgreSQL fleet member), with the
+    /// zones directory it is served with; nil keeps no copy.
+    public let localCopy: LocalCopySettings?
     let store: SnapshotStore
-    private let logger: Logger
+    let logger: Logger
     private let discovery: DiscoverySync?
     public let invalidation: InvalidationSettings
     private let state: Mutex<State?> = Mutex(nil)
     /// Serializes commits (journal append + swap) without holding `state` during I/O.
     private let commitLock = Mutex(())
+    /// One writer of the local copy at a time (it has one temporary file name).
+    /// Holds the last error writing it, so each distinct one is logged once.
+    private let localCopyLock = Mutex<String?>(nil)
+    /// Set while serving the local copy a start fell back to, until the journal answers.
+    private let localCopyServed = Mutex<String?>(nil)
+    /// Why `/healthz` is degraded while the local copy serves (nil once the journal answered).
+    public var servingLocalCopy: String? { localCopyServed.withLock { $0 } }
     private let hookFailures = Atomic<Int>(0)
     private let notifiesSent = Atomic<Int>(0)
     private let notifiesAcknowledged = Atomic<Int>(0)
@@ -63,8 +75,10 @@ public final class ControlService: ZoneInstaller, Sendable {
         (notifiesSent.load(ordering: .relaxed), notifiesAcknowledged.load(ordering: .relaxed))
     }
 
-    public init(journal: Journal, store: SnapshotStore, discovery: DiscoverySync?, invalidation: InvalidationSettings, logger: Logger) {
+    public init(journal: Journal, store: SnapshotStore, discovery: DiscoverySync?, invalidation: InvalidationSettings,
+                localCopy: LocalCopySettings? = nil, logger: Logger) {
         self.journal = journal
+        self.localCopy = localCopy
         self.store = store
         self.discovery = discovery
         self.invalidation = invalidation
@@ -93,7 +107,49 @@ public final class ControlService: ZoneInstaller, Sendable {
     public func install(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>) throws {
         // One write transaction: in a fleet another server may commit between reading the
         // latest generation and appending after it.
-        let reloaded: (generation: Generation, moved: Bool) = try commitLock.withLock { _ in try journal.write { transaction in
+        let reloaded: (generation: Generation, moved: Bool)
+        do {
+            reloaded = try installFromJournal(loaded, down: down)
+            // After the transaction: its fsyncs must not hold the fleet's write lock.
+            writeLocalCopy()
+        } catch let error as JournalError {
+            guard case .unavailable = error, let localCopy, state.withLock({ $0 == nil }) else { throw error }
+            try installLocalCopy(loaded, down: down, from: localCopy, unreachable: error)
+            return
+        }
+        publishDiscovery(reloaded.generation)
+        if reloaded.moved && !invalidation.notify.isEmpty {
+            // A reload runs on the signal thread: NOTIFY (with its retries) must not hold it.
+            let generation = reloaded.generation
+            Thread.detachNewThread { [self] in _ = self.notifySecondaries(generation) }
+        }
+    }
+
+    /// Serves `generation` from the local copy without the journal (nothing can be written
+    /// to it): every origin's data counts as new from this generation, so IXFR sends whole zones.
+    func serveLocalCopy(_ generation: Generation, loaded: ZoneLoader.Configuration, down: Set<HealthKey>,
+                        servedWith: LocalGenerationCopy.ServedWith) throws {
+        try commitLock.withLock { _ in
+            let snapshot = try buildSnapshot(loaded.snapshot, inventories: loaded.inventories, state: generation.state, down: down, serials: generation.serials)
+            store.replace(with: snapshot)
+            state.withLock {
+                $0 = State(inventories: loaded.inventories, generation: generation, fileSerials: servedWith.fileSerials,
+                           servedSerials: generation.serials, dataSince: generation.serials.mapValues { _ in generation.number },
+                           servedWith: servedWith)
+            }
+        }
+    }
+
+    func noteServingLocalCopy(_ description: String) { localCopyServed.withLock { $0 = description } }
+
+    /// The generation served and what it is served with, for the local copy.
+    var servedState: (Generation, LocalGenerationCopy.ServedWith?)? { state.withLock { $0.map { ($0.generation, $0.servedWith) } } }
+
+    func withLocalCopyLock(_ body: (inout String?) -> Void) { localCopyLock.withLock { body(&$0) } }
+
+    /// ``install(_:down:)`` as one write transaction of the journal.
+    private func installFromJournal(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>) throws -> (generation: Generation, moved: Bool) {
+        try commitLock.withLock { _ in try journal.write { transaction in
             let latest = try transaction.latest()
             let inventories = loaded.inventories
             let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
@@ -143,16 +199,12 @@ public final class ControlService: ZoneInstaller, Sendable {
                 let unchanged = previous != nil && !filesChanged.contains(origin)
                 dataSince[origin] = unchanged ? previous?.dataSince[origin] ?? generation.number : generation.number
             }
-            state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served, dataSince: dataSince) }
+            let servedWith = localCopy.map { servedWith(fileSerials: fileSerials, settings: $0) }
+            state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served,
+                                        dataSince: dataSince, servedWith: servedWith) }
             logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
             return (generation, previous != nil && previous?.servedSerials != served)
         } }
-        publishDiscovery(reloaded.generation)
-        if reloaded.moved && !invalidation.notify.isEmpty {
-            // A reload runs on the signal thread: NOTIFY (with its retries) must not hold it.
-            let generation = reloaded.generation
-            Thread.detachNewThread { [self] in _ = self.notifySecondaries(generation) }
-        }
     }
 
     /// The journal's `latest` state fitted to `inventories`: names that left the inventory are
@@ -286,8 +338,10 @@ public final class ControlService: ZoneInstaller, Sendable {
     @discardableResult
     public func catchUp() throws -> Generation? {
         let adopted: Generation? = try commitLock.withLock { _ in
-            guard let live = state.withLock({ $0 }), let latest = try journal.latest(),
-                  latest.number > live.generation.number else { return nil }
+            guard let live = state.withLock({ $0 }) else { return nil }
+            let latest = try journal.latest()
+            localCopyServed.withLock { $0 = nil }
+            guard let latest, latest.number > live.generation.number else { return nil }
             try adopt(latest, inventories: live.inventories)
             logger.info("following generation", metadata: ["generation": "\(latest.number)", "actor": "\(latest.actor)", "reason": "\(latest.reason)"])
             return latest
@@ -314,6 +368,7 @@ public final class ControlService: ZoneInstaller, Sendable {
         // Only health changes the store outside the commit lock.
         try store.update { (live) throws(ZoneProblem) in live.down == next.down ? next : try next.updating(down: live.down) }
         state.withLock { $0?.generation = generation; $0?.servedSerials = generation.serials }
+        writeLocalCopy()
     }
 
     private func publishDiscovery(_ generation: Generation) {
@@ -423,6 +478,8 @@ extension ControlService: TransferHistory {
 public enum ControlServiceError: Error, CustomStringConvertible {
     case notReady
     case notServable(String)
+    /// The server cannot start: why, and what to do.
+    case cannotStart(String)
     /// The caller's expected generation is no longer the live one (admin API: 409).
     case generationMoved(expected: UInt64, current: UInt64)
 
@@ -430,6 +487,7 @@ public enum ControlServiceError: Error, CustomStringConvertible {
         switch self {
         case .notReady: return "the server has not loaded its zones yet; retry in a moment"
         case .notServable(let why): return "the new state cannot be served (\(why)); nothing was changed"
+        case .cannotStart(let why): return why
         case .generationMoved(let expected, let current):
             return "the live generation is \(current), not \(expected) as expected; nothing was changed. Look at `switchyard status` and try again"
         }

@@ -50,6 +50,9 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("The journal of generations: a state directory (SQLite, one server), or postgresql://USER@HOST:PORT/DB shared by a fleet (password from the URL, PGPASSWORD or ~/.pgpass; ?sslmode=require for TLS).", valueName: "dir|url"))
     var state = "state"
 
+    @Option(help: ArgumentHelp("PostgreSQL fleet: where this server keeps a copy of the last generation it served (\(LocalGenerationCopy.fileName)), served when it starts while the database is unreachable; one per server.", valueName: "dir"))
+    var cacheDir = "cache"
+
     @Option(help: "This server's name in a PostgreSQL fleet (default: host name and first --listen address).")
     var serverName: String?
 
@@ -214,7 +217,7 @@ struct Serve: ParsableCommand {
             transfers: transfers)
         let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
-            let journal = try readOnly.map { try openReadOnly(lock: $0.lock, errno: $0.errno) } ?? Journal.open(state: isFleet ? state : Self.canonicalPath(state))
+            let journal = try readOnly.map { try openReadOnly(lock: $0.lock, errno: $0.errno) } ?? openJournal()
             // Every server of a fleet has its own copy of the zones, so only a state directory
             // records which zones directory it belongs to.
             switch isFleet ? .unchanged : try startingStep(readOnly, "recording its zones directory") { try journal.claim(zonesDirectory: zonesDirectory, adopt: adoptState) } {
@@ -228,6 +231,7 @@ struct Serve: ParsableCommand {
             let store = SnapshotStore(loaded!.snapshot)
             let control = ControlService(journal: journal, store: store, discovery: discovery,
                                          invalidation: InvalidationSettings(notify: transfer.notify, hooks: invalidateHook, notifyKeys: transfer.notifyKeys),
+                                         localCopy: isFleet ? LocalCopySettings(path: localCopyPath, zonesDirectory: zonesDirectory) : nil,
                                          logger: logger)
             transfers.setHistory(control)
             let server = try startingStep(readOnly, "a generation for changed zones or inventories") {
@@ -257,6 +261,23 @@ struct Serve: ParsableCommand {
             printError("switchyard: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// The journal of `--state`. A PostgreSQL journal that cannot be reached is opened
+    /// unconnected when this server has a local copy of its last generation to serve meanwhile
+    /// (`ControlService.install` decides whether it fits); without one, the start fails as it
+    /// always did, naming the database.
+    private func openJournal() throws -> Journal {
+        guard isFleet else { return try Journal.open(state: Self.canonicalPath(state)) }
+        do {
+            return try Journal.open(state: state)
+        } catch JournalError.unavailable where FileManager.default.fileExists(atPath: localCopyPath) {
+            return try Journal.open(state: state, connectNow: false)
+        }
+    }
+
+    private var localCopyPath: String {
+        (Self.canonicalPath(cacheDir) as NSString).appendingPathComponent(LocalGenerationCopy.fileName)
     }
 
     /// The journal of a state directory that cannot be written, read-only; one without a

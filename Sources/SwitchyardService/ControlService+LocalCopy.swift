@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import SwitchyardControl
+import SwitchyardJournal
+import SwitchyardServer
+import SwitchyardZones
+
+/// Where a PostgreSQL fleet member keeps its ``LocalGenerationCopy``.
+public struct LocalCopySettings: Sendable {
+    /// The copy's file (`<--cache-dir>/last-generation.json`).
+    public var path: String
+    /// The zones directory, canonical (as the copy records it).
+    public var zonesDirectory: String
+
+    public init(path: String, zonesDirectory: String) {
+        self.path = path; self.zonesDirectory = zonesDirectory
+    }
+}
+
+extension ControlService {
+    func servedWith(fileSerials: [String: UInt32], settings: LocalCopySettings) -> LocalGenerationCopy.ServedWith {
+        LocalGenerationCopy.ServedWith(journal: journal.path, zonesDirectory: settings.zonesDirectory, fileSerials: fileSerials,
+                                       inventoryDigest: LocalGenerationCopy.inventoryDigest(zonesDirectory: settings.zonesDirectory))
+    }
+
+    /// Copies the generation now served to the local copy (fsynced). The journal stays the
+    /// truth, so a failure is logged (once per distinct error) and never fails the change.
+    func writeLocalCopy() {
+        guard let localCopy else { return }
+        withLocalCopyLock { lastError in
+            guard let (generation, servedWith) = servedState, let servedWith else { return }
+            do {
+                try LocalGenerationCopy(servedWith: servedWith, generation: generation, writtenAt: Date()).write(to: localCopy.path)
+                if lastError != nil { logger.notice("local copy of the last generation written again", metadata: ["path": "\(localCopy.path)"]) }
+                lastError = nil
+            } catch {
+                if lastError != error.description {
+                    logger.warning("cannot keep the local copy of the last generation; a start while PostgreSQL is unreachable would have nothing to serve",
+                                   metadata: ["error": "\(error)"])
+                }
+                lastError = error.description
+            }
+        }
+    }
+
+    /// At the first install, when the journal is unreachable: serves the local copy if it was
+    /// made with these same zone files and inventories, else throws (`unreachable`, or why the
+    /// copy does not fit). Changes are then refused by the journal itself (503); the fleet's
+    /// follow loop catches up (and `/healthz` turns ok) once the database answers.
+    func installLocalCopy(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>, from settings: LocalCopySettings,
+                          unreachable: JournalError) throws {
+        let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
+        let current = servedWith(fileSerials: fileSerials, settings: settings)
+        guard let copy = try LocalGenerationCopy.read(from: settings.path) else { throw unreachable }
+        if let mismatch = copy.servedWith.mismatch(with: current) {
+            throw ControlServiceError.localCopyDoesNotFit(path: settings.path, reason: mismatch, unreachable: unreachable.description)
+        }
+        try serveLocalCopy(copy.generation, loaded: loaded, down: down, servedWith: current)
+        let written = ISO8601DateFormatter().string(from: copy.writtenAt)
+        noteServingLocalCopy("serving the local copy of generation \(copy.generation.number) (written \(written)): the journal database has not answered since the start")
+        logger.warning("the journal database is unreachable: serving the local copy of the last generation; every change is refused until it answers, then this server catches up with the fleet without a restart",
+                       metadata: ["journal": "\(journal.path)", "error": "\(unreachable)", "generation": "\(copy.generation.number)",
+                                  "copy": "\(settings.path)", "written": "\(written)"])
+    }
+}
+
+extension ControlServiceError {
+    static func localCopyDoesNotFit(path: String, reason: String, unreachable: String) -> ControlServiceError {
+        .cannotStart("\(unreachable). The local copy of the last generation (\(path)) is not served: \(reason). Start once PostgreSQL is reachable, or with the zone files and inventories it was served with")
+    }
+}

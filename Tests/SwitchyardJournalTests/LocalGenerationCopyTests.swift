@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import SwitchyardControl
+@testable import SwitchyardJournal
+
+/// The local copy a PostgreSQL fleet member serves when it starts while the database is
+/// unreachable: it must come back exactly as written, and never serve other zone files.
+@Suite struct LocalGenerationCopyTests {
+    static let servedWith = LocalGenerationCopy.ServedWith(
+        journal: "postgresql://switchyard@db:5432/switchyard", zonesDirectory: "/srv/zones",
+        fileSerials: ["kafka.example.": 2026113001], inventoryDigest: "c0ffee")
+
+    static func generation(_ number: UInt64) -> Generation {
+        let state = ServingState(brokerPools: ["broker-3.orders.kafka.example.": "pod"], weights: ["bootstrap.orders.kafka.example.": ["vm": 75, "pod": 25]])
+        return Generation(number: number, createdAt: instant(Double(number)), actor: "cli:alice", reason: "move broker 3", state: state,
+                          changes: [], serials: ["kafka.example.": 2026113007])
+    }
+
+    @Test func aCopyReadsBackAsWrittenAndIsReplacedWhole() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file("cache/\(LocalGenerationCopy.fileName)")
+            #expect(try LocalGenerationCopy.read(from: path) == nil)
+            let first = LocalGenerationCopy(servedWith: Self.servedWith, generation: Self.generation(7), writtenAt: instant(10))
+            try first.write(to: path)
+            #expect(try LocalGenerationCopy.read(from: path) == first)
+            let second = LocalGenerationCopy(servedWith: Self.servedWith, generation: Self.generation(8), writtenAt: instant(20))
+            try second.write(to: path)
+            #expect(try LocalGenerationCopy.read(from: path) == second)
+            // No temporary file is left beside it.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("cache")) == [LocalGenerationCopy.fileName])
+        }
+    }
+
+    @Test func aDamagedCopyIsAnErrorNamingTheFile() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file(LocalGenerationCopy.fileName)
+            FileManager.default.createFile(atPath: path, contents: Data("{\"format\": 1, \"generation\": ".utf8))
+            #expect { try LocalGenerationCopy.read(from: path) } throws: { error in
+                "\(error)".hasPrefix("\(path): the local copy of the last generation does not decode")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        (\LocalGenerationCopy.ServedWith.journal, "postgresql://switchyard@other:5432/switchyard", "copied from the journal"),
+        (\LocalGenerationCopy.ServedWith.zonesDirectory, "/srv/other-zones", "zones directory /srv/zones, not /srv/other-zones"),
+        (\LocalGenerationCopy.ServedWith.inventoryDigest, "beef", "an inventory (*.yaml) in /srv/zones changed since"),
+    ])
+    func aCopyMadeWithOtherFilesIsRefused(field: WritableKeyPath<LocalGenerationCopy.ServedWith, String>, value: String, reason: String) {
+        var current = Self.servedWith
+        current[keyPath: field] = value
+        #expect(Self.servedWith.mismatch(with: current)?.contains(reason) == true)
+        #expect(Self.servedWith.mismatch(with: Self.servedWith) == nil)
+    }
+
+    @Test func aCopyMadeWithOtherZoneSerialsIsRefused() {
+        var current = Self.servedWith
+        current.fileSerials["kafka.example."] = 2026113002
+        #expect(Self.servedWith.mismatch(with: current) == "the zone files' serials changed since (then kafka.example. 2026113001, now kafka.example. 2026113002)")
+    }
+
+    @Test func theInventoryDigestFollowsTheYAMLFilesOnly() throws {
+        try withTemporaryDirectory { dir in
+            FileManager.default.createFile(atPath: dir.file("kafka.example.zone"), contents: Data("; zone\n".utf8))
+            FileManager.default.createFile(atPath: dir.file("kafka.example.yaml"), contents: Data("ttl: 60\n".utf8))
+            let before = LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path)
+            #expect(LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path) == before)
+            FileManager.default.createFile(atPath: dir.file("kafka.example.zone"), contents: Data("; zone, edited\n".utf8))
+            #expect(LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path) == before)
+            FileManager.default.createFile(atPath: dir.file("kafka.example.yaml"), contents: Data("ttl: 30\n".utf8))
+            #expect(LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path) != before)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+"""A fleet member that (re)starts while PostgreSQL is unreachable serves the local copy of the
+last generation it served (`--cache-dir`, default `cache/last-generation.json`) instead of
+staying down; changes are refused (503) and /healthz is degraded until the database answers,
+then it catches up with the fleet (to a newer generation committed meanwhile) without a
+restart. Without a copy, or with a copy made for other zone files, the start fails as before.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import V4, free_port, switchyard_bin
+from cutoverkit import POD, VM, broker_name, orders_zones
+from stablekit import wait_until
+from test_fleet import FLEET_ARGS, fleet, pg, pool_of  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.skipif(__import__("conftest").backend() == "nsd", reason="the fleet is switchyard's own")
+
+
+def dig_short(member, broker: int) -> list[str]:
+    out = subprocess.run(["dig", f"@{V4}", "-p", str(member.port), broker_name(broker), "A", "+short", "+time=1", "+tries=2"],
+                         capture_output=True, text=True, timeout=10)
+    return out.stdout.split()
+
+
+def test_a_restart_during_an_outage_serves_the_local_copy_then_catches_up(fleet, pg):
+    a, b = fleet(orders_zones(9092), n=2)
+    a.admin.shift_broker(3, "pod")
+    assert wait_until(lambda: pool_of(a, 3) == "pod" and pool_of(b, 3) == "pod", timeout=5, step=0.05)
+    copied = a.healthz()["generation"]
+    assert (a.workdir / "cache" / "last-generation.json").exists()
+    a.stop()
+    # The journal moves on while `a` is down: its copy is now older than the database.
+    b.admin.shift_broker(1, "pod")
+    latest = b.admin.generation()["number"]
+    assert latest > int(copied)
+    pg.stop("immediate")
+    try:
+        a.start()
+        assert dig_short(a, 3) == [POD[3]]
+        assert pool_of(a, 1) == "vm", "the copy is served as it was written"
+        health = a.healthz()
+        assert health["status"] == "degraded" and health["generation"] == copied, health
+        assert f"serving the local copy of generation {copied}" in health["problems"], health
+        status, body = a.admin.request("POST", "/v1/shift", {"request": {"broker": {"cluster": "orders", "id": 2, "pool": "pod"}},
+                                                            "actor": "pytest", "reason": "outage"}, timeout=20)
+        assert status == 503 and "unreachable" in json.dumps(body), f"{status}: {body}"
+        log = a.server.log_path.read_text()
+        warnings = [line for line in log.splitlines() if "serving the local copy of the last generation" in line]
+        assert len(warnings) == 1, log
+        assert f"generation={copied}" in warnings[0] and "written=" in warnings[0] and "127.0.0.1" in warnings[0], warnings[0]
+    finally:
+        pg.start()
+    assert wait_until(lambda: a.healthz()["status"] == "ok", timeout=30, step=0.2), a.healthz()
+    assert a.healthz()["generation"] == str(latest)
+    assert pool_of(a, 1) == "pod", "caught up with the generation committed while it was down"
+    a.admin.shift_broker(3, "vm")
+    assert wait_until(lambda: pool_of(a, 3) == "vm" and pool_of(b, 3) == "vm", timeout=5, step=0.05)
+    assert dig_short(a, 3) == [VM[3]]
+
+
+def start_during_outage(member, cache_dir: str) -> subprocess.CompletedProcess:
+    cmd = [str(switchyard_bin()), "serve", "--zones", str(member.workdir / "zones"), "--listen", f"{V4}:{free_port()}",
+           "--state", member.url, "--admin", f"{V4}:{free_port()}", "--admin-token-file", str(member.token_file),
+           "--server-name", member.name, "--cache-dir", cache_dir, *FLEET_ARGS]
+    return subprocess.run(cmd, cwd=member.workdir, capture_output=True, text=True, timeout=60)
+
+
+def test_without_a_fitting_copy_the_start_fails_naming_the_database(fleet, pg):
+    (a,) = fleet(orders_zones(9092), n=1)
+    a.stop()
+    pg.stop("immediate")
+    try:
+        none = start_during_outage(a, "empty-cache")
+        assert none.returncode == 1, none
+        assert "the journal database is unreachable" in none.stderr, none.stderr
+        # An inventory edited since the copy was written: serving it would give other answers
+        # under the copy's serials, which only the journal may do.
+        inventory = a.workdir / "zones" / "example.test.yaml"
+        inventory.write_text(inventory.read_text() + "\n# edited\n")
+        edited = start_during_outage(a, "cache")
+        assert edited.returncode == 1, edited
+        assert "is not served: an inventory (*.yaml)" in edited.stderr and "unreachable" in edited.stderr, edited.stderr
+    finally:
+        pg.start()
