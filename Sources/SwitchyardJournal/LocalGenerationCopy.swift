@@ -70,24 +70,24 @@ public struct LocalGenerationCopy: Codable, Equatable, Sendable {
         }
         let temporary = "\(path).tmp-\(getpid())"
         let fd = try Self.call("open", temporary) { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
-        do {
+        do throws(LocalGenerationCopyError) {
             var written = 0
             while written < bytes.count {
                 written += Int(try Self.call("write", temporary) {
-                    Int32(bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) })
+                    Int32(bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) })
                 })
             }
-            try Self.call("fsync", temporary) { fsync(fd) }
+            _ = try Self.call("fsync", temporary) { fsync(fd) }
         } catch {
             close(fd)
             unlink(temporary)
             throw error
         }
         close(fd)
-        do { try Self.call("rename", path) { rename(temporary, path) } } catch { unlink(temporary); throw error }
+        do throws(LocalGenerationCopyError) { _ = try Self.call("rename", path) { rename(temporary, path) } } catch { unlink(temporary); throw error }
         let directoryFD = try Self.call("open", directory) { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         defer { close(directoryFD) }
-        try Self.call("fsync", directory) { fsync(directoryFD) }
+        _ = try Self.call("fsync", directory) { fsync(directoryFD) }
     }
 
     /// The copy at `path`, or nil when there is none. A file that does not decode (damaged,

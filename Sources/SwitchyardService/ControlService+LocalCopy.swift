@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SwitchyardControl
+import SwitchyardCore
 import SwitchyardJournal
 import SwitchyardServer
 import SwitchyardZones
@@ -28,17 +29,17 @@ extension ControlService {
     func writeLocalCopy() {
         guard let localCopy else { return }
         withLocalCopyLock { lastError in
-            guard let (generation, servedWith) = servedState, let servedWith else { return }
+            guard let served = servedState, let servedWith = served.servedWith else { return }
             do {
-                try LocalGenerationCopy(servedWith: servedWith, generation: generation, writtenAt: Date()).write(to: localCopy.path)
+                try LocalGenerationCopy(servedWith: servedWith, generation: served.generation, writtenAt: Date()).write(to: localCopy.path)
                 if lastError != nil { logger.notice("local copy of the last generation written again", metadata: ["path": "\(localCopy.path)"]) }
                 lastError = nil
             } catch {
-                if lastError != error.description {
+                if lastError != "\(error)" {
                     logger.warning("cannot keep the local copy of the last generation; a start while PostgreSQL is unreachable would have nothing to serve",
                                    metadata: ["error": "\(error)"])
                 }
-                lastError = error.description
+                lastError = "\(error)"
             }
         }
     }

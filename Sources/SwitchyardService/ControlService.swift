@@ -60,8 +60,8 @@ public final class ControlService: ZoneInstaller, Sendable {
     private let state: Mutex<State?> = Mutex(nil)
     /// Serializes commits (journal append + swap) without holding `state` during I/O.
     private let commitLock = Mutex(())
-    /// One writer of the local copy at a time (it has one temporary file name).
-    /// Holds the last error writing it, so each distinct one is logged once.
+    /// One writer of the local copy at a time (it has one temporary file name); holds the
+    /// last error writing it, so each distinct one is logged once.
     private let localCopyLock = Mutex<String?>(nil)
     /// Set while serving the local copy a start fell back to, until the journal answers.
     private let localCopyServed = Mutex<String?>(nil)
@@ -143,7 +143,7 @@ public final class ControlService: ZoneInstaller, Sendable {
     func noteServingLocalCopy(_ description: String) { localCopyServed.withLock { $0 = description } }
 
     /// The generation served and what it is served with, for the local copy.
-    var servedState: (Generation, LocalGenerationCopy.ServedWith?)? { state.withLock { $0.map { ($0.generation, $0.servedWith) } } }
+    var servedState: (generation: Generation, servedWith: LocalGenerationCopy.ServedWith?)? { state.withLock { $0.map { ($0.generation, $0.servedWith) } } }
 
     func withLocalCopyLock(_ body: (inout String?) -> Void) { localCopyLock.withLock { body(&$0) } }
 
@@ -199,9 +199,9 @@ public final class ControlService: ZoneInstaller, Sendable {
                 let unchanged = previous != nil && !filesChanged.contains(origin)
                 dataSince[origin] = unchanged ? previous?.dataSince[origin] ?? generation.number : generation.number
             }
-            let servedWith = localCopy.map { servedWith(fileSerials: fileSerials, settings: $0) }
+            let copyKey = localCopy.map { servedWith(fileSerials: fileSerials, settings: $0) }
             state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served,
-                                        dataSince: dataSince, servedWith: servedWith) }
+                                        dataSince: dataSince, servedWith: copyKey) }
             logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
             return (generation, previous != nil && previous?.servedSerials != served)
         } }

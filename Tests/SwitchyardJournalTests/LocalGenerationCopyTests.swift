@@ -34,21 +34,28 @@ import SwitchyardControl
     @Test func aDamagedCopyIsAnErrorNamingTheFile() throws {
         try withTemporaryDirectory { dir in
             let path = dir.file(LocalGenerationCopy.fileName)
-            FileManager.default.createFile(atPath: path, contents: Data("{\"format\": 1, \"generation\": ".utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data("{\"format\": 1, \"generation\": ".utf8))
             #expect { try LocalGenerationCopy.read(from: path) } throws: { error in
                 "\(error)".hasPrefix("\(path): the local copy of the last generation does not decode")
             }
         }
     }
 
-    @Test(arguments: [
-        (\LocalGenerationCopy.ServedWith.journal, "postgresql://switchyard@other:5432/switchyard", "copied from the journal"),
-        (\LocalGenerationCopy.ServedWith.zonesDirectory, "/srv/other-zones", "zones directory /srv/zones, not /srv/other-zones"),
-        (\LocalGenerationCopy.ServedWith.inventoryDigest, "beef", "an inventory (*.yaml) in /srv/zones changed since"),
-    ])
-    func aCopyMadeWithOtherFilesIsRefused(field: WritableKeyPath<LocalGenerationCopy.ServedWith, String>, value: String, reason: String) {
-        var current = Self.servedWith
-        current[keyPath: field] = value
+    /// The files a server starts with, each differing in one respect, and the reason given.
+    static let others: [(LocalGenerationCopy.ServedWith, String)] = [
+        (changed { $0.journal = "postgresql://switchyard@other:5432/switchyard" }, "copied from the journal"),
+        (changed { $0.zonesDirectory = "/srv/other-zones" }, "zones directory /srv/zones, not /srv/other-zones"),
+        (changed { $0.inventoryDigest = "beef" }, "an inventory (*.yaml) in /srv/zones changed since"),
+    ]
+
+    static func changed(_ edit: (inout LocalGenerationCopy.ServedWith) -> Void) -> LocalGenerationCopy.ServedWith {
+        var copy = servedWith
+        edit(&copy)
+        return copy
+    }
+
+    @Test(arguments: others)
+    func aCopyMadeWithOtherFilesIsRefused(current: LocalGenerationCopy.ServedWith, reason: String) {
         #expect(Self.servedWith.mismatch(with: current)?.contains(reason) == true)
         #expect(Self.servedWith.mismatch(with: Self.servedWith) == nil)
     }
@@ -61,13 +68,13 @@ import SwitchyardControl
 
     @Test func theInventoryDigestFollowsTheYAMLFilesOnly() throws {
         try withTemporaryDirectory { dir in
-            FileManager.default.createFile(atPath: dir.file("kafka.example.zone"), contents: Data("; zone\n".utf8))
-            FileManager.default.createFile(atPath: dir.file("kafka.example.yaml"), contents: Data("ttl: 60\n".utf8))
+            _ = FileManager.default.createFile(atPath: dir.file("kafka.example.zone"), contents: Data("; zone\n".utf8))
+            _ = FileManager.default.createFile(atPath: dir.file("kafka.example.yaml"), contents: Data("ttl: 60\n".utf8))
             let before = LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path)
             #expect(LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path) == before)
-            FileManager.default.createFile(atPath: dir.file("kafka.example.zone"), contents: Data("; zone, edited\n".utf8))
+            _ = FileManager.default.createFile(atPath: dir.file("kafka.example.zone"), contents: Data("; zone, edited\n".utf8))
             #expect(LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path) == before)
-            FileManager.default.createFile(atPath: dir.file("kafka.example.yaml"), contents: Data("ttl: 30\n".utf8))
+            _ = FileManager.default.createFile(atPath: dir.file("kafka.example.yaml"), contents: Data("ttl: 30\n".utf8))
             #expect(LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path) != before)
         }
     }
