@@ -263,17 +263,13 @@ struct Serve: ParsableCommand {
         }
     }
 
-    /// The journal of `--state`. A PostgreSQL journal that cannot be reached is opened
-    /// unconnected when this server has a local copy of its last generation to serve meanwhile
-    /// (`ControlService.install` decides whether it fits); without one, the start fails as it
-    /// always did, naming the database.
+    /// The journal of `--state`. With a local copy of the last generation to fall back on, a
+    /// PostgreSQL journal connects at its first use, the first `ControlService.install`, which
+    /// serves the copy if the database is unreachable then and the copy fits (one attempt, one
+    /// timeout); without one, an unreachable database fails the start here, as it always did.
     private func openJournal() throws -> Journal {
         guard isFleet else { return try Journal.open(state: Self.canonicalPath(state)) }
-        do {
-            return try Journal.open(state: state)
-        } catch JournalError.unavailable where FileManager.default.fileExists(atPath: localCopyPath) {
-            return try Journal.open(state: state, connectNow: false)
-        }
+        return try Journal.open(state: state, connectNow: !FileManager.default.fileExists(atPath: localCopyPath))
     }
 
     private var localCopyPath: String {
