@@ -8,12 +8,15 @@ restart. Without a copy, or with a copy made for other zone files, the start fai
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 import subprocess
 
 import pytest
 
 from conftest import V4, free_port, switchyard_bin
-from cutoverkit import POD, VM, broker_name, orders_zones
+from cutoverkit import POD, VM, Admin, broker_name, orders_zones
 from stablekit import wait_until
 from test_fleet import FLEET_ARGS, fleet, pg, pool_of  # noqa: F401  (fixtures)
 
@@ -86,3 +89,30 @@ def test_without_a_fitting_copy_the_start_fails_naming_the_database(fleet, pg):
         assert "is not served: an inventory (*.yaml)" in edited.stderr and "unreachable" in edited.stderr, edited.stderr
     finally:
         pg.start()
+
+
+def test_a_database_that_does_not_answer_is_waited_out_once(fleet, pg):
+    """A blocked database (the postmaster stopped with SIGSTOP: connections are accepted by the
+    kernel, nothing answers) is unreachable after the journal's timeout; the copy serves then."""
+    (a,) = fleet(orders_zones(9092), n=1)
+    a.admin.shift_broker(2, "pod")
+    a.stop()
+    postmaster = pg.pid()
+    os.kill(postmaster, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        a.start()
+        assert time.monotonic() - started < 15, "one connection timeout (5 s), not one per step"
+        assert pool_of(a, 2) == "pod"
+        # /healthz probes the journal, which waits out the connect timeout (5 s) while it is
+        # blocked, behind the follow loop's and the heartbeat's own attempts on the connection.
+        asked = time.monotonic()
+        status, health = Admin(a.admin_port, "").request("GET", "/healthz", token=None, timeout=40)
+        print(f"/healthz with a blocked database: {time.monotonic() - asked:.1f} s")
+        assert status == 200 and health["status"] == "degraded", health
+        assert "Connect timeout" in a.server.log_path.read_text()
+    finally:
+        os.kill(postmaster, signal.SIGCONT)
+    assert wait_until(lambda: a.healthz()["status"] == "ok", timeout=30, step=0.2), a.healthz()
+    a.admin.shift_broker(2, "vm")
+    assert wait_until(lambda: pool_of(a, 2) == "vm", timeout=5, step=0.05)
