@@ -41,6 +41,8 @@ public final class PostgresBackend: JournalBackend, @unchecked Sendable {
         public var since = Date()
         /// Failed attempts since the database was last reachable.
         public var failures = 0
+        /// When the last attempt failed, while unreachable.
+        public var lastFailureAt: Date?
     }
 
     public var state: Connectivity { connectivity.withLock { $0 } }
@@ -100,6 +102,8 @@ public final class PostgresBackend: JournalBackend, @unchecked Sendable {
     /// time; a connection that failed is closed and forgotten so the next call reconnects.
     func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try connection.withLock { slot in
+            // Outside the `do`: a refusal is not another failed attempt.
+            if slot?.isClosed ?? true { try refuseWhileJustFailed() }
             do {
                 let live: PostgresConnection
                 if let existing = slot, !existing.isClosed { live = existing } else {
@@ -126,6 +130,18 @@ public final class PostgresBackend: JournalBackend, @unchecked Sendable {
                 throw error
             }
         }
+    }
+
+    /// Callers queue on the connection: behind an attempt that waited out the timeout for a
+    /// database that does not answer, each would wait the timeout again (a `/healthz` behind
+    /// the follow loop and the heartbeat took over 20 s). So at most one attempt per second
+    /// is made; the others fail at once with the error it got.
+    private func refuseWhileJustFailed() throws {
+        let recent = connectivity.withLock { state -> String? in
+            guard !state.reachable, let failed = state.lastFailureAt, Date().timeIntervalSince(failed) < 1 else { return nil }
+            return state.lastError
+        }
+        if let recent { throw JournalError.unavailable(path: location, detail: "\(recent) (tried again at most once a second)") }
     }
 
     /// A new connection to the journal's database.
@@ -206,6 +222,7 @@ public final class PostgresBackend: JournalBackend, @unchecked Sendable {
             let first = state.reachable
             state.failures += 1
             state.lastError = detail
+            state.lastFailureAt = Date()
             if first { state.reachable = false; state.since = Date() }
             return first
         }

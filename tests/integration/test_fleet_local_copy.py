@@ -104,13 +104,15 @@ def test_a_database_that_does_not_answer_is_waited_out_once(fleet, pg):
         a.start()
         assert time.monotonic() - started < 15, "one connection timeout (5 s), not one per step"
         assert pool_of(a, 2) == "pod"
-        # /healthz probes the journal, which waits out the connect timeout (5 s) while it is
-        # blocked, behind the follow loop's and the heartbeat's own attempts on the connection.
+        # /healthz probes the journal: it may wait out one connection attempt (5 s), never a
+        # queue of them behind the follow loop's and the heartbeat's (over 20 s before).
         asked = time.monotonic()
         status, health = Admin(a.admin_port, "").request("GET", "/healthz", token=None, timeout=40)
-        print(f"/healthz with a blocked database: {time.monotonic() - asked:.1f} s")
+        assert time.monotonic() - asked < 7
         assert status == 200 and health["status"] == "degraded", health
-        assert "Connect timeout" in a.server.log_path.read_text()
+        # Whichever fires first: postgres-nio's connect timeout or the journal's own deadline.
+        log = a.server.log_path.read_text()
+        assert "Connect timeout (5 s)" in log or "no answer within 5.0 s" in log, log
     finally:
         os.kill(postmaster, signal.SIGCONT)
     assert wait_until(lambda: a.healthz()["status"] == "ok", timeout=30, step=0.2), a.healthz()
