@@ -12,7 +12,8 @@ round, and measures each server's CPU time per answered query from /proc/PID/sta
 The echo's ratio to Knot is the lowest ratio any server using the socket API can reach:
 the kernel's loopback path per query is the same for all three.
 
-Servers on CPU 0 (taskset), dnsperf on CPU 1, all on 127.0.0.1. Every process started
+SWITCHYARD_BENCH_BIN picks another switchyard binary (to compare two builds). Servers on
+CPU 0 (taskset), dnsperf on CPU 1, all on 127.0.0.1. Every process started
 here is stopped by its PID. Needs dnsperf, knotd, cc and a release build.
 """
 
@@ -31,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 HARNESS = os.environ.get("SWITCHYARD_BENCH_HARNESS", os.path.join(ROOT, "..", "shared", "bench", "run_peers.sh"))
 GEN_ZONE = os.path.join(os.path.dirname(HARNESS), "gen_zone.py")
-BIN = os.path.join(ROOT, ".build", "release", "switchyard")
+BIN = os.environ.get("SWITCHYARD_BENCH_BIN", os.path.join(ROOT, ".build", "release", "switchyard"))
 ADDR = "127.0.0.1"
 PORTS = {"knot": 5481, "switchyard": 5482, "echo": 5483}
 TICKS = os.sysconf("SC_CLK_TCK")
