@@ -39,6 +39,16 @@ MINIMAL_ZONE_HEAD = [
 NEG_TTL = 300    # min(SOA TTL 3600, MINIMUM 300) for zones built from MINIMAL_ZONE_HEAD
 
 
+# One cluster with one broker and two pools: the inventory of the fault and state tests.
+ONE_BROKER_INVENTORY = """clusters:
+  orders:
+    port: 9092
+    pools: [vm, pod]
+    brokers:
+      1: { vm: 127.0.0.11, pod: 127.0.0.21 }
+"""
+
+
 def zone_text(origin: str, extra: Sequence[str] = (), serial: int = 2024010101) -> str:
     origin = origin.rstrip(".") + "."
     head = [f"$ORIGIN {origin}"] + [

@@ -17,17 +17,11 @@ import pytest
 
 from conftest import backend
 from cutoverkit import Admin, deployments  # noqa: F401  (fixture)
-from stablekit import wait_until, zone_text
+from stablekit import ONE_BROKER_INVENTORY, wait_until, zone_text
 
 pytestmark = pytest.mark.skipif(backend() == "nsd", reason="/healthz and /metrics are switchyard's own")
 
-INVENTORY = """clusters:
-  orders:
-    port: 9092
-    pools: [vm, pod]
-    brokers:
-      1: { vm: 127.0.0.11, pod: 127.0.0.21 }
-"""
+INVENTORY = ONE_BROKER_INVENTORY
 
 
 def zones(serial: int, extra: tuple[str, ...] = ()) -> dict[str, str]:

@@ -28,20 +28,14 @@ import pytest
 
 from conftest import V4, backend, free_port, start_server, switchyard_bin
 from cutoverkit import Admin
-from stablekit import wait_until, zone_text
+from stablekit import ONE_BROKER_INVENTORY, wait_until, zone_text
 
 pytestmark = [
     pytest.mark.skipif(backend() == "nsd", reason="the state directory is switchyard's own"),
     pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs"),
 ]
 
-INVENTORY = """clusters:
-  orders:
-    port: 9092
-    pools: [vm, pod]
-    brokers:
-      1: { vm: 127.0.0.11, pod: 127.0.0.21 }
-"""
+INVENTORY = ONE_BROKER_INVENTORY
 ZONES = {"example.test.zone": zone_text("example.test", serial=2024010101), "example.test.yaml": INVENTORY}
 BROKER = "broker-1.orders.example.test."
 
