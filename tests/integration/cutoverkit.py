@@ -118,6 +118,22 @@ class Admin:
     def status(self) -> dict:
         return self.ok("GET", "/v1/status")
 
+    def healthz(self) -> dict:
+        """/healthz, which takes no token."""
+        status, body = self.request("GET", "/healthz", token=None)
+        assert status == 200, body
+        return body
+
+    def metric(self, name: str) -> float | None:
+        """The value of an unlabelled metric from /metrics, or None when it is not there."""
+        status, text = self.request("GET", "/metrics")
+        assert status == 200
+        for line in str(text).splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == name:
+                return float(parts[1])
+        return None
+
     def generation(self) -> dict:
         return self.status()["generation"]
 

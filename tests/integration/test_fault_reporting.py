@@ -29,19 +29,11 @@ def zones(serial: int, extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 def healthz(d) -> dict:
-    status, body = Admin(d.admin_port, "").request("GET", "/healthz", token=None)
-    assert status == 200, body
-    return body
+    return Admin(d.admin_port, "").healthz()
 
 
 def metric(d, name: str) -> float | None:
-    status, text = d.admin.request("GET", "/metrics")
-    assert status == 200
-    for line in str(text).splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == name:
-            return float(parts[1])
-    return None
+    return d.admin.metric(name)
 
 
 def test_a_rejected_reload_is_reported_until_a_good_one(deployments):

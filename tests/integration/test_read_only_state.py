@@ -101,19 +101,11 @@ def shift(admin: Admin, pool: str) -> tuple[int, object]:
 
 
 def healthz(port: int) -> dict:
-    status, body = Admin(port, "").request("GET", "/healthz", token=None)
-    assert status == 200, body
-    return body
+    return Admin(port, "").healthz()
 
 
 def metric(admin: Admin, name: str) -> float | None:
-    status, text = admin.request("GET", "/metrics")
-    assert status == 200
-    for line in str(text).splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == name:
-            return float(parts[1])
-    return None
+    return admin.metric(name)
 
 
 def cli(state: Path, admin_port: int, *args: str) -> subprocess.CompletedProcess:
