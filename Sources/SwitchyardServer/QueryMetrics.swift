@@ -66,7 +66,7 @@ struct QueryTally {
     /// once a second (the clock is read once per batch, not per query).
     mutating func needsFlush(since last: inout Double, serving current: Snapshot) -> Bool {
         if current !== snapshot { return true }
-        let now = monotonicSeconds()
+        let now = coarseMonotonicSeconds()
         guard now - last >= 1 else { return false }
         last = now
         return true

@@ -176,7 +176,7 @@ public final class Server: @unchecked Sendable {
     private func reloadProblems() -> [String] {
         do {
             let loaded = try loadAtLowPriority()
-            weak var previous = store.snapshot
+            weak let previous = store.snapshot
             // Health carries over for endpoints that are still checked. The old monitor keeps
             // probing until the new data is in, so a rejected reload changes nothing.
             let down = (health?.down ?? []).intersection(loaded.healthChecks.keys)

@@ -70,7 +70,7 @@ final class UDPWorker: @unchecked Sendable {
     func run() {
         var cache = SnapshotCache(store: store)
         var tally = QueryTally(snapshot: cache.snapshot)
-        var lastFlush = monotonicSeconds()
+        var lastFlush = coarseMonotonicSeconds()
         let batch = UDPWorker.batchSize
         let waitForOne = sy_msg_waitforone()
         let responseSize = responder.maxUDPSize
@@ -91,7 +91,7 @@ final class UDPWorker: @unchecked Sendable {
                 received[i].msg_len = 0
             }
             let count = sy_recvmmsg(fd, received.baseAddress, UInt32(batch), waitForOne)
-            let receiveError = errno
+            let receiveError = count < 0 ? errno : 0
             filled = max(0, Int(count))
             cache.refresh()
             if tally.needsFlush(since: &lastFlush, serving: cache.snapshot) {

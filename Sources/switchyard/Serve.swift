@@ -220,7 +220,7 @@ struct Serve: ParsableCommand {
             let journal = try readOnly.map { try openReadOnly(lock: $0.lock, errno: $0.errno) } ?? openJournal()
             // Every server of a fleet has its own copy of the zones, so only a state directory
             // records which zones directory it belongs to.
-            switch isFleet ? .unchanged : try startingStep(readOnly, "recording its zones directory") { try journal.claim(zonesDirectory: zonesDirectory, adopt: adoptState) } {
+            switch isFleet ? .unchanged : try startingStep(readOnly, "recording its zones directory", { try journal.claim(zonesDirectory: zonesDirectory, adopt: adoptState) }) {
             case .unchanged: break
             case .recorded:
                 logger.info("state directory recorded as this zones directory's", metadata: ["state": "\(state)", "zones": "\(zonesDirectory)"])
