@@ -128,6 +128,9 @@ public final class Responder {
         resolution.reset()
         snapshot.zoneSet.resolve(qtype: query.qtype, fullAny: transport == .tcp, draw: draw, scratch: scratch, into: &resolution)
         outcome = Outcome(zone: resolution.zone, stable: resolution.stable, pool: resolution.pool, rcode: resolution.rcode.rawValue)
+        if let length = negative(query, packet: packet, snapshot: snapshot, limit: limit, into: response) {
+            return length
+        }
         return encode(query, packet: packet, zoneSet: snapshot.zoneSet, limit: limit, into: response)
     }
 
@@ -255,6 +258,27 @@ public final class Responder {
             return write(found, body: cache.store.body, query, packet: packet, snapshot: snapshot, limit: limit, into: response)
         }
         return nil
+    }
+
+    /// An NXDOMAIN or NODATA resolution: the zone's prepared negative body, its compression
+    /// pointers moved past the labels the question has above the apex (`NegativeAnswers`).
+    private func negative(_ query: Query, packet: UnsafeRawBufferPointer, snapshot: Snapshot, limit: Int,
+                          into response: UnsafeMutableRawBufferPointer) -> Int? {
+        guard resolution.answer.isEmpty, resolution.additional.isEmpty, resolution.authority.count == 1,
+              resolution.authority[0].negativeSOA, let template = snapshot.negative.template(zone: resolution.authority[0].zone)
+        else { return nil }
+        var entry = template.entry
+        entry.flags = ResponseEncoder.flags(for: resolution)
+        entry.zone = resolution.zone; entry.stable = resolution.stable; entry.pool = resolution.pool
+        guard let length = write(entry, body: snapshot.negative.store.body, query, packet: packet, snapshot: snapshot,
+                                 limit: limit, into: response) else { return nil }
+        let shift = UInt16(query.questionEnd - 16 - template.apexLength)
+        let body = response.baseAddress! + query.questionEnd
+        for offset in template.pointers {
+            let pointer = UInt16(bigEndian: body.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+            body.storeBytes(of: (pointer + shift).bigEndian, toByteOffset: offset, as: UInt16.self)
+        }
+        return length
     }
 
     /// Header, the query's question, the prepared sections, and our OPT when the query had one.

@@ -36,6 +36,8 @@ public final class Snapshot: Sendable {
     let zoneSet: ZoneSet
     let precompiled: PrecompiledAnswers
     let precompiledStable: PrecompiledStableAnswers
+    /// Each zone's NXDOMAIN/NODATA body, for names no table holds.
+    let negative: NegativeAnswers
     /// False for tests of the general path: nothing is prepared, not even on first use.
     let precompiles: Bool
 
@@ -67,6 +69,7 @@ public final class Snapshot: Sendable {
         self.precompiled = !precompile ? PrecompiledAnswers()
             : names <= eagerLimit ? PrecompiledAnswers(zoneSet: zoneSet) : PrecompiledAnswers(complete: false)
         self.precompiledStable = precompile ? PrecompiledStableAnswers(zoneSet: zoneSet) : PrecompiledStableAnswers()
+        self.negative = precompile ? NegativeAnswers(zoneSet: zoneSet) : NegativeAnswers()
     }
 
     /// `zones` must be `base.zones` or the same zones with other serials (the prepared zone
@@ -80,6 +83,7 @@ public final class Snapshot: Sendable {
         self.zoneSet = zoneSet
         // Zone answers never depend on stable names (those were left out), so they carry over.
         precompiled = base.precompiled
+        negative = base.negative
         precompiles = base.precompiles
         precompiledStable = base.precompiles ? PrecompiledStableAnswers(zoneSet: zoneSet) : PrecompiledStableAnswers()
     }

@@ -183,3 +183,97 @@ struct SerialTests {
         rdata[(rdata.count - 20)..<(rdata.count - 16)].reduce(0) { $0 << 8 | UInt32($1) }
     }
 }
+
+@Suite("Negative answers")
+struct NegativeAnswerTests {
+    /// Names no table holds, of many lengths, in mixed case, with and without EDNS: the
+    /// prepared negative body, its pointers moved, equals the general path byte for byte.
+    @Test func negativeBodiesMatchTheGeneralPath() throws {
+        let eager = Fixture.shared
+        let renumbered = try eager.updating(serials: [Fixture.name("example.test."): 3_000_000_007])
+        let lazy = try Snapshot(zones: eager.zones, eagerLimit: 0)
+        var names = ["nope.example.test.", "A.B.NOPE.Example.Test.", "b.c.example.test.", "c.example.test.",
+                     "y.wild.example.test.", "x.wild.example.test.", "deep.er.than.any.name.in.the.example.test."]
+        names.append(String(repeating: "a", count: 63) + "." + String(repeating: "b", count: 63) + ".example.test.")
+        for (snapshot, serial) in [(eager, UInt32(1)), (renumbered, 3_000_000_007), (lazy, 1)] {
+            let general = try Snapshot(zones: snapshot.zones, precompile: false)
+            for name in names {
+                for type in [RRType.a, .mx, .txt, RRType(rawValue: 65000)] {
+                    for edns: UInt16? in [nil, 1232] {
+                        let packet = Fixture.query(name, type, edns: edns)
+                        let fast = try #require(Fixture.respond(packet, snapshot: snapshot))
+                        let slow = try #require(Fixture.respond(packet, snapshot: general))
+                        #expect(fast.bytes == slow.bytes, "\(name) \(type) edns \(String(describing: edns))")
+                        if fast.answer.isEmpty {
+                            #expect(fast.authority.count == 1 && fast.authority[0].type == 6, "\(name) \(type)")
+                            #expect(soaNames(fast) == ["ns1.example.test.", "hostmaster.example.test.", "\(serial)"], "\(name) \(type)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Under `ns1.example.test.` (a name the SOA's MNAME shares with the question) the
+    /// general path points into the question; the prepared body points to the apex. Both
+    /// carry the same record.
+    @Test func aNameSharedWithTheSOAIsStillTheSameRecord() throws {
+        let packet = Fixture.query("x.Ns1.example.test.", .a)
+        let fast = try #require(Fixture.respond(packet))
+        let slow = try #require(Fixture.respond(packet, snapshot: SnapshotWithoutPrecompiled.make(Fixture.shared)))
+        #expect(fast.rcode == 3 && slow.rcode == 3)
+        #expect(fast.authority[0].owner == slow.authority[0].owner && fast.authority[0].ttl == slow.authority[0].ttl)
+        #expect(soaNames(fast) == soaNames(slow))
+        #expect(soaNames(fast)?.first == "ns1.example.test.")
+    }
+
+    /// Zones whose SOA names lie outside them, one nested in the other: each zone's own
+    /// SOA, the nested one's pointers moved from its own apex.
+    @Test func nestedZonesAndOutsideNamesMatchTheGeneralPath() throws {
+        func zone(_ origin: String, mname: String, rname: String, serial: UInt32) throws -> Zone {
+            var soa = Fixture.name(mname).wire + Fixture.name(rname).wire
+            for value in [serial, 3600, 600, 86400, 30] {
+                soa += [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+            }
+            return try ZoneBuilder.build(origin: Fixture.name(origin), records: [
+                Fixture.record(origin, .soa, soa, ttl: 600),
+                Fixture.record(origin, .ns, Fixture.name("ns.elsewhere.test.").wire),
+                Fixture.record("www." + origin, .a, Fixture.a("192.0.2.9")),
+            ], source: origin + "zone").get()
+        }
+        let parent = try zone("kafka.example.", mname: "ns.elsewhere.test.", rname: "root.", serial: 5)
+        let child = try zone("orders.kafka.example.", mname: "ns.elsewhere.test.", rname: "hostmaster.elsewhere.test.", serial: 6)
+        let fast = try Snapshot(zones: [parent, child])
+        let slow = try Snapshot(zones: [parent, child], precompile: false)
+        for name in ["nope.kafka.example.", "x.y.kafka.example.", "nope.orders.kafka.example.", "A.B.C.Orders.Kafka.Example.",
+                     "www.orders.kafka.example."] {
+            for type in [RRType.a, .aaaa, .txt] {
+                let packet = Fixture.query(name, type, edns: 1232)
+                let a = try #require(Fixture.respond(packet, snapshot: fast))
+                let b = try #require(Fixture.respond(packet, snapshot: slow))
+                #expect(a.bytes == b.bytes, "\(name) \(type)")
+            }
+        }
+    }
+
+    /// A zone holding the type the template is prepared with has no template, and answers
+    /// through the general path as before.
+    @Test func aZoneHoldingThePrivateTypeFallsBackToTheGeneralPath() throws {
+        let snapshot = Fixture.snapshot(Fixture.exampleRecords + [Fixture.record("example.test.", RRType(rawValue: 0xFF00), [9])])
+        #expect(snapshot.negative.template(zone: 0) == nil)
+        #expect(Fixture.shared.negative.template(zone: 0) != nil)
+        let packet = Fixture.query("nope.example.test.", .a)
+        let response = try #require(Fixture.respond(packet, snapshot: snapshot))
+        let general = try #require(Fixture.respond(packet, snapshot: SnapshotWithoutPrecompiled.make(snapshot)))
+        #expect(response.bytes == general.bytes && response.rcode == 3)
+    }
+
+    /// MNAME, RNAME and serial of the single authority SOA, names decompressed.
+    private func soaNames(_ response: Response) -> [String]? {
+        guard let soa = response.authority.first, soa.type == 6 else { return nil }
+        let start = response.bytes.count - (response.opt == nil ? 0 : 11) - soa.rdata.count
+        guard let (mname, afterM) = response.readName(start), let (rname, afterR) = response.readName(afterM) else { return nil }
+        let serial = response.bytes[afterR..<(afterR + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return [mname.lowercased(), rname.lowercased(), "\(serial)"]
+    }
+}
