@@ -182,8 +182,8 @@ struct Serve: ParsableCommand {
     /// working directory) would overwrite each other's local copy, and one could later start
     /// by serving the other's generation with its own zones. A live holder stops this start
     /// (exit 1, naming it). A directory this user cannot create or lock (read-only) costs only
-    /// the copy, neither kept nor served (a warning), as a copy that could not be written
-    /// always did; DNS is not refused for it.
+    /// the copy: none is kept or served (one warning now, where every write used to warn), and
+    /// DNS is not refused for it.
     private func claimCacheDirectory(zonesDirectory: String, logger: Logger) throws -> StateDirectoryLock? {
         do throws(StateDirectoryLockError) {
             return try StateDirectoryLock.acquire(directory: Self.canonicalPath(cacheDir), zonesDirectory: zonesDirectory, role: .cache)
