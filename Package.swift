@@ -77,10 +77,14 @@ let package = Package(
             name: "SwitchyardInventory",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // Files that must survive a crash whole (temporary file, fsync, rename, fsync of the
+        // directory): discovery files and a fleet member's local copy. Depends on nothing, so
+        // the discovery and journal modules share it without depending on each other.
+        .target(name: "SwitchyardFiles"),
         // kafka_discovery YAML files rendered from the inventory, written atomically.
         .target(
             name: "SwitchyardDiscovery",
-            dependencies: ["SwitchyardInventory", .product(name: "Yams", package: "Yams")]
+            dependencies: ["SwitchyardInventory", "SwitchyardFiles", .product(name: "Yams", package: "Yams")]
         ),
         // Generations, plans and the cutover engine: pure logic, effects injected.
         .target(
@@ -97,7 +101,7 @@ let package = Package(
         .target(
             name: "SwitchyardJournal",
             dependencies: [
-                "SwitchyardControl",
+                "SwitchyardControl", "SwitchyardFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // sqlite3_system_errno: which errno (ENOSPC, EROFS) failed a write.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -141,6 +145,7 @@ let package = Package(
         .testTarget(name: "SwitchyardZonesTests", dependencies: ["SwitchyardZones", "SwitchyardCore", "SwitchyardInventory"]),
         .testTarget(name: "SwitchyardTransferTests", dependencies: ["SwitchyardTransfer", "SwitchyardCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SwitchyardInventoryTests", dependencies: ["SwitchyardInventory"]),
+        .testTarget(name: "SwitchyardFilesTests", dependencies: ["SwitchyardFiles"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardInventory", "SwitchyardCore"]),
         // Makes librdkafka's C11 threads visible to ThreadSanitizer (empty in other builds).
         .target(name: "CTSanThreads"),

@@ -1,18 +1,13 @@
 import Glibc
+import SwitchyardFiles
 
-/// The few file-system calls publishing needs. Each goes through ``call(_:_:_:)``, which
-/// retries EINTR and turns a failure into a ``DiscoveryError/system(operation:path:errno:reason:)``
-/// naming the call and the path.
+/// The few file-system calls publishing needs. Each goes through ``call(_:_:_:)`` (the shared
+/// ``DurableFile/call(_:_:_:)``: EINTR retried), whose failure becomes a
+/// ``DiscoveryError/system(operation:path:errno:reason:)`` naming the call and the path.
 enum FileSystem {
     @discardableResult
     static func call(_ operation: String, _ path: String, _ body: () -> Int32) throws(DiscoveryError) -> Int32 {
-        while true {
-            let result = body()
-            if result >= 0 { return result }
-            let code = errno
-            if code == EINTR { continue }
-            throw .system(operation: operation, path: path, errno: code, reason: String(cString: strerror(code)))
-        }
+        do { return try DurableFile.call(operation, path, body) } catch { throw DiscoveryError(error) }
     }
 
     /// The file's bytes as text, or `nil` when it does not exist.
@@ -35,51 +30,15 @@ enum FileSystem {
     }
 
     /// Replaces `path` with `text` so that a reader sees the old file or the new one, never a
-    /// mix or an empty file: write a temporary file in the same directory (rename is atomic only
-    /// within one file system), fsync it, rename it over the target, then fsync the directory so
-    /// the rename itself survives a crash.
+    /// mix or an empty file (``DurableFile/replace(_:with:permissions:)``: temporary dot-file,
+    /// fsync, rename, fsync of the directory). World-readable whatever the umask: the clients
+    /// that load it run as other users.
     static func writeAtomically(_ text: String, to path: String) throws(DiscoveryError) {
-        let directory = parent(of: path)
-        // A dot-file: kafka-utils globs `*.yaml`, which skips it even if a crash leaves it behind.
-        let temporary = "\(directory)/.\(baseName(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = try call("open", temporary) { open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
-        do {
-            var bytes = Array(text.utf8)
-            var written = 0
-            while written < bytes.count {
-                let count = try call("write", temporary) {
-                    Int32(bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + written, $0.count - written) })
-                }
-                written += Int(count)
-            }
-            bytes.removeAll()
-            // The umask must not make the file unreadable to the clients that load it.
-            try call("fchmod", temporary) { fchmod(fd, 0o644) }
-            try call("fsync", temporary) { fsync(fd) }
-            try call("close", temporary) { close(fd) }
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        do {
-            try call("rename", path) { rename(temporary, path) }
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        try syncDirectory(directory)
+        do { try DurableFile.replace(path, with: Array(text.utf8), permissions: 0o644) } catch { throw DiscoveryError(error) }
     }
 
     static func remove(_ path: String) throws(DiscoveryError) {
-        try call("unlink", path) { unlink(path) }
-        try syncDirectory(parent(of: path))
-    }
-
-    static func syncDirectory(_ directory: String) throws(DiscoveryError) {
-        let fd = try call("open", directory) { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
-        try call("fsync", directory) { fsync(fd) }
+        do { try DurableFile.remove(path) } catch { throw DiscoveryError(error) }
     }
 
     /// `mkdir -p`.
@@ -119,15 +78,11 @@ enum FileSystem {
         }
         return names.sorted()
     }
+}
 
-    static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let head = String(path[..<slash])
-        return head.isEmpty ? "/" : head
-    }
-
-    static func baseName(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
+extension DiscoveryError {
+    /// A failed file-system call, as publishing reports it.
+    init(_ error: FileSystemError) {
+        self = .system(operation: error.operation, path: error.path, errno: error.errno, reason: error.reason)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Glibc
 import SwitchyardControl
+import SwitchyardFiles
 
 /// The last generation a server of a PostgreSQL fleet served, kept on its own disk. A server
 /// that (re)starts while the database is unreachable serves it instead of staying down; the
@@ -11,8 +11,8 @@ public struct LocalGenerationCopy: Codable, Equatable, Sendable {
     public static let currentFormat = 1
 
     /// What a generation was served with. A copy is served only with the same journal, zones
-    /// directory, zone-file serials and inventory files: other files would give other answers
-    /// under the same serials, and only the journal may make a generation for them.
+    /// directory, zone files (serials and bytes) and inventory files: other files would give
+    /// other answers under the same serials, and only the journal may make a generation for them.
     public struct ServedWith: Codable, Equatable, Sendable {
         /// The journal's URL without its password.
         public var journal: String
@@ -21,11 +21,28 @@ public struct LocalGenerationCopy: Codable, Equatable, Sendable {
         public var fileSerials: [String: UInt32]
         /// ``LocalGenerationCopy/inventoryDigest(zonesDirectory:)`` of the inventories loaded.
         public var inventoryDigest: String
+        /// Per origin, the zone file's content fingerprint (`<size>:<hash>`, the one reloads use
+        /// to reuse an unchanged zone): a file edited without a new serial is another file.
+        ///
+        /// Nil in a copy written before fingerprints were recorded (the same format otherwise,
+        /// so the field is optional rather than a new format an older switchyard would refuse).
+        /// Such a copy is matched by serial only, with a warning (``matchesBySerialOnly``),
+        /// rather than refused: the switchyard that wrote it matched it so, the first
+        /// generation this one serves rewrites it with fingerprints, so only a start during an
+        /// outage right after the upgrade meets one, and refusing would take this server's DNS
+        /// down for exactly the outage the copy is for. Serials, inventories, zones directory
+        /// and database are still checked.
+        public var fileFingerprints: [String: String]?
 
-        public init(journal: String, zonesDirectory: String, fileSerials: [String: UInt32], inventoryDigest: String) {
+        public init(journal: String, zonesDirectory: String, fileSerials: [String: UInt32], inventoryDigest: String,
+                    fileFingerprints: [String: String]? = nil) {
             self.journal = journal; self.zonesDirectory = zonesDirectory
             self.fileSerials = fileSerials; self.inventoryDigest = inventoryDigest
+            self.fileFingerprints = fileFingerprints
         }
+
+        /// A copy from before fingerprints: its zone files can be compared by serial only.
+        public var matchesBySerialOnly: Bool { fileFingerprints == nil }
 
         /// Why a copy made with `self` must not be served with `current`; nil when it may.
         public func mismatch(with current: ServedWith) -> String? {
@@ -33,6 +50,10 @@ public struct LocalGenerationCopy: Codable, Equatable, Sendable {
             if zonesDirectory != current.zonesDirectory { return "it was served with the zones directory \(zonesDirectory), not \(current.zonesDirectory)" }
             if fileSerials != current.fileSerials {
                 return "the zone files' serials changed since (then \(Self.describe(fileSerials)), now \(Self.describe(current.fileSerials)))"
+            }
+            if let then = fileFingerprints, let now = current.fileFingerprints, then != now {
+                let edited = Set(then.keys).union(now.keys).filter { then[$0] != now[$0] }.sorted()
+                return "the zone file of \(edited.joined(separator: ", ")) changed since under the same serial (its bytes differ from the file the copy was served with; an edited zone file needs a new serial)"
             }
             if inventoryDigest != current.inventoryDigest { return "an inventory (*.yaml) in \(current.zonesDirectory) changed since" }
             return nil
@@ -55,39 +76,22 @@ public struct LocalGenerationCopy: Codable, Equatable, Sendable {
         self.writtenAt = writtenAt
     }
 
-    /// Replaces the file at `path` so that a crash leaves the old copy or the new one: a
-    /// temporary file beside it, fsynced, renamed over it, then the directory fsynced (the
-    /// rename itself must survive a power loss). Creates the directory when missing.
+    /// Replaces the file at `path` so that a crash leaves the old copy or the new one
+    /// (``DurableFile/replace(_:with:permissions:)``: temporary file, fsync, rename, fsync of
+    /// the directory). Readable by this user only. Creates the directory when missing.
     public func write(to path: String) throws(LocalGenerationCopyError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         encoder.dateEncodingStrategy = .secondsSince1970
         let bytes: [UInt8]
         do { bytes = Array(try encoder.encode(self)) } catch { throw .init(path: path, detail: "cannot encode: \(error)") }
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let directory = DurableFile.parent(of: path)
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw .init(path: path, detail: "cannot create \(directory): \(error.localizedDescription)")
         }
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = try Self.call("open", temporary) { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
-        do throws(LocalGenerationCopyError) {
-            var written = 0
-            while written < bytes.count {
-                written += Int(try Self.call("write", temporary) {
-                    Int32(bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) })
-                })
-            }
-            _ = try Self.call("fsync", temporary) { fsync(fd) }
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
+        do { try DurableFile.replace(path, with: bytes, permissions: 0o600) } catch {
+            throw .init(path: path, detail: "cannot be written: \(error.operation) \(error.path): \(SystemErrno.describe(error.errno))")
         }
-        close(fd)
-        do throws(LocalGenerationCopyError) { _ = try Self.call("rename", path) { rename(temporary, path) } } catch { unlink(temporary); throw error }
-        let directoryFD = try Self.call("open", directory) { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(directoryFD) }
-        _ = try Self.call("fsync", directory) { fsync(directoryFD) }
     }
 
     /// The copy at `path`, or nil when there is none. A file that does not decode (damaged,
@@ -124,16 +128,6 @@ public struct LocalGenerationCopy: Codable, Equatable, Sendable {
             mix([0])
         }
         return String(hash, radix: 16)
-    }
-
-    private static func call(_ operation: String, _ path: String, _ body: () -> Int32) throws(LocalGenerationCopyError) -> Int32 {
-        while true {
-            let result = body()
-            if result >= 0 { return result }
-            let code = errno
-            if code == EINTR { continue }
-            throw .init(path: path, detail: "\(operation): \(SystemErrno.describe(code))")
-        }
     }
 }
 

@@ -148,7 +148,7 @@ final class SQLiteBackend: JournalBackend {
             } catch {
                 // Held: another server took the lock while this one could not write (there was
                 // no lock file to hold); that one is the writer now.
-                guard case .cannotLock(_, let code, _) = error else { throw JournalError.heldByAnotherServer(path: location, detail: error.description) }
+                guard case .cannotLock(_, let code, _, _) = error else { throw JournalError.heldByAnotherServer(path: location, detail: error.description) }
                 throw JournalError.unwritable(path: location, errno: code, detail: error.description)
             }
             // Closed first: SQLite shares one `-shm` mapping among a process's connections to

@@ -4,7 +4,9 @@ import Glibc
 #endif
 
 /// The exclusive claim of one `switchyard serve` on its state directory, held for the
-/// server's whole life (SPEC: "One server owns a state directory at a time").
+/// server's whole life (SPEC: "One server owns a state directory at a time"); and, with the
+/// same lock, a fleet member's claim on its `--cache-dir` (``Role/cache``), whose local copy
+/// of the last generation another server must neither overwrite nor serve.
 ///
 /// It is an `flock` on `<state>/lock`, not the file's existence: the kernel drops the lock
 /// when the process dies, so `kill -9` never leaves a stale claim to clean up. (An `fcntl`
@@ -14,23 +16,37 @@ public final class StateDirectoryLock: @unchecked Sendable {
     /// The lock file name inside a state directory.
     public static let fileName = "lock"
 
+    /// Which directory a lock claims: what the refusal calls it, and the option that gives
+    /// another server its own.
+    public struct Role: Equatable, Sendable {
+        public var noun: String
+        public var option: String
+        /// What the directory holds for its server, for the refusal message; nil says nothing.
+        public var holds: String?
+
+        public static let state = Role(noun: "state directory", option: "--state", holds: nil)
+        public static let cache = Role(noun: "cache directory", option: "--cache-dir",
+                                       holds: "each server of a fleet keeps its own copy of the last generation it served there")
+    }
+
     public let path: String
+    public let role: Role
     private var descriptor: Int32
 
     /// Takes the lock on `directory` (created when missing) without waiting, or throws
     /// ``StateDirectoryLockError/held(directory:holder:)`` naming the server that has it.
-    public static func acquire(directory: String, zonesDirectory: String) throws(StateDirectoryLockError) -> StateDirectoryLock {
+    public static func acquire(directory: String, zonesDirectory: String, role: Role = .state) throws(StateDirectoryLockError) -> StateDirectoryLock {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw .cannotLock(path: directory, errno: 0, detail: "cannot create the state directory: \(error.localizedDescription)")
+            throw .cannotLock(path: directory, errno: 0, detail: "cannot create the \(role.noun): \(error.localizedDescription)", role: role)
         }
         let path = (directory as NSString).appendingPathComponent(fileName)
         // O_CLOEXEC: hooks and gate commands the server runs must not inherit (and outlive
         // it holding) the lock. No O_TRUNC: the holder's details stay until we have the lock.
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { let code = errno; throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code))) }
-        let lock = StateDirectoryLock(directory: directory, path: path, zonesDirectory: zonesDirectory)
+        guard fd >= 0 else { let code = errno; throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code)), role: role) }
+        let lock = StateDirectoryLock(directory: directory, path: path, zonesDirectory: zonesDirectory, role: role)
         try lock.lock(fd)
         lock.recordHolder()
         return lock
@@ -58,7 +74,7 @@ public final class StateDirectoryLock: @unchecked Sendable {
     public func lockForWriting() throws(StateDirectoryLockError) {
         if descriptor < 0 {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { let code = errno; throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code))) }
+            guard fd >= 0 else { let code = errno; throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code)), role: role) }
             try lock(fd)
         }
         recordHolder()
@@ -70,10 +86,11 @@ public final class StateDirectoryLock: @unchecked Sendable {
     public let directory: String
     private let zonesDirectory: String
 
-    private init(directory: String, path: String, zonesDirectory: String) {
+    private init(directory: String, path: String, zonesDirectory: String, role: Role = .state) {
         self.directory = directory
         self.path = path
         self.zonesDirectory = zonesDirectory
+        self.role = role
         self.descriptor = -1
     }
 
@@ -88,8 +105,8 @@ public final class StateDirectoryLock: @unchecked Sendable {
             // that may be a previous one. The kernel knows who holds the lock now.
             if let pid = Self.flockHolder(of: fd) { holder.pid = pid }
             close(fd)
-            if code == EWOULDBLOCK { throw .held(directory: directory, holder: holder) }
-            throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code)))
+            if code == EWOULDBLOCK { throw .held(directory: directory, holder: holder, role: role) }
+            throw .cannotLock(path: path, errno: code, detail: String(cString: strerror(code)), role: role)
         }
         descriptor = fd
     }
@@ -158,21 +175,22 @@ public final class StateDirectoryLock: @unchecked Sendable {
     }
 }
 
-/// Why a state directory could not be claimed.
+/// Why a state (or cache) directory could not be claimed.
 public enum StateDirectoryLockError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Another live process holds the lock.
-    case held(directory: String, holder: StateDirectoryLock.Holder)
+    case held(directory: String, holder: StateDirectoryLock.Holder, role: StateDirectoryLock.Role = .state)
     /// The lock file cannot be created or locked at all; `errno` says why (EROFS, EACCES...), 0 if unknown.
-    case cannotLock(path: String, errno: Int32, detail: String)
+    case cannotLock(path: String, errno: Int32, detail: String, role: StateDirectoryLock.Role = .state)
 
     public var description: String {
         switch self {
-        case let .held(directory, holder):
+        case let .held(directory, holder, role):
             let pid = holder.pid.map { "pid \($0)" } ?? "pid unknown"
             let zones = holder.zonesDirectory.map { "zones \($0)" } ?? "zones directory unknown"
-            return "\(directory): the state directory is in use by another switchyard serve (\(pid), \(zones)); stop that server first, or give this one its own --state directory"
-        case let .cannotLock(path, _, detail):
-            return "\(path): cannot lock the state directory (\(detail)); check that this user may create and write files there, or pass another --state directory"
+            let why = role.holds.map { " (\($0))" } ?? ""
+            return "\(directory): the \(role.noun) is in use by another switchyard serve (\(pid), \(zones)); stop that server first, or give this one its own \(role.option) directory\(why)"
+        case let .cannotLock(path, _, detail, role):
+            return "\(path): cannot lock the \(role.noun) (\(detail)); check that this user may create and write files there, or pass another \(role.option) directory"
         }
     }
 }

@@ -19,9 +19,12 @@ public struct LocalCopySettings: Sendable {
 }
 
 extension ControlService {
-    func servedWith(fileSerials: [String: UInt32], settings: LocalCopySettings) -> LocalGenerationCopy.ServedWith {
-        LocalGenerationCopy.ServedWith(journal: journal.path, zonesDirectory: settings.zonesDirectory, fileSerials: fileSerials,
-                                       inventoryDigest: LocalGenerationCopy.inventoryDigest(zonesDirectory: settings.zonesDirectory))
+    /// What `loaded` serves with, as the local copy records it (origins lowercase, as serials are keyed).
+    func servedWith(_ loaded: ZoneLoader.Configuration, fileSerials: [String: UInt32], settings: LocalCopySettings) -> LocalGenerationCopy.ServedWith {
+        let fingerprints = Dictionary(loaded.fileFingerprints.map { ($0.key.description.lowercased(), $0.value.description) }, uniquingKeysWith: { first, _ in first })
+        return LocalGenerationCopy.ServedWith(journal: journal.path, zonesDirectory: settings.zonesDirectory, fileSerials: fileSerials,
+                                              inventoryDigest: LocalGenerationCopy.inventoryDigest(zonesDirectory: settings.zonesDirectory),
+                                              fileFingerprints: fingerprints)
     }
 
     /// Copies the generation now served to the local copy (fsynced). The journal stays the
@@ -51,10 +54,15 @@ extension ControlService {
     func installLocalCopy(_ loaded: ZoneLoader.Configuration, down: Set<HealthKey>, from settings: LocalCopySettings,
                           unreachable: JournalError) throws {
         let fileSerials = Dictionary(uniqueKeysWithValues: loaded.snapshot.zones.map { ($0.origin.description.lowercased(), $0.serial) })
-        let current = servedWith(fileSerials: fileSerials, settings: settings)
+        let current = servedWith(loaded, fileSerials: fileSerials, settings: settings)
         guard let copy = try LocalGenerationCopy.read(from: settings.path) else { throw unreachable }
         if let mismatch = copy.servedWith.mismatch(with: current) {
             throw ControlServiceError.localCopyDoesNotFit(path: settings.path, reason: mismatch, unreachable: unreachable.description)
+        }
+        if copy.servedWith.matchesBySerialOnly {
+            // Why this is accepted rather than refused: LocalGenerationCopy.ServedWith.fileFingerprints.
+            logger.warning("the local copy of the last generation records no zone-file fingerprints (written by an earlier switchyard): its zone files are matched by serial only, so a zone file edited without a new serial would not be noticed",
+                           metadata: ["copy": "\(settings.path)", "serials": "\(fileSerials.sorted { $0.key < $1.key })"])
         }
         try serveLocalCopy(copy.generation, loaded: loaded, down: down, servedWith: current)
         let written = ISO8601DateFormatter().string(from: copy.writtenAt)

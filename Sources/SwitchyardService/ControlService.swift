@@ -199,7 +199,7 @@ public final class ControlService: ZoneInstaller, Sendable {
                 let unchanged = previous != nil && !filesChanged.contains(origin)
                 dataSince[origin] = unchanged ? previous?.dataSince[origin] ?? generation.number : generation.number
             }
-            let copyKey = localCopy.map { servedWith(fileSerials: fileSerials, settings: $0) }
+            let copyKey = localCopy.map { servedWith(loaded, fileSerials: fileSerials, settings: $0) }
             state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served,
                                         dataSince: dataSince, servedWith: copyKey) }
             logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])

@@ -34,6 +34,9 @@ public enum ZoneLoader {
         public var snapshot: Snapshot
         public var inventories: [Inventory]
         public var healthChecks: [HealthKey: HealthCheck]
+        /// Per zone, the fingerprint of the bytes of the file it was built from: a zone file
+        /// edited without a new serial still tells itself apart (the local copy checks it).
+        public var fileFingerprints: [DomainName: ContentFingerprint] = [:]
     }
 
     /// Reads and validates one zone file (without its inventory).
@@ -123,7 +126,8 @@ public enum ZoneLoader {
             throw ZoneProblems([error])
         }
         ZoneReuse.shared.remember(directory: directory, files: built, snapshot: snapshot)
-        return Configuration(snapshot: snapshot, inventories: inventories, healthChecks: checks)
+        let fingerprints = Dictionary(built.values.map { ($0.zone.origin, $0.fingerprint) }, uniquingKeysWith: { first, _ in first })
+        return Configuration(snapshot: snapshot, inventories: inventories, healthChecks: checks, fileFingerprints: fingerprints)
     }
 
     private static func loadZones(directory: String) throws(ZoneProblems)

@@ -38,10 +38,15 @@ final class ZoneReuse: @unchecked Sendable {
 }
 
 /// Size and a 64-bit hash of a file's bytes: enough to tell an edited zone file from the
-/// one loaded before (the operator writes these files; no adversary picks collisions).
-struct ContentFingerprint: Equatable {
-    var size: Int
-    var hash: UInt64
+/// one loaded before (the operator writes these files; no adversary picks collisions). The
+/// same bytes give the same fingerprint in every process (no per-process seed, as Swift's
+/// `Hasher` has), so a fleet member's local copy can record the zone files it was served with.
+public struct ContentFingerprint: Equatable, Sendable, CustomStringConvertible {
+    public var size: Int
+    public var hash: UInt64
+
+    /// `<size>:<hash in hex>`, as the local copy of the last generation records it.
+    public var description: String { "\(size):\(String(hash, radix: 16))" }
 
     /// Hashes `bytes` front to back; `consumed` is told after each 4 MiB how far it has got,
     /// so that a mapped file's pages can be given back as they are hashed.

@@ -50,7 +50,7 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("The journal of generations: a state directory (SQLite, one server), or postgresql://USER@HOST:PORT/DB shared by a fleet (password from the URL, PGPASSWORD or ~/.pgpass; ?sslmode=require for TLS).", valueName: "dir|url"))
     var state = "state"
 
-    @Option(help: ArgumentHelp("PostgreSQL fleet: where this server keeps a copy of the last generation it served (\(LocalGenerationCopy.fileName)), served when it starts while the database is unreachable; one per server.", valueName: "dir"))
+    @Option(help: ArgumentHelp("PostgreSQL fleet: where this server keeps a copy of the last generation it served (\(LocalGenerationCopy.fileName)), served when it starts while the database is unreachable; one per server, locked while it runs.", valueName: "dir"))
     var cacheDir = "cache"
 
     @Option(help: "This server's name in a PostgreSQL fleet (default: host name and first --listen address).")
@@ -142,8 +142,14 @@ struct Serve: ParsableCommand {
         // Before anything is bound: a second server on this state directory must leave the
         // first one's sockets, journal and token alone. Held until run() returns.
         let zonesDirectory = Self.canonicalPath(zones)
-        // A PostgreSQL journal is shared by design: the database serializes its writers.
-        guard !isFleet else { return try serve(zonesDirectory: zonesDirectory, signals: signals, logger: logger) }
+        // A PostgreSQL journal is shared by design: the database serializes its writers. The
+        // cache directory is not: it is this server's alone, locked like a state directory.
+        guard !isFleet else {
+            let cacheLock = try claimCacheDirectory(zonesDirectory: zonesDirectory, logger: logger)
+            return try withExtendedLifetime(cacheLock) {
+                try serve(zonesDirectory: zonesDirectory, signals: signals, logger: logger, keepsLocalCopy: cacheLock != nil)
+            }
+        }
         let claim: (lock: StateDirectoryLock, readOnly: Int32?)
         do { claim = try Self.claimStateDirectory(Self.canonicalPath(state), zonesDirectory: zonesDirectory) } catch {
             printError("switchyard: \(error)")
@@ -165,9 +171,30 @@ struct Serve: ParsableCommand {
             return (try StateDirectoryLock.acquire(directory: directory, zonesDirectory: zonesDirectory), nil)
         } catch {
             let journalPath = (directory as NSString).appendingPathComponent(Journal.fileName)
-            guard case .cannotLock(_, let code, _) = error, code == EROFS || code == EACCES,
+            guard case .cannotLock(_, let code, _, _) = error, code == EROFS || code == EACCES,
                   FileManager.default.fileExists(atPath: journalPath) else { throw error }
             return (try StateDirectoryLock.acquireForReading(directory: directory, zonesDirectory: zonesDirectory), code)
+        }
+    }
+
+    /// The `--cache-dir` lock (`<cache>/lock`, the state directory's kind of lock), held until
+    /// the server exits: two servers on one cache directory (the default `cache` of one
+    /// working directory) would overwrite each other's local copy, and one could later start
+    /// by serving the other's generation with its own zones. A live holder stops this start
+    /// (exit 1, naming it). A directory this user cannot create or lock (read-only) costs only
+    /// the copy: none is kept or served (one warning now, where every write used to warn), and
+    /// DNS is not refused for it.
+    private func claimCacheDirectory(zonesDirectory: String, logger: Logger) throws -> StateDirectoryLock? {
+        do throws(StateDirectoryLockError) {
+            return try StateDirectoryLock.acquire(directory: Self.canonicalPath(cacheDir), zonesDirectory: zonesDirectory, role: .cache)
+        } catch {
+            if case .held = error {
+                printError("switchyard: \(error)")
+                throw ExitCode(1)
+            }
+            logger.warning("no local copy of the last generation is kept or served: a start while PostgreSQL is unreachable will fail",
+                           metadata: ["error": "\(error)"])
+            return nil
         }
     }
 
@@ -198,7 +225,8 @@ struct Serve: ParsableCommand {
         return (keyring, rules, addresses, keys)
     }
 
-    private func serve(zonesDirectory: String, signals: Int32, logger: Logger, readOnly: (lock: StateDirectoryLock, errno: Int32)? = nil) throws {
+    private func serve(zonesDirectory: String, signals: Int32, logger: Logger, readOnly: (lock: StateDirectoryLock, errno: Int32)? = nil,
+                       keepsLocalCopy: Bool = false) throws {
         // Optional so it can be let go once served: kept to the end of this function it
         // would hold the first zones in memory through every reload.
         var loaded: ZoneLoader.Configuration?
@@ -217,7 +245,7 @@ struct Serve: ParsableCommand {
             transfers: transfers)
         let discovery = discoveryOut.isEmpty ? nil : DiscoverySync(outDirectories: discoveryOut, hooks: discoveryHook, logger: logger)
         do {
-            let journal = try readOnly.map { try openReadOnly(lock: $0.lock, errno: $0.errno) } ?? openJournal()
+            let journal = try readOnly.map { try openReadOnly(lock: $0.lock, errno: $0.errno) } ?? openJournal(keepsLocalCopy: keepsLocalCopy)
             // Every server of a fleet has its own copy of the zones, so only a state directory
             // records which zones directory it belongs to.
             switch isFleet ? .unchanged : try startingStep(readOnly, "recording its zones directory", { try journal.claim(zonesDirectory: zonesDirectory, adopt: adoptState) }) {
@@ -231,7 +259,7 @@ struct Serve: ParsableCommand {
             let store = SnapshotStore(loaded!.snapshot)
             let control = ControlService(journal: journal, store: store, discovery: discovery,
                                          invalidation: InvalidationSettings(notify: transfer.notify, hooks: invalidateHook, notifyKeys: transfer.notifyKeys),
-                                         localCopy: isFleet ? LocalCopySettings(path: localCopyPath, zonesDirectory: zonesDirectory) : nil,
+                                         localCopy: keepsLocalCopy ? LocalCopySettings(path: localCopyPath, zonesDirectory: zonesDirectory) : nil,
                                          logger: logger)
             transfers.setHistory(control)
             let server = try startingStep(readOnly, "a generation for changed zones or inventories") {
@@ -267,9 +295,9 @@ struct Serve: ParsableCommand {
     /// PostgreSQL journal connects at its first use, the first `ControlService.install`, which
     /// serves the copy if the database is unreachable then and the copy fits (one attempt, one
     /// timeout); without one, an unreachable database fails the start here, as it always did.
-    private func openJournal() throws -> Journal {
+    private func openJournal(keepsLocalCopy: Bool) throws -> Journal {
         guard isFleet else { return try Journal.open(state: Self.canonicalPath(state)) }
-        return try Journal.open(state: state, connectNow: !FileManager.default.fileExists(atPath: localCopyPath))
+        return try Journal.open(state: state, connectNow: !keepsLocalCopy || !FileManager.default.fileExists(atPath: localCopyPath))
     }
 
     private var localCopyPath: String {

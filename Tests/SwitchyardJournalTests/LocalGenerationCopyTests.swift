@@ -66,6 +66,41 @@ import SwitchyardControl
         #expect(Self.servedWith.mismatch(with: current) == "the zone files' serials changed since (then kafka.example. 2026113001, now kafka.example. 2026113002)")
     }
 
+    static let fingerprinted = changed { $0.fileFingerprints = ["kafka.example.": "412:9e3779b97f4a7c15"] }
+
+    @Test func fingerprintsAreKeptInTheCopy() throws {
+        try withTemporaryDirectory { dir in
+            let copy = LocalGenerationCopy(servedWith: Self.fingerprinted, generation: Self.generation(7), writtenAt: instant(10))
+            try copy.write(to: dir.file(LocalGenerationCopy.fileName))
+            #expect(try LocalGenerationCopy.read(from: dir.file(LocalGenerationCopy.fileName))?.servedWith.fileFingerprints == ["kafka.example.": "412:9e3779b97f4a7c15"])
+        }
+    }
+
+    /// The serial alone would pass: the copy's stable names would be served over other zone data.
+    @Test func aZoneFileEditedUnderTheSameSerialIsRefused() {
+        var current = Self.fingerprinted
+        current.fileFingerprints = ["kafka.example.": "431:c0ffee"]
+        #expect(Self.fingerprinted.mismatch(with: current)
+                == "the zone file of kafka.example. changed since under the same serial (its bytes differ from the file the copy was served with; an edited zone file needs a new serial)")
+        #expect(Self.fingerprinted.mismatch(with: Self.fingerprinted) == nil)
+    }
+
+    /// A copy written before fingerprints were recorded (the field absent from its JSON) still
+    /// reads, and is matched by serial only (the caller warns); other serials are still refused.
+    @Test func aCopyFromBeforeFingerprintsIsMatchedBySerialOnly() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file(LocalGenerationCopy.fileName)
+            try LocalGenerationCopy(servedWith: Self.servedWith, generation: Self.generation(7), writtenAt: instant(10)).write(to: path)
+            #expect(try !String(contentsOfFile: path, encoding: .utf8).contains("fileFingerprints"))
+            let old = try #require(try LocalGenerationCopy.read(from: path))
+            #expect(old.servedWith.matchesBySerialOnly && !Self.fingerprinted.matchesBySerialOnly)
+            #expect(old.servedWith.mismatch(with: Self.fingerprinted) == nil)
+            var reserialed = Self.fingerprinted
+            reserialed.fileSerials["kafka.example."] = 2026113002
+            #expect(old.servedWith.mismatch(with: reserialed)?.hasPrefix("the zone files' serials changed since") == true)
+        }
+    }
+
     @Test func theInventoryDigestFollowsTheYAMLFilesOnly() throws {
         try withTemporaryDirectory { dir in
             _ = FileManager.default.createFile(atPath: dir.file("kafka.example.zone"), contents: Data("; zone\n".utf8))

@@ -26,6 +26,21 @@ struct StateDirectoryTests {
         #expect(message == "state: the state directory is in use by another switchyard serve (pid 42, zones /srv/zones); stop that server first, or give this one its own --state directory")
     }
 
+    /// A fleet member's --cache-dir takes the same lock: a second server would overwrite the
+    /// first one's local copy, and could later serve it.
+    @Test func aCacheDirectoryIsLockedTheSameWayAndItsRefusalNamesTheOption() throws {
+        try withTemporaryDirectory { dir in
+            let cache = dir.file("cache")
+            let first = try StateDirectoryLock.acquire(directory: cache, zonesDirectory: "/srv/zones-a", role: .cache)
+            #expect(FileManager.default.fileExists(atPath: (cache as NSString).appendingPathComponent(StateDirectoryLock.fileName)))
+            let refused = StateDirectoryLockError.held(directory: cache, holder: .init(pid: getpid(), zonesDirectory: "/srv/zones-a"), role: .cache)
+            #expect(throws: refused) { try StateDirectoryLock.acquire(directory: cache, zonesDirectory: "/srv/zones-b", role: .cache) }
+            #expect(refused.description == "\(cache): the cache directory is in use by another switchyard serve (pid \(getpid()), zones /srv/zones-a); stop that server first, or give this one its own --cache-dir directory (each server of a fleet keeps its own copy of the last generation it served there)")
+            first.release()
+            _ = try StateDirectoryLock.acquire(directory: cache, zonesDirectory: "/srv/zones-b", role: .cache)
+        }
+    }
+
     @Test func aJournalIsClaimedByItsZonesDirectory() throws {
         try withTemporaryDirectory { dir in
             let journal = try Journal(directory: dir.path)

@@ -299,6 +299,26 @@ struct ZoneReuseTests {
         #expect(edited.snapshot.zones[0] !== first.snapshot.zones[0])
         #expect(edited.snapshot.zones[0].node(named: DomainName("new.example.test.")!)?.rrset(.a) != nil)
     }
+
+    /// The fleet's local copy records these to tell a zone file edited under the same serial.
+    @Test func eachZoneCarriesItsFilesFingerprintWhichAnEditUnderTheSameSerialChanges() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zones-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = (directory as NSString).appendingPathComponent("example.test.zone")
+        try ZoneLoaderTests.good.write(toFile: path, atomically: true, encoding: .utf8)
+        let origin = DomainName("example.test.")!
+        let loaded = try ZoneLoader.load(directory: directory)
+        let first = try #require(loaded.fileFingerprints[origin])
+        #expect(first.size == ZoneLoaderTests.good.utf8.count)
+        #expect(first.description == "\(first.size):\(String(first.hash, radix: 16))")
+        // Reused on reload, the zone keeps the fingerprint it was built from.
+        #expect(try ZoneLoader.load(directory: directory).fileFingerprints == [origin: first])
+        try (ZoneLoaderTests.good + "\nnew IN A 192.0.2.77\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let edited = try ZoneLoader.load(directory: directory)
+        #expect(edited.snapshot.zones[0].serial == loaded.snapshot.zones[0].serial)
+        #expect(edited.fileFingerprints[origin] != first)
+    }
 }
 
 @Suite("Content fingerprints")
