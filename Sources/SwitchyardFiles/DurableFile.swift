@@ -35,8 +35,14 @@ public enum DurableFile {
             unlink(temporary)
             throw error
         }
-        // close can report a delayed write error (NFS): the file is then not whole.
-        do throws(FileSystemError) { try call("close", temporary) { close(fd) } } catch { unlink(temporary); throw error }
+        // close can report a delayed write error (NFS): the file is then not whole. Never
+        // retried: Linux frees the descriptor even when close fails with EINTR, and a second
+        // close could close a descriptor another thread has just been given.
+        if close(fd) != 0 {
+            let error = FileSystemError(operation: "close", path: temporary, errno: errno)
+            unlink(temporary)
+            throw error
+        }
         do throws(FileSystemError) { try call("rename", path) { rename(temporary, path) } } catch { unlink(temporary); throw error }
         try syncDirectory(directory)
     }

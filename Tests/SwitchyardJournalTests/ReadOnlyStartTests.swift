@@ -29,7 +29,7 @@ import Testing
         // (Another directory rather than releasing and locking again: a process spawned by a
         // test running meanwhile may hold a copy of a released descriptor until its exec.)
         try withTemporaryDirectory { dir in
-            FileManager.default.createFile(atPath: dir.file(StateDirectoryLock.fileName), contents: Data("pid 1\nzones /old\n".utf8))
+            _ = FileManager.default.createFile(atPath: dir.file(StateDirectoryLock.fileName), contents: Data("pid 1\nzones /old\n".utf8))
             // Held through a read-only descriptor, it keeps a writer out as the writer's own does.
             let held = try StateDirectoryLock.acquireForReading(directory: dir.path, zonesDirectory: "/srv/zones")
             #expect(held.isHeld)
