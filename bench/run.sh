@@ -15,9 +15,11 @@
 #   bench/run.sh --reload [changes.py options]   SIGHUP of a large zone (1M names by default),
 #                                                unchanged then edited, under dnsperf: reload
 #                                                time, peak RSS, lost queries (bench/changes.py)
-#   bench/run.sh --floor [--rounds N]            UDP CPU per query of Knot, switchyard and
+#   bench/run.sh --floor [--rounds N] [--nxdomain]
+#                                                UDP CPU per query of Knot, switchyard and
 #                                                a no-op echo server (the kernel's share),
-#                                                N rounds (bench/floor/floor.py)
+#                                                N rounds (bench/floor/floor.py); --nxdomain:
+#                                                invented names only (a random-subdomain flood)
 #   bench/run.sh --shifts [changes.py options]   100 broker shifts under dnsperf: time from
 #                                                commit to first new answer, lost queries,
 #                                                answers going back (bench/changes.py)

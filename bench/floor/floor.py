@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The UDP floor: how much of a server's CPU per query is the kernel's, on this machine.
 
-  floor.py [--rounds 5] [--duration 10]
+  floor.py [--rounds 5] [--duration 10] [--nxdomain]
 
 Serves the 156-name harness zone from Knot (one UDP worker, as in the harness) and
 switchyard (--threads 1), and runs udp_echo beside them: the same socket setup and
@@ -12,6 +12,10 @@ round, and measures each server's CPU time per answered query from /proc/PID/sta
 The echo's ratio to Knot is the lowest ratio any server using the socket API can reach:
 the kernel's loopback path per query is the same for all three.
 
+--nxdomain replaces the harness's query mix with 100,000 invented names under the zone's
+clusters (a random-subdomain flood: every answer NXDOMAIN with the SOA). The echo's answers
+stay the size of the query there, so only the Knot ratio means something.
+
 SWITCHYARD_BENCH_BIN picks another switchyard binary (to compare two builds). Servers on
 CPU 0 (taskset), dnsperf on CPU 1, all on 127.0.0.1. Every process started
 here is stopped by its PID. Needs dnsperf, knotd, cc and a release build.
@@ -19,6 +23,7 @@ here is stopped by its PID. Needs dnsperf, knotd, cc and a release build.
 
 import argparse
 import os
+import random
 import re
 import shutil
 import signal
@@ -94,10 +99,20 @@ def measure(pid: int, port: int, queries: str, duration: int) -> tuple[float, fl
     return float(qps.group(1)), used / int(completed.group(1)) * 1e6
 
 
+def write_invented_names(path: str, count: int = 100_000) -> None:
+    """Names no zone holds: a random 12-letter label under one of the harness's clusters."""
+    draw = random.Random(12)
+    with open(path, "w") as out:
+        for _ in range(count):
+            label = "".join(draw.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
+            out.write(f"{label}.{draw.choice(('orders', 'payments', 'clicks'))}.kafka.example. A\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=10, help="seconds of dnsperf per server per round")
+    parser.add_argument("--nxdomain", action="store_true", help="only invented names (NXDOMAIN), seeded")
     options = parser.parse_args()
     if not os.access(BIN, os.X_OK):
         sys.exit("floor: build first (make release)")
@@ -106,6 +121,9 @@ def main():
     os.makedirs(os.path.join(work, "knot", "db"))
     subprocess.run([sys.executable, GEN_ZONE, "--outdir", zones], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     queries = os.path.join(zones, "queries.txt")
+    if options.nxdomain:
+        queries = os.path.join(zones, "nxdomain.txt")
+        write_invented_names(queries)
     zone = os.path.join(work, "kafka.example.zone")
     os.rename(os.path.join(zones, "kafka.example.zone"), zone)
     os.makedirs(os.path.join(work, "serve"))
