@@ -50,7 +50,7 @@ struct FleetPauseTests {
 
     @Test("the request names who asked, through which server, and when")
     func requestText() {
-        #expect("\(Self.request)" == "pause requested by cli:alice through server ns2 at 2026-11-29T00:53:20Z")
+        #expect("\(Self.request)" == "pause requested by cli:alice through server ns2 at 2026-11-30T00:53:20Z")
     }
 
     @Test("the reply to a pause asked of another server names it, its admin endpoint and what happens next")
@@ -75,7 +75,7 @@ struct FleetPauseTests {
 
         let paused = progress.paused(honouring: Self.request, lastOwner: "ns1")
         #expect(paused.status == .paused)
-        #expect(paused.message == "paused with 2/4 steps done (pause requested by cli:alice through server ns2 at 2026-11-29T00:53:20Z); "
+        #expect(paused.message == "paused with 2/4 steps done (pause requested by cli:alice through server ns2 at 2026-11-30T00:53:20Z); "
             + "its server ns1 had stopped renewing its lease, so it was marked paused where the journal left it; "
             + "`switchyard cutover resume orders` continues from there")
         // Nothing else changes: the journal's record of what was done stands.
