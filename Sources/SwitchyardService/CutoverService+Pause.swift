@@ -61,15 +61,16 @@ extension CutoverService {
     }
 
     /// Sets the pause flag of every run this server executes that has a pause pending, asked
-    /// through another server. Called when a request is announced and at every heartbeat.
-    func notePauseRequests() {
+    /// through another server. Called when a request is announced and at every heartbeat
+    /// (`heard`: which of the two, for the log).
+    func notePauseRequests(heard: String) {
         guard let fleet = fleet.withLock({ $0 }) else { return }
         for (cluster, run) in active.withLock({ $0 }) where !run.pause.isSet {
             do {
                 guard let request = try fleet.postgres.pauseRequest(run: run.id) else { continue }
                 logger.notice("pausing a cutover run at its next step boundary, as asked through another server",
                               metadata: ["run": "\(run.id)", "cluster": "\(cluster)", "requested_by": "\(request.requestedBy)",
-                                         "requested_via": "\(request.requestedVia)"])
+                                         "requested_via": "\(request.requestedVia)", "heard": "\(heard)"])
                 run.pause.set()
             } catch {
                 logger.warning("could not read the pause requests of a cutover run", metadata: ["run": "\(run.id)", "error": "\(error)"])

@@ -49,7 +49,7 @@ public final class CutoverService: Sendable {
         self.fleet.withLock { $0 = fleet }
         fleet.onHeartbeat { [weak self] in self?.renewLeases() }
         fleet.onOrphanedRuns { [weak self] orphans in self?.handleOrphans(orphans) }
-        fleet.onPauseRequest { [weak self] _ in self?.notePauseRequests() }
+        fleet.onPauseRequest { [weak self] _ in self?.notePauseRequests(heard: "NOTIFY") }
     }
 
     /// Leases this server's runs for another term; a run whose lease another server took
@@ -67,7 +67,7 @@ public final class CutoverService: Sendable {
             }
         }
         // The safety net under NOTIFY (lost while the listening connection is down).
-        notePauseRequests()
+        notePauseRequests(heard: "heartbeat")
     }
 
     /// Takes run `id`'s lease for this server, or says who holds it.

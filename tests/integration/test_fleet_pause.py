@@ -18,7 +18,7 @@ import pytest
 
 from conftest import V4
 from cutoverkit import broker_listeners  # noqa: F401  (fixture)
-from cutoverkit import cli, cutover_options, describe_run, orders_zones
+from cutoverkit import cli, cutover_options, describe_run, orders_zones, wait_for_run
 from stablekit import wait_until
 from test_fleet import ALL_TARGETS, FLEET_ARGS, fleet, pg, pool_of  # noqa: F401  (fixtures)
 
@@ -47,13 +47,13 @@ def progress_of(member) -> dict:
 
 def started(member, steps: int = 1, timeout: float = 30) -> dict:
     """Waits until `steps` steps of the run are committed (read through `member`)."""
-    ok = wait_until(lambda: progress_of(member).get("nextStep", 0) >= steps, timeout=timeout, step=0.05)
-    assert ok, f"{steps} step(s) never committed: {member.admin.run()}"
-    return run_of(member)
+    run = wait_for_run(member.admin, lambda r: (r.get("progress") or {}).get("nextStep", 0) >= steps, timeout=timeout)
+    assert run is not None, f"{steps} step(s) never committed: {member.admin.run()}"
+    return run
 
 
 def paused(member, timeout: float) -> dict | None:
-    return wait_until(lambda: (lambda r: r if r["status"] == "paused" else None)(run_of(member)), timeout=timeout, step=0.05)
+    return wait_for_run(member.admin, lambda r: r["status"] == "paused", timeout=timeout)
 
 
 def test_pause_through_another_server_stops_the_run_at_a_step_boundary(fleet, pg, broker_listeners):
@@ -157,7 +157,7 @@ def test_pause_wait_through_another_server(fleet, pg, broker_listeners, tmp_path
     marker = tmp_path / "draining"
     drain = f"if [ ! -e {marker} ]; then touch {marker}; sleep 8; fi"
     a.admin.ok("POST", "/v1/runs", {"options": cutover_options(batch=1, verify_timeout=10, drain=drain)})
-    assert wait_until(marker.exists, timeout=30, step=0.05), f"the drain never started: {a.admin.run()}"
+    assert wait_until(marker.exists, timeout=30, step=0.05) is not None, f"the drain never started: {a.admin.run()}"
     draining_step = progress_of(b)["nextStep"]
 
     short = cli(b, "cutover", "pause", "orders", "--wait", "--timeout", "2")
