@@ -40,10 +40,13 @@ public enum FleetPause {
     ///   - runsHere: this process is executing the cluster's run.
     ///   - status: the journal's status of the cluster's latest run (`nil`: no run).
     ///   - lease: who holds that run's lease and for how many seconds more (negative: expired).
-    public static func route(runsHere: Bool, status: String?, lease: (owner: String, remaining: Double)?) -> Route {
+    ///   - me: this server's name. Its own lease on a run it does not execute is left over (a
+    ///     resume that failed after taking it) or about to be used (a resume in progress): the
+    ///     orphan path waits for such a resume and marks the run paused otherwise.
+    public static func route(runsHere: Bool, status: String?, lease: (owner: String, remaining: Double)?, me: String) -> Route {
         if runsHere { return .here }
         guard status == "running" else { return .notRunning }
-        guard let lease, lease.remaining > 0 else { return .orphaned(lastOwner: lease?.owner) }
+        guard let lease, lease.remaining > 0, lease.owner != me else { return .orphaned(lastOwner: lease?.owner) }
         return .askOwner(lease.owner)
     }
 

@@ -89,15 +89,21 @@ extension PostgresBackend {
 
     /// Takes the lease of run `runID` for `owner` for `seconds`: granted when nobody holds it,
     /// when `owner` already does, or when the holder's lease expired (its server died or lost
-    /// the database). Returns the lease as it stands afterwards.
-    public func acquireLease(run runID: Int64, owner: String, seconds: Double) throws -> RunLease {
+    /// the database). Returns the lease as it stands afterwards. `droppingPauseRequest`: when
+    /// granted, the run's pending pause is dropped in the same transaction (a resume by hand
+    /// overrides a pause asked before it; one asked after sees the new lease and stands).
+    public func acquireLease(run runID: Int64, owner: String, seconds: Double, droppingPauseRequest: Bool = false) throws -> RunLease {
         try write { session in
             try session.execute("""
                 INSERT INTO run_lease (run_id, owner, expires_at) VALUES (?, ?, \(Self.now) + ?)
                 ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
                 WHERE run_lease.owner = excluded.owner OR run_lease.expires_at < \(Self.now)
                 """, [.integer(runID), .text(owner), .real(seconds)])
-            return try Self.lease(runID, session) ?? RunLease(runID: runID, owner: owner, remaining: seconds)
+            let lease = try Self.lease(runID, session) ?? RunLease(runID: runID, owner: owner, remaining: seconds)
+            if droppingPauseRequest, lease.owner == owner {
+                try session.execute("DELETE FROM run_pause_request WHERE run_id = ?", [.integer(runID)])
+            }
+            return lease
         }
     }
 

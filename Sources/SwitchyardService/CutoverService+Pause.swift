@@ -17,7 +17,8 @@ extension CutoverService {
         if let running = active.withLock({ $0[cluster] }) {
             running.pause.set()
             var status = try status(cluster: cluster) ?? AdminAPI.RunStatus(id: running.id, cluster: cluster, status: "running", active: true, progress: nil)
-            status.message = "pause of run \(running.id) (cluster \(cluster)) requested; it stops at its next step boundary"
+            status.message = "pause of run \(running.id) (cluster \(cluster)) requested; it stops at its next step boundary "
+                + "(`switchyard cutover status \(cluster)` shows it, or `switchyard cutover pause \(cluster) --wait` waits for it)"
             return (status, false)
         }
         let notRunning = ControlError("cluster \(cluster) has no running cutover", remedy: "see `switchyard status`")
@@ -26,7 +27,7 @@ extension CutoverService {
         let lease = try fleet.postgres.lease(run: summary.id)
         let me = fleet.settings.name
         let asker = actor ?? "the admin API"
-        switch FleetPause.route(runsHere: false, status: summary.status, lease: lease.map { ($0.owner, $0.remaining) }) {
+        switch FleetPause.route(runsHere: false, status: summary.status, lease: lease.map { ($0.owner, $0.remaining) }, me: me) {
         case .here, .notRunning:
             throw notRunning
         case .askOwner(let owner):

@@ -70,13 +70,16 @@ public final class CutoverService: Sendable {
         notePauseRequests(heard: "heartbeat")
     }
 
-    /// Takes run `id`'s lease for this server, or says who holds it.
-    func lease(_ id: Int64, cluster: String) throws {
+    /// Takes run `id`'s lease for this server (dropping its pending pause with it, when asked),
+    /// or says who holds it.
+    func lease(_ id: Int64, cluster: String, droppingPauseRequest: Bool = false) throws {
         guard let fleet = fleet.withLock({ $0 }) else { return }
-        let lease = try fleet.postgres.acquireLease(run: id, owner: fleet.settings.name, seconds: fleet.settings.leaseSeconds)
+        let lease = try fleet.postgres.acquireLease(run: id, owner: fleet.settings.name, seconds: fleet.settings.leaseSeconds,
+                                                    droppingPauseRequest: droppingPauseRequest)
         guard lease.owner == fleet.settings.name else {
             throw ControlConflict("run \(id) of cluster \(cluster) is being run by server \(lease.owner) (its lease holds for \(String(format: "%.1f", lease.remaining)) s more)",
-                                  remedy: "pause or resume it there; if that server died, its run is taken over when the lease expires")
+                                  remedy: "wait for it, or pause it through any server (`switchyard cutover pause \(cluster) --wait`) and resume once it shows paused; "
+                                      + "if that server died, resume once the lease expired (or let takeover continue it)")
         }
     }
 
@@ -232,7 +235,11 @@ public final class CutoverService: Sendable {
             }
             let fleet = fleet.withLock { $0 }
             let lastOwner: String? = if takingOver { try fleet?.postgres.lease(run: summary.id)?.owner } else { nil }
-            try lease(summary.id, cluster: cluster)
+            // Resuming by hand is the newest word on the run: a pause asked before it (of a
+            // server that died before honouring it) is dropped as the lease is taken; one asked
+            // after sees this server's lease and is honoured by the run at its first boundary.
+            // A takeover drops nothing: a pending pause marks the run paused instead.
+            try lease(summary.id, cluster: cluster, droppingPauseRequest: !takingOver)
             if takingOver, let fleet, try markPausedIfRequested(summary.id, lastOwner: lastOwner, fleet: fleet) != nil {
                 try? fleet.postgres.releaseLease(run: summary.id, owner: fleet.settings.name)
                 return try runStatus(summary.id) ?? AdminAPI.RunStatus(id: summary.id, cluster: cluster, status: "paused", active: false, progress: nil)
@@ -242,13 +249,7 @@ public final class CutoverService: Sendable {
             let (_, generation) = try inventory(for: cluster)
             let progress = try CutoverRunner.resume(progress: stored.record, current: generation)
             try journal.write { transaction in
-                if let fleet {
-                    try transaction.requireLease(run: summary.id, owner: fleet.settings.name)
-                    // Resuming by hand is the newest word on the run: a pause asked before it (of
-                    // a server that died before honouring it) is void. A takeover leaves a pause
-                    // asked since its check above to the runner, which stops at its first boundary.
-                    if !takingOver { try transaction.clearPauseRequest(run: summary.id) }
-                }
+                if let fleet { try transaction.requireLease(run: summary.id, owner: fleet.settings.name) }
                 try transaction.updateRun(id: summary.id, status: progress.status.rawValue, record: progress)
             }
             unjournaledEnds.withLock { _ = $0.removeValue(forKey: summary.id) }
