@@ -96,11 +96,16 @@ def test_pause_through_another_server_stops_the_run_at_a_step_boundary(fleet, pg
     again = cli(b, "cutover", "pause", "orders")
     assert again.returncode == 1 and "no running cutover" in again.stderr, describe_run(again)
 
+    # A request left from before the resume (as when the run's server died before honouring
+    # it) must not stop the resumed run: resuming by hand is the newer word.
+    pg.psql(database_of(a), "INSERT INTO run_pause_request (run_id, requested_by, requested_via, requested_at) "
+                            f"VALUES ({run_id}, 'stale', 'member-0', 0)")
     # Resume on the server that did not run it: it takes the lease there and finishes.
     resumed = cli(b, "cutover", "resume", "orders")
     assert resumed.returncode == 0, describe_run(resumed)
     final = run_of(a)
     assert final["status"] == "completed", final
+    assert pending_requests(pg, a) == 0
     assert not final["active"] and "runningOn" not in final, final
     for m in (a, b):
         for broker in (1, 2, 3):
