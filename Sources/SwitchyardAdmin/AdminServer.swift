@@ -181,11 +181,21 @@ public final class AdminServer: Sendable {
                 return try json(status)
             }
         }
-        router.post("/v1/runs/:cluster/pause") { [cutovers] _, context -> Response in
-            try handle { try json(cutovers.pause(cluster: context.parameters.require("cluster"))) }
+        // 200 when this server runs the run (or marked it paused); 202 when another server of
+        // the fleet runs it and was asked through the journal.
+        router.post("/v1/runs/:cluster/pause") { [cutovers] request, context -> Response in
+            try await handleAsync {
+                let cluster = try context.parameters.require("cluster")
+                let body = try await decodeOptionalBody(request, as: AdminAPI.PauseBody.self) ?? AdminAPI.PauseBody()
+                let reply = try await offloaded { try cutovers.pause(cluster: cluster, actor: body.actor) }
+                return try json(reply.status, status: reply.requestedElsewhere ? .accepted : .ok)
+            }
         }
         router.post("/v1/runs/:cluster/resume") { [cutovers] _, context -> Response in
-            try handle { try json(cutovers.resume(cluster: context.parameters.require("cluster")), status: .accepted) }
+            try await handleAsync {
+                let cluster = try context.parameters.require("cluster")
+                return try json(try await offloaded { try cutovers.resume(cluster: cluster) }, status: .accepted)
+            }
         }
     }
 }
@@ -274,13 +284,21 @@ private func httpStatus(_ code: Int) -> HTTPResponse.Status {
 /// Reads a JSON request body of at most ``RequestError/maxBodyBytes`` and decodes it; a
 /// body too large, not JSON, or of the wrong shape is a ``RequestError`` naming the field.
 func decodeBody<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T {
-    let buffer: ByteBuffer
+    try RequestError.decode(T.self, from: try await collectBody(request), decoder: AdminAPI.requestDecoder())
+}
+
+/// ``decodeBody(_:as:)`` for a body that may be left out: `nil` when it is empty.
+func decodeOptionalBody<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T? {
+    let data = try await collectBody(request)
+    return data.isEmpty ? nil : try RequestError.decode(T.self, from: data, decoder: AdminAPI.requestDecoder())
+}
+
+private func collectBody(_ request: Request) async throws -> Data {
     do {
-        buffer = try await request.body.collect(upTo: RequestError.maxBodyBytes)
+        return Data(try await request.body.collect(upTo: RequestError.maxBodyBytes).readableBytesView)
     } catch is NIOTooManyBytesError {
         throw RequestError.tooLarge(request.headers[.contentLength].flatMap { Int($0) })
     }
-    return try RequestError.decode(T.self, from: Data(buffer.readableBytesView), decoder: AdminAPI.requestDecoder())
 }
 
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {

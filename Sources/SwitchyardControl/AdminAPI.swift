@@ -90,11 +90,27 @@ public enum AdminAPI {
         public var loweredTTLs: [LoweredTTL]?
         /// What Kafka gates last saw at the run's gate targets.
         public var kafka: [KafkaSighting]?
+        /// In a fleet: the server whose live lease runs it (this one or another); absent when
+        /// nobody holds one, and with a state directory.
+        public var runningOn: String?
+        /// In a fleet: a pause asked through another server that the run's server has not
+        /// reached a step boundary for yet.
+        public var pauseRequest: PauseRequest?
+        /// What a request did, in words (a pause's reply says whom it was asked of).
+        public var message: String?
         public init(id: Int64, cluster: String, status: String, active: Bool, progress: CutoverProgress?, loweredTTLs: [LoweredTTL]? = nil,
-                    kafka: [KafkaSighting]? = nil) {
+                    kafka: [KafkaSighting]? = nil, runningOn: String? = nil, pauseRequest: PauseRequest? = nil, message: String? = nil) {
             self.id = id; self.cluster = cluster; self.status = status; self.active = active; self.progress = progress
             self.loweredTTLs = loweredTTLs; self.kafka = kafka
+            self.runningOn = runningOn; self.pauseRequest = pauseRequest; self.message = message
         }
+    }
+
+    /// `POST /v1/runs/CLUSTER/pause`; the body may be empty.
+    public struct PauseBody: Codable, Sendable {
+        /// Who asks (`cli:alice`), kept with a pause requested of another server of the fleet.
+        public var actor: String?
+        public init(actor: String? = nil) { self.actor = actor }
     }
 
     public struct StatusReply: Codable, Sendable {
@@ -267,6 +283,15 @@ extension AdminAPI.ShiftBody {
                   actor: try fields.decode(String.self, forKey: .actor),
                   reason: try fields.decode(String.self, forKey: .reason),
                   expectedGeneration: try fields.decodeIfPresent(UInt64.self, forKey: .expectedGeneration))
+    }
+}
+
+extension AdminAPI.PauseBody {
+    enum CodingKeys: String, CodingKey, CaseIterable { case actor }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        self.init(actor: try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .actor))
     }
 }
 

@@ -62,6 +62,7 @@ extension FuzzHarness {
         if let run = roundTrip(AdminAPI.RunBody.self, body), let options = run.options { plan(options, state: state) }
         _ = roundTrip(AdminAPI.RollbackBody.self, body)
         _ = roundTrip(AdminAPI.ClusterBody.self, body)
+        _ = roundTrip(AdminAPI.PauseBody.self, body)
     }
 
     private func plan(_ options: CutoverOptions, state: ServingState) {

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import Synchronization
+import SwitchyardControl
 
 /// One server of a fleet, as it registered itself in the journal.
 public struct FleetMember: Equatable, Sendable, Codable {
@@ -27,6 +28,16 @@ public struct RunLease: Equatable, Sendable {
     public var owner: String
     /// Seconds until it expires (negative: expired), by the database's clock.
     public var remaining: Double
+}
+
+/// A run marked running whose lease expired (or that never had one).
+public struct OrphanedRun: Equatable, Sendable {
+    public var id: Int64
+    public var cluster: String
+    /// The server that held its lease last, if the lease is still on record.
+    public var lastOwner: String?
+    /// A pause asked of it and not honoured yet.
+    public var pauseRequest: PauseRequest?
 }
 
 extension PostgresBackend {
@@ -78,15 +89,21 @@ extension PostgresBackend {
 
     /// Takes the lease of run `runID` for `owner` for `seconds`: granted when nobody holds it,
     /// when `owner` already does, or when the holder's lease expired (its server died or lost
-    /// the database). Returns the lease as it stands afterwards.
-    public func acquireLease(run runID: Int64, owner: String, seconds: Double) throws -> RunLease {
+    /// the database). Returns the lease as it stands afterwards. `droppingPauseRequest`: when
+    /// granted, the run's pending pause is dropped in the same transaction (a resume by hand
+    /// overrides a pause asked before it; one asked after sees the new lease and stands).
+    public func acquireLease(run runID: Int64, owner: String, seconds: Double, droppingPauseRequest: Bool = false) throws -> RunLease {
         try write { session in
             try session.execute("""
                 INSERT INTO run_lease (run_id, owner, expires_at) VALUES (?, ?, \(Self.now) + ?)
                 ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
                 WHERE run_lease.owner = excluded.owner OR run_lease.expires_at < \(Self.now)
                 """, [.integer(runID), .text(owner), .real(seconds)])
-            return try Self.lease(runID, session) ?? RunLease(runID: runID, owner: owner, remaining: seconds)
+            let lease = try Self.lease(runID, session) ?? RunLease(runID: runID, owner: owner, remaining: seconds)
+            if droppingPauseRequest, lease.owner == owner {
+                try session.execute("DELETE FROM run_pause_request WHERE run_id = ?", [.integer(runID)])
+            }
+            return lease
         }
     }
 
@@ -108,17 +125,23 @@ extension PostgresBackend {
         try read { session in try Self.lease(runID, session) }
     }
 
-    /// Runs still marked running whose lease expired (or that never had one): their server died.
-    public func orphanedRuns() throws -> [(id: Int64, cluster: String)] {
+    /// Runs still marked running whose lease expired (or that never had one): their server
+    /// died. Each with the server that held it last and the pause pending for it, if any.
+    public func orphanedRuns() throws -> [OrphanedRun] {
         try read { session in
             try session.fetch("""
-                SELECT r.id, r.cluster FROM cutover_run r LEFT JOIN run_lease l ON l.run_id = r.id
+                SELECT r.id, r.cluster, l.owner, p.requested_by, p.requested_via, p.requested_at
+                FROM cutover_run r LEFT JOIN run_lease l ON l.run_id = r.id LEFT JOIN run_pause_request p ON p.run_id = r.id
                 WHERE r.status = 'running' AND (l.run_id IS NULL OR l.expires_at < \(Self.now)) ORDER BY r.id
-                """, []).map { (try $0.integer("id"), try $0.text("cluster")) }
+                """, []).map { row in
+                    let id = try row.integer("id")
+                    return OrphanedRun(id: id, cluster: try row.text("cluster"), lastOwner: try row.optionalText("owner"),
+                                       pauseRequest: try Self.pauseRequest(id, from: row))
+                }
         }
     }
 
-    private static func lease(_ runID: Int64, _ session: any SQLSession) throws -> RunLease? {
+    static func lease(_ runID: Int64, _ session: any SQLSession) throws -> RunLease? {
         guard let row = try session.fetchOne("SELECT owner, expires_at - \(now) AS remaining FROM run_lease WHERE run_id = ?", [.integer(runID)]) else {
             return nil
         }
@@ -130,8 +153,11 @@ extension PostgresBackend {
     /// Listens for committed generations on a connection of its own and calls `onChange`
     /// with each announced number, and with `nil` whenever it (re)connects, since
     /// announcements made while it was away are lost and the journal must be read instead.
-    /// Runs until `stopped()`; reconnects every `retry` seconds while the database is away.
+    /// Calls `onPauseRequest` with the run id of each pause request announced (on a NIO
+    /// thread: it must not block). Runs until `stopped()`; reconnects every `retry` seconds
+    /// while the database is away.
     public func follow(retry: TimeInterval = 0.5, stopped: @Sendable () -> Bool, onChange: @escaping @Sendable (UInt64?) -> Void,
+                       onPauseRequest: @escaping @Sendable (Int64) -> Void = { _ in },
                        onLost: @escaping @Sendable (String) -> Void) {
         let logger = Logger(label: "switchyard.journal.listen")
         while !stopped() {
@@ -142,7 +168,11 @@ extension PostgresBackend {
                 connection.addListener(channel: Self.channel) { _, notification in
                     onChange(UInt64(notification.payload))
                 }
+                connection.addListener(channel: Self.pauseChannel) { _, notification in
+                    if let run = Int64(notification.payload) { onPauseRequest(run) }
+                }
                 _ = try wait(for: connection.query("LISTEN \(unescaped: Self.channel)", logger: logger), doing: "LISTEN")
+                _ = try wait(for: connection.query("LISTEN \(unescaped: Self.pauseChannel)", logger: logger), doing: "LISTEN")
                 onChange(nil)
                 while !stopped() && !connection.isClosed {
                     // A quiet LISTEN connection would not notice a dead server until TCP

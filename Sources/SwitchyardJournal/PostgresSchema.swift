@@ -1,9 +1,9 @@
 import Foundation
 
 /// The journal's tables in PostgreSQL: the SQLite schema's tables with the same columns (so
-/// ``JournalTransaction`` runs unchanged), plus what only a fleet needs: its members and the
-/// leases that give each cutover run one runner. Like ``JournalSchema``, an ordered list of
-/// steps that are never edited once shipped.
+/// ``JournalTransaction`` runs unchanged), plus what only a fleet needs: its members, the
+/// leases that give each cutover run one runner, and pauses asked of a run's runner. Like
+/// ``JournalSchema``, an ordered list of steps that are never edited once shipped.
 enum PostgresSchema {
     static let migrations: [(identifier: String, statements: [String])] = [
         ("v1-journal", [
@@ -77,6 +77,21 @@ enum PostgresSchema {
                 run_id BIGINT PRIMARY KEY REFERENCES cutover_run (id),
                 owner TEXT NOT NULL,
                 expires_at DOUBLE PRECISION NOT NULL
+            )
+            """,
+        ]),
+        ("v2-run-pause-request", [
+            // A pause asked of a run through a server that does not run it: the run's server
+            // honours it at its next step boundary (it hears `NOTIFY switchyard_pause` and
+            // looks at every lease renewal), and a run whose server died with one pending is
+            // marked paused instead of being taken over. One per run (the first asker's);
+            // deleted when the run stops (honoured, completed or failed) or is resumed by hand.
+            """
+            CREATE TABLE run_pause_request (
+                run_id BIGINT PRIMARY KEY REFERENCES cutover_run (id),
+                requested_by TEXT NOT NULL,
+                requested_via TEXT NOT NULL,
+                requested_at DOUBLE PRECISION NOT NULL
             )
             """,
         ]),

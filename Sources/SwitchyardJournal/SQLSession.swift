@@ -38,6 +38,11 @@ public struct SQLRow: Sendable {
         }
     }
 
+    func optionalText(_ column: String) throws -> String? {
+        if case .null = self[column] { return nil }
+        return try text(column)
+    }
+
     func text(_ column: String) throws -> String {
         guard case .text(let value) = self[column] else { throw SQLRowError(column: column, expected: "text", found: self[column]) }
         return value

@@ -11,26 +11,27 @@ import SwitchyardServer
 /// journal as the only record of progress: a run survives a restart of the CLI (it never
 /// ran there) and of the server (`resume` picks it up from the journal).
 public final class CutoverService: Sendable {
-    private struct Active: Sendable {
+    struct Active: Sendable {
         var id: Int64
         var pause: PauseFlag
     }
 
     private let control: ControlService
     private let verifyServers: [ListenAddress]
-    private let logger: Logger
-    private let active = Mutex<[String: Active]>([:])
+    let logger: Logger
+    /// The runs this process executes, by cluster.
+    let active = Mutex<[String: Active]>([:])
     /// How runs that stopped here ended when the journal refused that last write (a full or
     /// read-only disk): the journal still says `running`, and status shows this instead of
     /// "interrupted", with the reason, until the run is resumed.
     private let unjournaledEnds = Mutex<[Int64: CutoverProgress]>([:])
     /// Held while a run is checked and started (or resumed), so two requests for one
     /// cluster can never both pass the check.
-    private let startLock = Mutex(())
+    let startLock = Mutex(())
     /// What Kafka gates last saw at each target (in memory, since the server started).
     public let kafkaSightings = KafkaSightings()
     /// The fleet this server belongs to (PostgreSQL journal), if any: runs are leased.
-    private let fleet = Mutex<Fleet?>(nil)
+    let fleet = Mutex<Fleet?>(nil)
 
     public init(control: ControlService, verifyServers: [ListenAddress], logger: Logger) {
         self.control = control
@@ -38,15 +39,17 @@ public final class CutoverService: Sendable {
         self.logger = logger
     }
 
-    private var journal: Journal { control.journal }
+    var journal: Journal { control.journal }
 
     /// Joins `fleet`: every run started or resumed here is leased to this server, renewed on
-    /// the fleet's heartbeat, verified against every live member, and a run whose owner died
-    /// is taken over (when the fleet's settings say so).
+    /// the fleet's heartbeat, verified against every live member, paused when asked through
+    /// any server, and a run whose owner died is taken over (when the fleet's settings say
+    /// so) or, with a pause pending, marked paused.
     public func join(_ fleet: Fleet) {
         self.fleet.withLock { $0 = fleet }
         fleet.onHeartbeat { [weak self] in self?.renewLeases() }
-        fleet.onOrphanedRuns { [weak self] orphans in self?.takeOver(orphans) }
+        fleet.onOrphanedRuns { [weak self] orphans in self?.handleOrphans(orphans) }
+        fleet.onPauseRequest { [weak self] _ in self?.notePauseRequests(heard: "NOTIFY") }
     }
 
     /// Leases this server's runs for another term; a run whose lease another server took
@@ -63,41 +66,20 @@ public final class CutoverService: Sendable {
                 logger.warning("could not renew a cutover run's lease", metadata: ["run": "\(run.id)", "error": "\(error)"])
             }
         }
+        // The safety net under NOTIFY (lost while the listening connection is down).
+        notePauseRequests(heard: "heartbeat")
     }
 
-    /// Resumes runs whose owner's lease expired; only one server of the fleet wins each
-    /// (the lease is taken in one statement), the others hear a conflict and leave it.
-    private func takeOver(_ orphans: [(id: Int64, cluster: String)]) {
-        for orphan in orphans where active.withLock({ $0[orphan.cluster] == nil }) {
-            do {
-                let status = try resume(cluster: orphan.cluster)
-                logger.notice("took over a cutover run whose server stopped renewing its lease", metadata: ["run": "\(status.id)", "cluster": "\(orphan.cluster)"])
-            } catch let conflict as ControlConflict {
-                logger.debug("another server holds the run", metadata: ["run": "\(orphan.id)", "detail": "\(conflict)"])
-            } catch {
-                logger.warning("could not take over a cutover run", metadata: ["run": "\(orphan.id)", "error": "\(error)"])
-            }
-        }
-    }
-
-    /// In a fleet, a run is paused where it runs: names the server (and its admin endpoint)
-    /// that holds the cluster's running run, if that is another one.
-    private func refuseRunElsewhere(cluster: String, action: String) throws {
-        guard let fleet = fleet.withLock({ $0 }), let summary = try journal.runs(limit: 1, cluster: cluster).first,
-              summary.status == "running", let lease = try fleet.postgres.lease(run: summary.id),
-              lease.owner != fleet.settings.name, lease.remaining > 0 else { return }
-        let admin = (try? fleet.postgres.members())?.first { $0.name == lease.owner }?.adminAddress
-        throw ControlConflict("run \(summary.id) of cluster \(cluster) runs on server \(lease.owner)" + (admin.map { " (admin \($0))" } ?? ""),
-                              remedy: "\(action) it there: switchyard cutover \(action) \(cluster)" + (admin.map { " --admin \($0)" } ?? ""))
-    }
-
-    /// Takes run `id`'s lease for this server, or says who holds it.
-    private func lease(_ id: Int64, cluster: String) throws {
+    /// Takes run `id`'s lease for this server (dropping its pending pause with it, when asked),
+    /// or says who holds it.
+    func lease(_ id: Int64, cluster: String, droppingPauseRequest: Bool = false) throws {
         guard let fleet = fleet.withLock({ $0 }) else { return }
-        let lease = try fleet.postgres.acquireLease(run: id, owner: fleet.settings.name, seconds: fleet.settings.leaseSeconds)
+        let lease = try fleet.postgres.acquireLease(run: id, owner: fleet.settings.name, seconds: fleet.settings.leaseSeconds,
+                                                    droppingPauseRequest: droppingPauseRequest)
         guard lease.owner == fleet.settings.name else {
             throw ControlConflict("run \(id) of cluster \(cluster) is being run by server \(lease.owner) (its lease holds for \(String(format: "%.1f", lease.remaining)) s more)",
-                                  remedy: "pause or resume it there; if that server died, its run is taken over when the lease expires")
+                                  remedy: "wait for it, or pause it through any server (`switchyard cutover pause \(cluster) --wait`) and resume once it shows paused; "
+                                      + "if that server died, resume once the lease expired (or let takeover continue it)")
         }
     }
 
@@ -217,6 +199,7 @@ public final class CutoverService: Sendable {
                     undone.status = .rolledBack
                     undone.message += " — rolled back by the run that follows"
                     try transaction.updateRun(id: undoing, status: undone.status.rawValue, record: undone)
+                    if fleet.withLock({ $0 }) != nil { try transaction.clearPauseRequest(run: undoing) }
                 }
                 if let existing = try transaction.activeRun(cluster: plan.cluster) {
                     throw ControlConflict("a run is already active for cluster \(plan.cluster): run \(existing.id) (\(existing.status))",
@@ -233,8 +216,15 @@ public final class CutoverService: Sendable {
         }
     }
 
-    /// Continues a paused, failed or interrupted run from the journal.
+    /// Continues a paused, failed or interrupted run from the journal. In a fleet, on any
+    /// server: it takes the run's lease here (refused while another server's lease is live).
     public func resume(cluster: String) throws -> AdminAPI.RunStatus {
+        try resume(cluster: cluster, takingOver: false)
+    }
+
+    /// `takingOver`: this server resumes, by itself, a run whose server died; a pause asked of
+    /// that run is honoured instead (the run is marked paused), never overridden.
+    func resume(cluster: String, takingOver: Bool) throws -> AdminAPI.RunStatus {
         try startLock.withLock { _ in
             if let running = active.withLock({ $0[cluster] }) {
                 throw ControlConflict("a run is already active for cluster \(cluster): run \(running.id) is running", remedy: "wait, or pause it first")
@@ -243,26 +233,29 @@ public final class CutoverService: Sendable {
                   let stored = try journal.run(id: summary.id, as: CutoverProgress.self) else {
                 throw ControlError("cluster \(cluster) has no cutover to resume", remedy: "plan one with `switchyard cutover plan`")
             }
-            try lease(summary.id, cluster: cluster)
+            let fleet = fleet.withLock { $0 }
+            let lastOwner: String? = if takingOver { try fleet?.postgres.lease(run: summary.id)?.owner } else { nil }
+            // Resuming by hand is the newest word on the run: a pause asked before it (of a
+            // server that died before honouring it) is dropped as the lease is taken; one asked
+            // after sees this server's lease and is honoured by the run at its first boundary.
+            // A takeover drops nothing: a pending pause marks the run paused instead.
+            try lease(summary.id, cluster: cluster, droppingPauseRequest: !takingOver)
+            if takingOver, let fleet, try markPausedIfRequested(summary.id, lastOwner: lastOwner, fleet: fleet) != nil {
+                try? fleet.postgres.releaseLease(run: summary.id, owner: fleet.settings.name)
+                return try runStatus(summary.id) ?? AdminAPI.RunStatus(id: summary.id, cluster: cluster, status: "paused", active: false, progress: nil)
+            }
             // In a fleet another server may have committed since this one last caught up.
             _ = try control.catchUp()
             let (_, generation) = try inventory(for: cluster)
             let progress = try CutoverRunner.resume(progress: stored.record, current: generation)
-            try journal.updateRun(id: summary.id, status: progress.status.rawValue, record: progress)
+            try journal.write { transaction in
+                if let fleet { try transaction.requireLease(run: summary.id, owner: fleet.settings.name) }
+                try transaction.updateRun(id: summary.id, status: progress.status.rawValue, record: progress)
+            }
             unjournaledEnds.withLock { _ = $0.removeValue(forKey: summary.id) }
             launch(id: summary.id, progress: progress, current: generation)
             return AdminAPI.RunStatus(id: summary.id, cluster: cluster, status: progress.status.rawValue, active: true, progress: progress)
         }
-    }
-
-    /// Asks the running run to stop at the next step boundary.
-    public func pause(cluster: String) throws -> AdminAPI.RunStatus {
-        guard let running = active.withLock({ $0[cluster] }) else {
-            try refuseRunElsewhere(cluster: cluster, action: "pause")
-            throw ControlError("cluster \(cluster) has no running cutover", remedy: "see `switchyard status`")
-        }
-        running.pause.set()
-        return try status(cluster: cluster) ?? AdminAPI.RunStatus(id: running.id, cluster: cluster, status: "running", active: true, progress: nil)
     }
 
     public func status(cluster: String) throws -> AdminAPI.RunStatus? {
@@ -296,15 +289,24 @@ public final class CutoverService: Sendable {
         try journal.runs(limit: limit).compactMap { try runStatus($0.id) }
     }
 
-    private func runStatus(_ id: Int64) throws -> AdminAPI.RunStatus? {
+    func runStatus(_ id: Int64) throws -> AdminAPI.RunStatus? {
         guard var stored = try journal.run(id: id, as: CutoverProgress.self) else { return nil }
         let running = active.withLock { $0[stored.cluster]?.id == id }
         if !running, stored.status == CutoverProgress.Status.running.rawValue, let end = unjournaledEnds.withLock({ $0[id] }) {
             stored = (stored.cluster, end.status.rawValue, end)
         }
+        // In a fleet a run marked running may run on another server, and a pause may be
+        // pending for it: say which, so no one takes it for interrupted.
+        var runningOn: String?, pauseRequest: PauseRequest?
+        if let fleet = fleet.withLock({ $0 }), stored.status == CutoverProgress.Status.running.rawValue {
+            let claims = try fleet.postgres.claims(run: id)
+            runningOn = claims.lease.flatMap { $0.remaining > 0 ? $0.owner : nil }
+            pauseRequest = claims.pauseRequest
+        }
         let sightings = kafkaSightings.list(stored.record.plan.kafkaTargets)
         return AdminAPI.RunStatus(id: id, cluster: stored.cluster, status: stored.status, active: running, progress: stored.record,
-                                  loweredTTLs: try loweredTTLs(of: stored.record.plan), kafka: sightings.isEmpty ? nil : sightings)
+                                  loweredTTLs: try loweredTTLs(of: stored.record.plan), kafka: sightings.isEmpty ? nil : sightings,
+                                  runningOn: runningOn, pauseRequest: pauseRequest)
     }
 
     /// The plan's names whose TTL is lowered now, each with the run whose generation lowered it.

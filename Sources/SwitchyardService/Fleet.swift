@@ -7,7 +7,8 @@ import SwitchyardServer
 
 /// This server's part in a fleet sharing one PostgreSQL journal: it follows generations
 /// committed anywhere (LISTEN, plus a poll as a safety net), registers where it answers DNS
-/// with a heartbeat, renews the leases of the runs it owns, and takes over runs whose owner
+/// with a heartbeat, renews the leases of the runs it owns, hears pauses asked of them through
+/// other servers, and takes over (or, with a pause pending, marks paused) runs whose owner
 /// died. Only PostgreSQL journals have a fleet; with SQLite there is none of this.
 public final class Fleet: Sendable {
     public struct Settings: Sendable {
@@ -50,10 +51,12 @@ public final class Fleet: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     private let state = Mutex(Health())
-    /// Called with the clusters whose running run lost its owner (set by `CutoverService`).
-    private let orphanHandler = Mutex<(@Sendable ([(id: Int64, cluster: String)]) -> Void)?>(nil)
+    /// Called with the running runs that lost their owner (set by `CutoverService`).
+    private let orphanHandler = Mutex<(@Sendable ([OrphanedRun]) -> Void)?>(nil)
     /// Called every heartbeat to renew the leases of the runs this server owns.
     private let leaseRenewer = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Called (on a Dispatch thread) with the run id of each pause request announced.
+    private let pauseListener = Mutex<(@Sendable (Int64) -> Void)?>(nil)
 
     public init(settings: Settings, postgres: PostgresBackend, control: ControlService, logger: Logger) {
         self.settings = settings
@@ -71,6 +74,9 @@ public final class Fleet: Sendable {
                 // nil: (re)connected; whatever was announced meanwhile is read by the catch-up.
                 if number == nil { state.withLock { $0.listening = true } }
                 wake.signal()
+            }, onPauseRequest: { [self] run in
+                // Off the NIO thread: the listener reads the journal.
+                if let listener = pauseListener.withLock({ $0 }) { DispatchQueue.global().async { listener(run) } }
             }, onLost: { [self] problem in lost("journal unreachable: \(problem)", listening: false) })
         }
         Thread.detachNewThread { [self] in followLoop() }
@@ -83,8 +89,9 @@ public final class Fleet: Sendable {
         try? postgres.leave(settings.name)
     }
 
-    func onOrphanedRuns(_ handler: @escaping @Sendable ([(id: Int64, cluster: String)]) -> Void) { orphanHandler.withLock { $0 = handler } }
+    func onOrphanedRuns(_ handler: @escaping @Sendable ([OrphanedRun]) -> Void) { orphanHandler.withLock { $0 = handler } }
     func onHeartbeat(_ renew: @escaping @Sendable () -> Void) { leaseRenewer.withLock { $0 = renew } }
+    func onPauseRequest(_ listener: @escaping @Sendable (Int64) -> Void) { pauseListener.withLock { $0 = listener } }
 
     /// Catches up on every announcement, and at least every second (an announcement is lost
     /// while the listening connection is down). Reports itself following only after a
@@ -136,10 +143,9 @@ public final class Fleet: Sendable {
             do {
                 try postgres.heartbeat(member)
                 leaseRenewer.withLock { $0 }?()
-                if settings.takeOver {
-                    let orphans = try postgres.orphanedRuns()
-                    if !orphans.isEmpty { orphanHandler.withLock { $0 }?(orphans) }
-                }
+                // Also with --no-takeover: an orphan with a pause pending is marked paused.
+                let orphans = try postgres.orphanedRuns()
+                if !orphans.isEmpty { orphanHandler.withLock { $0 }?(orphans) }
             } catch {
                 logger.debug("fleet heartbeat failed", metadata: ["error": "\(error)"])
             }

@@ -227,12 +227,21 @@ struct LiveCutoverEffects: CutoverEffects {
     }
 
     func save(_ progress: CutoverProgress) async throws {
+        var record = progress
         try control.journal.write { transaction in
             try fence(transaction)
-            try transaction.updateRun(id: runID, status: progress.status.rawValue, record: progress)
+            if leaseOwner != nil, progress.status != .running {
+                // The run stops here: a pause asked through another server is honoured (the
+                // journal says whose) or moot, and must not stop a later resume.
+                if progress.status == .paused, let request = try transaction.pauseRequest(run: runID) {
+                    record.message += " (\(request))"
+                }
+                try transaction.clearPauseRequest(run: runID)
+            }
+            try transaction.updateRun(id: runID, status: record.status.rawValue, record: record)
         }
-        logger.info("cutover progress", metadata: ["run": "\(runID)", "status": "\(progress.status.rawValue)",
-                                                   "next_step": "\(progress.nextStep)", "message": "\(progress.message)"])
+        logger.info("cutover progress", metadata: ["run": "\(runID)", "status": "\(record.status.rawValue)",
+                                                   "next_step": "\(record.nextStep)", "message": "\(record.message)"])
     }
 
     func pauseRequested() async -> Bool { pause.isSet }

@@ -64,15 +64,32 @@ struct Cutover: AsyncParsableCommand {
     }
 
     struct Pause: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop the running cutover at the next step boundary.")
+        static let configuration = CommandConfiguration(
+            abstract: "Stop the running cutover at its next step boundary, through any server of the fleet.",
+            discussion: """
+                Through the server that runs it, or (a PostgreSQL fleet) through any other: the request is kept in \
+                the journal, the server running the run stops it at its next step boundary, and if that server died \
+                the run is marked paused. `cutover resume` continues it, on any server.
+                Exit status: 0 the pause was requested (with --wait: the run paused, or ended before a boundary); \
+                1 an error, a run that failed, or --wait timing out.
+                """)
         @OptionGroup var adminOptions: AdminOptions
         @Argument(help: "The cluster.") var cluster: String
+        @Flag(help: "Wait until the run shows paused, printing its progress (at most --timeout seconds).")
+        var wait = false
+        @Option(help: "With --wait: seconds to wait for the run to reach its step boundary.")
+        var timeout: UInt32 = 300
+
+        func validate() throws {
+            if timeout == 0 { throw ValidationError("--timeout must be at least 1 second") }
+        }
 
         func run() async throws {
             let client = try adminOptions.client()
-            let _: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/pause")
-            progress("pause requested; the run stops at the next step boundary")
-            try await follow(client: client, cluster: cluster)
+            let reply: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/pause", AdminAPI.PauseBody(actor: cliActor()))
+            progress(reply.message ?? "pause of run \(reply.id) requested; it stops at its next step boundary")
+            guard wait else { return }
+            try await waitForPause(client: client, cluster: cluster, runID: reply.id, timeout: timeout)
         }
     }
 
@@ -106,9 +123,17 @@ struct Cutover: AsyncParsableCommand {
 func describe(_ status: AdminAPI.RunStatus) -> String {
     guard let progress = status.progress else { return "run \(status.id): \(status.status)" }
     let total = progress.plan.steps.count
-    let state = status.active || progress.status != .running ? progress.status.rawValue : "interrupted (no server is running it; `cutover resume` continues)"
+    // In a fleet a run may be running on another server (its lease is live).
+    let runningOn = progress.status == .running ? status.runningOn : nil
+    let state = if let runningOn { "running on server \(runningOn)" }
+        else if status.active || progress.status != .running { progress.status.rawValue }
+        else { "interrupted (no server is running it; `cutover resume` continues)" }
     var lines = ["run \(status.id) (\(progress.plan.purpose.rawValue) of \(status.cluster)): \(state), \(min(progress.nextStep, total))/\(total) steps done"]
     if !progress.message.isEmpty { lines.append("  \(progress.message)") }
+    if let request = status.pauseRequest, progress.status == .running {
+        lines.append("  \(request); " + (runningOn.map { "server \($0) stops the run at its next step boundary" }
+                                        ?? "the run is marked paused as soon as a server of the fleet notices that nobody runs it"))
+    }
     for failure in progress.hookFailures { lines.append("  hook failure: \(failure)") }
     for drain in progress.drains ?? [] { lines.append("  drain \(drain.succeeded ? "ok" : "FAILED"): \(drain)") }
     for sighting in status.kafka ?? [] { lines.append("  kafka: \(sighting)") }
@@ -117,6 +142,20 @@ func describe(_ status: AdminAPI.RunStatus) -> String {
         lines.append("  TTL lowered: \(lowered.name) at \(lowered.ttl) s" + (lowered.run.map { " by run \($0)" } ?? "") + " (the next run of this cluster restores it)")
     }
     return lines.joined(separator: "\n")
+}
+
+/// Prints runs' statuses as stamped progress lines, each line once: the status header when it
+/// changes, every other line (messages, drains, hook failures, lowered TTLs) the first time it
+/// appears.
+struct RunPrinter {
+    private var printed: Set<String> = []
+    private var lastHeader = ""
+
+    mutating func show(_ status: AdminAPI.RunStatus) {
+        let lines = describe(status).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if let header = lines.first, header != lastHeader { progress(header); lastHeader = header }
+        for line in lines.dropFirst() where printed.insert(line).inserted { progress(line) }
+    }
 }
 
 /// Follows a run until it stops, printing each change as a stamped progress line; Ctrl-C asks for a pause once and
@@ -129,28 +168,57 @@ func follow(client: AdminClient, cluster: String) async throws {
     source.resume()
     defer { source.cancel(); signal(SIGINT, SIG_DFL) }
 
-    // Each line once: the status header when it changes, every other line (messages, drains,
-    // hook failures, lowered TTLs) the first time it appears.
-    var printed: Set<String> = []
-    var lastHeader = ""
+    var printer = RunPrinter()
     var pauseSent = false
     while true {
         if interrupted.load(ordering: .relaxed) && !pauseSent {
             pauseSent = true
             progress("Ctrl-C: asking the server to pause at the next step boundary…")
-            let _: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/pause")
+            let _: AdminAPI.RunStatus = try await client.post("/v1/runs/\(cluster)/pause", AdminAPI.PauseBody(actor: cliActor()))
         }
         let status: AdminAPI.RunStatus = try await client.get("/v1/runs/\(cluster)")
-        let lines = describe(status).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if let header = lines.first, header != lastHeader { progress(header); lastHeader = header }
-        for line in lines.dropFirst() where printed.insert(line).inserted { progress(line) }
+        printer.show(status)
         if let progress = status.progress, !status.active || progress.status != .running {
             switch progress.status {
             case .completed, .rolledBack: return
             case .paused: throw ExitCode(3)
             case .failed: throw ExitCode(1)
-            case .running: if !status.active { throw ExitCode(1) }
+            // Running on another server of the fleet: keep following it.
+            case .running: if status.runningOn == nil { throw ExitCode(1) }
             }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+    }
+}
+
+/// `cutover pause --wait`: follows run `runID` until it stops, printing its progress. Returns
+/// when it paused (or ended before reaching a boundary); exit 1 when it failed, or when it is
+/// still running after `timeout` seconds (the request stands).
+func waitForPause(client: AdminClient, cluster: String, runID: Int64, timeout: UInt32) async throws {
+    let deadline = Date().addingTimeInterval(Double(timeout))
+    var printer = RunPrinter()
+    while true {
+        let status: AdminAPI.RunStatus = try await client.get("/v1/runs/\(cluster)")
+        guard status.id == runID else {
+            progress("run \(runID) is no longer the latest run of cluster \(cluster) (run \(status.id) is); see `switchyard status`")
+            return
+        }
+        printer.show(status)
+        switch status.progress?.status {
+        case .paused?: return
+        case .completed?, .rolledBack?:
+            progress("run \(runID) ended before it reached a step boundary; there is nothing left to pause")
+            return
+        case .failed?: throw ExitCode(1)
+        case .running?, nil: break
+        }
+        if Date() >= deadline {
+            let place = status.runningOn.map { "on server \($0)" } ?? "with no server running it"
+            printError("switchyard: run \(runID) of cluster \(cluster) did not pause within \(timeout) s; it is still running \(place). "
+                       + "The pause request stands: the run stops at its next step boundary (a step's verification, drain wait or drain "
+                       + "command can take minutes). Watch it with `switchyard cutover status \(cluster)`, or wait longer with "
+                       + "`switchyard cutover pause \(cluster) --wait --timeout SECONDS`")
+            throw ExitCode(1)
         }
         try await Task.sleep(for: .milliseconds(500))
     }

@@ -42,8 +42,7 @@ struct Shift: AsyncParsableCommand {
     func run() async throws {
         let request = try makeRequest()
         let client = try adminOptions.client()
-        let actor = "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown")
-        let body = AdminAPI.ShiftBody(request: request, actor: actor, reason: reason, expectedGeneration: expectGeneration)
+        let body = AdminAPI.ShiftBody(request: request, actor: cliActor(), reason: reason, expectedGeneration: expectGeneration)
         let reply: AdminAPI.GenerationReply = try await client.post("/v1/shift", body)
         guard reply.changed != false else {
             print("nothing to change: already served that way; generation \(reply.generation.number) stays live")

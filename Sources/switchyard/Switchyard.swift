@@ -15,6 +15,11 @@ struct Switchyard: AsyncParsableCommand {
 }
 
 /// Writes a line to standard error.
+/// Who the CLI acts for, as journaled with a shift or a pause request (`cli:alice`).
+func cliActor() -> String {
+    "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown")
+}
+
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }

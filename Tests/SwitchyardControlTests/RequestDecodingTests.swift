@@ -124,6 +124,21 @@ struct RequestDecodingTests {
         #expect(cluster?.description == "clusterr: unknown field; the fields here are cluster")
     }
 
+    @Test("a pause body: who asks, or nothing; a misspelt field is refused")
+    func pauseBody() throws {
+        #expect(try Self.decode(AdminAPI.PauseBody.self, #"{"actor": "cli:alice"}"#).actor == "cli:alice")
+        #expect(try Self.decode(AdminAPI.PauseBody.self, "{}").actor == nil)
+        let typo = #expect(throws: RequestError.self) { try Self.decode(AdminAPI.PauseBody.self, #"{"actr": "cli:alice"}"#) }
+        #expect(typo?.description == "actr: unknown field; the fields here are actor")
+    }
+
+    @Test("a run's status from an older server (no fleet fields) still decodes")
+    func runStatusWithoutFleetFields() throws {
+        let json = #"{"id": 7, "cluster": "orders", "status": "running", "active": true}"#
+        let status = try AdminAPI.decoder().decode(AdminAPI.RunStatus.self, from: Data(json.utf8))
+        #expect(status.runningOn == nil && status.pauseRequest == nil && status.message == nil)
+    }
+
     @Test("conflicts and body size report their own status")
     func statuses() {
         #expect(ControlConflict("a run is already active for cluster orders", remedy: "wait").httpStatus == 409)
