@@ -195,6 +195,12 @@ extension JournalTransaction {
     /// `owner` holds run `runID`'s lease, and keeps the lease row locked until the transaction
     /// ends, so a server whose lease was taken over can never write a step or progress after
     /// the new owner started.
+    /// Run `runID`'s lease, read inside this transaction (PostgreSQL journals only): a write
+    /// that must not race the run's owner decides on it under the fleet's write lock.
+    public func lease(run runID: Int64) throws -> RunLease? {
+        try PostgresBackend.lease(runID, session)
+    }
+
     public func requireLease(run runID: Int64, owner: String) throws {
         let row = try session.fetchOne("SELECT owner FROM run_lease WHERE run_id = ? FOR UPDATE", [.integer(runID)])
         let holder = try row?.text("owner")

@@ -196,6 +196,14 @@ public final class CutoverService: Sendable {
             var progress = try CutoverRunner.begin(runID: "pending", plan: plan, currentState: generation.state, currentGeneration: generation.number)
             let id: Int64 = try journal.write { transaction in
                 if let undoing, var undone = try transaction.run(id: undoing, as: CutoverProgress.self)?.record, !undone.isFinished {
+                    // In a fleet the run may still be running on another server: marking it
+                    // rolled back here would start the rollback beside it, and its next step
+                    // would write its status back. Only a stopped run, or one whose server died, is undone.
+                    if let fleet = fleet.withLock({ $0 }), undone.status == .running,
+                       let lease = try transaction.lease(run: undoing), lease.owner != fleet.settings.name, lease.remaining > 0 {
+                        throw ControlConflict("run \(undoing) of cluster \(plan.cluster) is running on server \(lease.owner)",
+                                              remedy: "pause it first (from any server: `switchyard cutover pause \(plan.cluster) --wait`), then roll back")
+                    }
                     undone.status = .rolledBack
                     undone.message += " — rolled back by the run that follows"
                     try transaction.updateRun(id: undoing, status: undone.status.rawValue, record: undone)

@@ -183,3 +183,31 @@ def test_pause_wait_through_another_server(fleet, pg, broker_listeners, tmp_path
     assert pending_requests(pg, a) == 0
     st = cli(b, "cutover", "status", "orders")
     assert st.returncode == 0 and "paused" in st.stdout and "pause requested by cli:" in st.stdout, describe_run(st)
+
+
+def test_rollback_through_another_server_waits_for_the_run_to_stop(fleet, pg, broker_listeners):
+    """A rollback asked of member-1 while member-0 runs the cutover is refused (409 naming
+    member-0 and the pause that comes first): marking the running run rolled back would start
+    the rollback beside it. Once paused (through member-1), the rollback goes through there."""
+    port, _ = broker_listeners(ALL_TARGETS)
+    a, b = fleet(orders_zones(port), n=2)
+    a.admin.ok("POST", "/v1/runs", {"options": cutover_options(batch=1, dwell=4, verify_timeout=10)})
+    run_id = started(b)["id"]
+
+    status, body = b.admin.request("POST", "/v1/runs", {"rollback": {"cluster": "orders"}})
+    assert status == 409, f"a rollback beside a run on another server -> HTTP {status}: {body}"
+    assert f"run {run_id} of cluster orders is running on server member-0" in body["error"], body
+    assert "cutover pause orders --wait" in body["error"], body
+    assert run_of(a)["status"] == "running" and run_of(a)["id"] == run_id
+
+    waited = cli(b, "cutover", "pause", "orders", "--wait", "--timeout", "30")
+    assert waited.returncode == 0, describe_run(waited)
+    status, body = b.admin.request("POST", "/v1/runs", {"rollback": {"cluster": "orders"}})
+    assert status in (200, 201, 202), f"rollback after the pause -> HTTP {status}: {body}"
+    done = wait_for_run(b.admin, lambda r: r["id"] != run_id and r["status"] == "completed", timeout=60)
+    assert done is not None, f"the rollback did not finish: {b.admin.run()}"
+    undone = pg.psql(database_of(a), f"SELECT status FROM cutover_run WHERE id = {run_id}")
+    assert undone == "rolled-back" or undone == "rolledBack", undone
+    for m in (a, b):
+        for broker in (1, 2, 3):
+            assert pool_of(m, broker) == "vm", f"{m.name}: broker {broker} not back on vm"
