@@ -186,15 +186,16 @@ public final class AdminServer: Sendable {
         router.post("/v1/runs/:cluster/pause") { [cutovers] request, context -> Response in
             try await handleAsync {
                 let cluster = try context.parameters.require("cluster")
-                let body = try await decodeOptionalBody(request, as: AdminAPI.PauseBody.self) ?? AdminAPI.PauseBody()
-                let reply = try await offloaded { try cutovers.pause(cluster: cluster, actor: body.actor) }
+                let body = try await decodeOptionalBody(request, as: AdminAPI.PauseBody.self)
+                let reply = try await offloaded { try cutovers.pause(cluster: cluster, actor: body?.actor) }
                 return try json(reply.status, status: reply.requestedElsewhere ? .accepted : .ok)
             }
         }
         router.post("/v1/runs/:cluster/resume") { [cutovers] _, context -> Response in
             try await handleAsync {
                 let cluster = try context.parameters.require("cluster")
-                return try json(try await offloaded { try cutovers.resume(cluster: cluster) }, status: .accepted)
+                let resumed = try await offloaded { try cutovers.resume(cluster: cluster) }
+                return try json(resumed, status: .accepted)
             }
         }
     }
@@ -284,7 +285,10 @@ private func httpStatus(_ code: Int) -> HTTPResponse.Status {
 /// Reads a JSON request body of at most ``RequestError/maxBodyBytes`` and decodes it; a
 /// body too large, not JSON, or of the wrong shape is a ``RequestError`` naming the field.
 func decodeBody<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T {
-    try RequestError.decode(T.self, from: try await collectBody(request), decoder: AdminAPI.requestDecoder())
+    // Awaited on its own line: `decode(from: try await ...)`, inlined into a route, crashes
+    // Swift 6.3's optimizer (coroutine splitting around the thrown error).
+    let data = try await collectBody(request)
+    return try RequestError.decode(T.self, from: data, decoder: AdminAPI.requestDecoder())
 }
 
 /// ``decodeBody(_:as:)`` for a body that may be left out: `nil` when it is empty.
