@@ -22,8 +22,14 @@ extension CutoverService {
             return (status, false)
         }
         let notRunning = ControlError("cluster \(cluster) has no running cutover", remedy: "see `switchyard status`")
+        let latest = try journal.runs(limit: 1, cluster: cluster).first
+        // Pausing is idempotent: asked twice (or again with --wait), the answer is where it stands.
+        if let latest, latest.status == CutoverProgress.Status.paused.rawValue, var status = try runStatus(latest.id) {
+            status.message = "run \(latest.id) (cluster \(cluster)) is already paused; `switchyard cutover resume \(cluster)` continues it"
+            return (status, false)
+        }
         guard let fleet = fleet.withLock({ $0 }) else { throw notRunning }
-        guard let summary = try journal.runs(limit: 1, cluster: cluster).first else { throw notRunning }
+        guard let summary = latest else { throw notRunning }
         let lease = try fleet.postgres.lease(run: summary.id)
         let me = fleet.settings.name
         let asker = actor ?? "the admin API"
