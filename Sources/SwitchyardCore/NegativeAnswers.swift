@@ -19,8 +19,10 @@ struct NegativeAnswers: Sendable {
         var entry: PreparedAnswer
         /// Length of the apex in wire form.
         var apexLength: Int
-        /// Offsets in the body of its compression pointers (owner, MNAME, RNAME: at most three).
-        var pointers: [Int]
+        /// Offsets in the body of its compression pointers, -1 for none: owner, MNAME and
+        /// RNAME each end in at most one. Fixed fields, so that a template holds no reference
+        /// and using one costs no retain and release per query.
+        var pointers: (Int16, Int16, Int16)
     }
 
     /// Per zone of the zone set; nil where the apex does not answer a plain NODATA.
@@ -61,8 +63,9 @@ struct NegativeAnswers: Sendable {
               entry.answerCount == 0, entry.authorityCount == 1, entry.additionalCount == 0, entry.serialOffset >= 0
         else { return nil }
         let body = store.body[Int(entry.bodyStart)..<Int(entry.bodyStart + entry.bodyLength)]
-        guard let pointers = soaPointers(Array(body)) else { return nil }
-        return Template(entry: entry, apexLength: apex.count, pointers: pointers)
+        guard let found = soaPointers(Array(body)), found.count <= 3, found.allSatisfy({ $0 <= Int(Int16.max) }) else { return nil }
+        let offsets = found.map(Int16.init) + Array(repeating: -1, count: 3 - found.count)
+        return Template(entry: entry, apexLength: apex.count, pointers: (offsets[0], offsets[1], offsets[2]))
     }
 
     /// The pointer offsets of one SOA record (owner, fixed fields, MNAME, RNAME, 20 bytes);

@@ -274,10 +274,12 @@ public final class Responder {
                                  limit: limit, into: response) else { return nil }
         let shift = UInt16(query.questionEnd - 16 - template.apexLength)
         let body = response.baseAddress! + query.questionEnd
-        for offset in template.pointers {
-            let pointer = UInt16(bigEndian: body.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-            body.storeBytes(of: (pointer + shift).bigEndian, toByteOffset: offset, as: UInt16.self)
+        func move(_ offset: Int16) {
+            guard offset >= 0 else { return }
+            let pointer = UInt16(bigEndian: body.loadUnaligned(fromByteOffset: Int(offset), as: UInt16.self))
+            body.storeBytes(of: (pointer + shift).bigEndian, toByteOffset: Int(offset), as: UInt16.self)
         }
+        move(template.pointers.0); move(template.pointers.1); move(template.pointers.2)
         return length
     }
 

@@ -37,6 +37,22 @@ OUR_UDP_SIZE = 1232
 STARTUP_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 
+
+def stop_process(proc: subprocess.Popen) -> int | None:
+    """SIGTERM, wait, then SIGKILL, for a process a test started itself. Returns the exit
+    code (negative = killed by signal)."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=STOP_TIMEOUT)
+        except ProcessLookupError:
+            pass
+    return proc.returncode
+
+
 # ---------------------------------------------------------------------------------------------
 # Fixture zones. Line numbers matter only in test_check.py / test_reload.py, which build their own.
 # ---------------------------------------------------------------------------------------------
@@ -318,16 +334,7 @@ class Server:
 
     def stop(self) -> int | None:
         """SIGTERM, wait, then SIGKILL. Returns the exit code (negative = killed by signal)."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except ProcessLookupError:
-                pass
-        return self.proc.returncode
+        return stop_process(self.proc)
 
     def describe(self) -> str:
         tail = self.stderr_text()[-3000:]

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from conftest import V4, free_port, switchyard_bin
+from conftest import V4, free_port, stop_process, switchyard_bin
 from cutoverkit import POD, VM, Admin, broker_name, orders_zones
 from stablekit import wait_until
 from test_fleet import FLEET_ARGS, fleet, pg, pool_of  # noqa: F401  (fixtures)
@@ -141,12 +141,7 @@ def test_a_second_server_on_the_same_cache_directory_is_refused(fleet):
                           timeout=15, step=0.1)
         assert other.poll() is None, log.read_text()
     finally:
-        other.send_signal(signal.SIGTERM)
-        try:
-            other.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            other.kill()
-            other.wait()
+        stop_process(other)
 
 
 def test_a_database_that_does_not_answer_is_waited_out_once(fleet, pg):
