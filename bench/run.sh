@@ -3,7 +3,9 @@
 # harness (../shared/bench/run_peers.sh): same zone, same query file, same machine,
 # servers interleaved, dnsperf on CPU 1 and the server on CPU 0.
 #
-#   bench/run.sh [run_peers.sh options]          plain zone records, vs NSD and Knot
+#   bench/run.sh [run_peers.sh options]          plain zone records, vs NSD and Knot; ends
+#                                                with each repeat's CPU-per-query ratio to
+#                                                each peer (bench/ratios.py, OUT/ratios.md)
 #   bench/run.sh --stable [run_peers.sh options] broker and bootstrap names served as
 #                                                stable names from an inventory
 #   bench/run.sh --compare [--rounds N]          plain and stable switchyard alternated
@@ -30,7 +32,6 @@ harness=${SWITCHYARD_BENCH_HARNESS:-$here/../shared/bench/run_peers.sh}
 bin=$here/.build/release/switchyard
 [ -x "$bin" ] || { echo "bench: build first (make release)" >&2; exit 1; }
 out=${BENCH_OUT:-$here/bench/results/$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
 plain_cmd="$bin serve --zones {DIR} --listen 127.0.0.1:{PORT} --threads 1 --log-level warning --state {DIR}/state --admin none"
 stable_cmd="$here/bench/stable_server.sh $bin {PORT} {ZONE} {DIR}"
 rrl_cmd="$plain_cmd --rrl-rate 1000000"
@@ -47,9 +48,11 @@ case "${1:-}" in
     exec python3 "$here/bench/changes.py" shifts "$@" ;;
   --stable)
     shift
+    mkdir -p "$out"
     exec "$harness" --servers nsd,knot --server-name switchyard-stable --server-cmd "$stable_cmd" --out "$out" "$@" ;;
   --compare)
     shift
+    mkdir -p "$out"
     rounds=3
     [ "${1:-}" = --rounds ] && { rounds=$2; shift 2; }
     for round in $(seq 1 "$rounds"); do
@@ -59,6 +62,7 @@ case "${1:-}" in
     echo "results in $out/plain and $out/stable" ;;
   --rrl)
     shift
+    mkdir -p "$out"
     rounds=3
     [ "${1:-}" = --rounds ] && { rounds=$2; shift 2; }
     off() { "$harness" --servers knot --server-name switchyard --server-cmd "$plain_cmd" --transports udp --repeats 1 --out "$out/off" "$@"; }
@@ -69,5 +73,10 @@ case "${1:-}" in
     done
     "$here/bench/rrl_summary.py" "$out" | tee "$out/summary.md" ;;
   *)
-    exec "$harness" --servers nsd,knot --server-name switchyard --server-cmd "$plain_cmd" --out "$out" "$@" ;;
+    mkdir -p "$out"
+    status=0
+    "$harness" --servers nsd,knot --server-name switchyard --server-cmd "$plain_cmd" --out "$out" "$@" || status=$?
+    # Repeat by repeat against each peer, with the median ratio and the ratio of medians.
+    python3 "$here/bench/ratios.py" "$out" | tee "$out/ratios.md" || true
+    exit "$status" ;;
 esac
