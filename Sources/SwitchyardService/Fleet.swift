@@ -147,10 +147,11 @@ public final class Fleet: Sendable {
             do {
                 try postgres.heartbeat(member)
                 leaseRenewer.withLock { $0 }?()
-                noteDivergences(try divergences())
                 // Also with --no-takeover: an orphan with a pause pending is marked paused.
                 let orphans = try postgres.orphanedRuns()
                 if !orphans.isEmpty { orphanHandler.withLock { $0 }?(orphans) }
+                // Last: a failure to read the members must not hold up the runs above.
+                noteDivergences(try divergences())
             } catch {
                 logger.debug("fleet heartbeat failed", metadata: ["error": "\(error)"])
             }
