@@ -45,6 +45,9 @@ final class AdminMetrics: Sendable {
     private static var followed: MetricNameDescriptor { metric("fleet_generations_followed", unit: "total", help: "Generations committed by other servers of the fleet and served here.") }
     private static var disconnects: MetricNameDescriptor { metric("fleet_journal_disconnects", unit: "total", help: "Times this member lost the journal.") }
     private static var liveMembers: MetricNameDescriptor { metric("fleet_live_members", help: "Fleet members with a recent heartbeat, as this server last read them.") }
+    private static var membersDiverging: MetricNameDescriptor {
+        metric("fleet_members_diverging", help: "Live fleet members serving other zone files or inventories than this server, as of its last heartbeat (0: the NS set answers alike).")
+    }
     private static var localCopyServing: MetricNameDescriptor {
         metric("fleet_local_copy_serving", help: "1 while this fleet member serves the local copy of its last generation (it started while the journal database was unreachable); 0 once the database answered.")
     }
@@ -102,6 +105,7 @@ final class AdminMetrics: Sendable {
         registry.makeGauge(descriptor: Self.journalUp).set(to: fleet.postgres.state.reachable && health.following ? 1 : 0)
         registry.makeGauge(descriptor: Self.following).set(to: health.following ? 1 : 0)
         registry.makeGauge(descriptor: Self.localCopyServing).set(to: control.servingLocalCopy == nil ? 0 : 1)
+        registry.makeGauge(descriptor: Self.membersDiverging).set(to: Double(health.diverging.count))
         fold([(Self.followed, health.followed), (Self.disconnects, health.disconnects)])
         if let members = try? fleet.postgres.liveMembers(within: fleet.settings.memberTimeout) {
             registry.makeGauge(descriptor: Self.liveMembers).set(to: Double(members.count))

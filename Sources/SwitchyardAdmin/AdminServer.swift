@@ -110,8 +110,16 @@ public final class AdminServer: Sendable {
                 // from the last generation meanwhile, but changes are refused.
                 let health = fleet.health
                 if let problem = health.problem { problems.append(problem) }
+                // Degraded, like the other fleet problems: the NS set answers differently by
+                // server (this one may be the right one; the status code stays 200 either way).
+                if !health.diverging.isEmpty {
+                    problems.append("fleet members serve other zone data or inventories than this server: "
+                                    + health.diverging.map(\.description).joined(separator: "; "))
+                }
                 body["fleet_member"] = fleet.settings.name
                 body["following"] = String(health.following)
+                body["fleet_diverging"] = health.diverging.map(\.member).joined(separator: ",")
+                body["served_data"] = control.servedData?.digest ?? ""
             }
             body["status"] = problems.isEmpty ? "ok" : "degraded"
             body["problems"] = problems.joined(separator: "; ")
@@ -228,11 +236,18 @@ func status(server: Server, control: ControlService, runs: [AdminAPI.RunStatus],
         notifyAcknowledged: notify.acknowledged, serials: transfers.secondarySerials)
     let fleetStatus = fleet.map { fleet in
         let health = fleet.health
+        let own = control.servedData
         let members = ((try? fleet.postgres.members()) ?? []).map { member in
-            AdminAPI.FleetMemberStatus(name: member.name, dns: member.dnsAddresses, generation: member.generation,
-                                       silentFor: member.silentFor, live: member.silentFor <= fleet.settings.memberTimeout)
+            let live = member.silentFor <= fleet.settings.memberTimeout
+            // Only a live member's data matters: a silent one is verified against by no step.
+            let differences = live && member.name != fleet.settings.name
+                ? own.flatMap { own in member.servedData.map { own.differences(from: $0) } } : nil
+            return AdminAPI.FleetMemberStatus(name: member.name, dns: member.dnsAddresses, generation: member.generation,
+                                              silentFor: member.silentFor, live: live, data: member.servedData,
+                                              differences: differences)
         }
-        return AdminAPI.FleetStatus(member: fleet.settings.name, following: health.following, problem: health.problem, members: members)
+        return AdminAPI.FleetStatus(member: fleet.settings.name, following: health.following, problem: health.problem, members: members,
+                                    data: own)
     }
     return AdminAPI.StatusReply(generation: current.generation, names: names, runs: runs,
                                 discoveryError: control.discoveryFailure, failedHooks: control.failedHookCount, kafka: kafka,

@@ -141,8 +141,11 @@ public enum AdminAPI {
         public var following: Bool
         public var problem: String?
         public var members: [FleetMemberStatus]
-        public init(member: String, following: Bool, problem: String?, members: [FleetMemberStatus]) {
+        /// The zone data and inventories this server serves (absent from servers before them).
+        public var data: ServedData?
+        public init(member: String, following: Bool, problem: String?, members: [FleetMemberStatus], data: ServedData? = nil) {
             self.member = member; self.following = following; self.problem = problem; self.members = members
+            self.data = data
         }
     }
 
@@ -154,8 +157,16 @@ public enum AdminAPI {
         public var silentFor: Double
         /// Recent enough to be verified against.
         public var live: Bool
-        public init(name: String, dns: [String], generation: UInt64, silentFor: Double, live: Bool) {
+        /// The zone data and inventories it serves, as its last heartbeat said (absent when it
+        /// did not: a switchyard from before).
+        public var data: ServedData?
+        /// A live member's differences from this server's data, one per zone file or inventory
+        /// (empty: the same); absent when they cannot be compared (silent, this server, or no data).
+        public var differences: [String]?
+        public init(name: String, dns: [String], generation: UInt64, silentFor: Double, live: Bool, data: ServedData? = nil,
+                    differences: [String]? = nil) {
             self.name = name; self.dns = dns; self.generation = generation; self.silentFor = silentFor; self.live = live
+            self.data = data; self.differences = differences
         }
     }
 

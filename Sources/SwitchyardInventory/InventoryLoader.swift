@@ -18,7 +18,15 @@ public enum InventoryLoader {
     public static func load(
         path: String, origin: String, zoneOwnerNames: Set<String>
     ) -> Result<Inventory, InventoryErrors> {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        load(path: path, contents: FileManager.default.contents(atPath: path), origin: origin, zoneOwnerNames: zoneOwnerNames)
+    }
+
+    /// Validates `contents`, the bytes just read from `path` (nil: they could not be read), so
+    /// a caller that also fingerprints the inventory describes exactly the bytes parsed.
+    public static func load(
+        path: String, contents: Data?, origin: String, zoneOwnerNames: Set<String>
+    ) -> Result<Inventory, InventoryErrors> {
+        guard let data = contents else {
             let why = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
             return .failure(InventoryErrors([InventoryError(
                 path: path, line: 1, field: "(file)",

@@ -19,7 +19,7 @@ public struct LocalGenerationCopy: Codable, Equatable, Sendable {
         public var zonesDirectory: String
         /// The serial each zone file declares, per origin (not the served one).
         public var fileSerials: [String: UInt32]
-        /// ``LocalGenerationCopy/inventoryDigest(zonesDirectory:)`` of the inventories loaded.
+        /// ``LocalGenerationCopy/inventoryDigest(files:)`` of the inventories loaded.
         public var inventoryDigest: String
         /// Per origin, the zone file's content fingerprint (`<size>:<hash>`, the one reloads use
         /// to reuse an unchanged zone): a file edited without a new serial is another file.
@@ -113,21 +113,21 @@ public struct LocalGenerationCopy: Codable, Equatable, Sendable {
         return copy
     }
 
-    /// A digest of every inventory file (`*.yaml`, by name and bytes, in name order) in
-    /// `zonesDirectory`: FNV-1a, 64 bits, the same in every process (Swift's `Hasher` is not).
-    public static func inventoryDigest(zonesDirectory: String) -> String {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: zonesDirectory)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
-            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    /// A digest of the inventory files loaded (`files`: file name → the bytes parsed), by name
+    /// and bytes in name order: FNV-1a, 64 bits, the same in every process (Swift's `Hasher`
+    /// is not). Made from the bytes the loader read, not by reading the files again, which
+    /// could see an edit made after the load (a digest of data not served). The same value
+    /// earlier versions computed from the directory's `*.yaml` files, so copies they wrote
+    /// still fit (unless the directory holds a `*.yaml` beside no zone file: never loaded,
+    /// it no longer counts).
+    public static func inventoryDigest(files: [String: [UInt8]]) -> String {
+        var hash = FNV1a()
+        for name in files.keys.sorted() {
+            hash.mix(field: name)
+            hash.mix(files[name]!)
+            hash.mix(CollectionOfOne(0))
         }
-        for name in names {
-            mix(name.utf8)
-            mix([0])
-            mix(FileManager.default.contents(atPath: (zonesDirectory as NSString).appendingPathComponent(name)) ?? Data())
-            mix([0])
-        }
-        return String(hash, radix: 16)
+        return hash.hex
     }
 }
 

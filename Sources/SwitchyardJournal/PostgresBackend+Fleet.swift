@@ -15,10 +15,14 @@ public struct FleetMember: Equatable, Sendable, Codable {
     public var generation: UInt64
     /// Seconds since its last heartbeat, by the database's clock.
     public var silentFor: Double
+    /// The zone data and inventories it serves from its own zones directory, as of its last
+    /// heartbeat; nil when it did not say (a switchyard from before, or not loaded yet).
+    public var servedData: ServedData?
 
-    public init(name: String, dnsAddresses: [String], adminAddress: String, generation: UInt64, silentFor: Double = 0) {
+    public init(name: String, dnsAddresses: [String], adminAddress: String, generation: UInt64, silentFor: Double = 0,
+                servedData: ServedData? = nil) {
         self.name = name; self.dnsAddresses = dnsAddresses; self.adminAddress = adminAddress
-        self.generation = generation; self.silentFor = silentFor
+        self.generation = generation; self.silentFor = silentFor; self.servedData = servedData
     }
 }
 
@@ -47,16 +51,20 @@ extension PostgresBackend {
 
     // MARK: Members
 
-    /// Registers `member` (or refreshes it) with a heartbeat now.
+    /// Registers `member` (or refreshes it) with a heartbeat now, and what it serves.
     public func heartbeat(_ member: FleetMember) throws {
         let addresses = String(decoding: try JSONEncoder().encode(member.dnsAddresses), as: UTF8.self)
+        let served = try member.servedData.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) } ?? ""
         _ = try withConnection { connection in
+            // One clock reading for the heartbeat and the data it carries: equal, they say the
+            // data is this heartbeat's (an older binary's heartbeat moves heartbeat_at only).
             try PostgresSession(backend: self, connection: connection).execute("""
-                INSERT INTO fleet_member (name, dns_addresses, admin_address, generation, started_at, heartbeat_at)
-                VALUES (?, ?, ?, ?, \(Self.now), \(Self.now))
+                INSERT INTO fleet_member (name, dns_addresses, admin_address, generation, started_at, heartbeat_at, served_data, served_data_at)
+                SELECT ?, ?, ?, ?, clock.now, clock.now, ?, clock.now FROM (SELECT \(Self.now) AS now) AS clock
                 ON CONFLICT (name) DO UPDATE SET dns_addresses = excluded.dns_addresses, admin_address = excluded.admin_address,
-                    generation = excluded.generation, heartbeat_at = excluded.heartbeat_at
-                """, [.text(member.name), .text(addresses), .text(member.adminAddress), .integer(Int64(member.generation))])
+                    generation = excluded.generation, heartbeat_at = excluded.heartbeat_at,
+                    served_data = excluded.served_data, served_data_at = excluded.served_data_at
+                """, [.text(member.name), .text(addresses), .text(member.adminAddress), .integer(Int64(member.generation)), .text(served)])
         }
     }
 
@@ -68,14 +76,20 @@ extension PostgresBackend {
     /// Every member that ever registered, by name.
     public func members() throws -> [FleetMember] {
         try read { session in
-            try session.fetch("SELECT name, dns_addresses, admin_address, generation, \(Self.now) - heartbeat_at AS silent FROM fleet_member ORDER BY name", [])
+            try session.fetch("""
+                SELECT name, dns_addresses, admin_address, generation, \(Self.now) - heartbeat_at AS silent,
+                    CASE WHEN served_data_at = heartbeat_at THEN served_data ELSE '' END AS served_data
+                FROM fleet_member ORDER BY name
+                """, [])
                 .map { row in
                     FleetMember(
                         name: try row.text("name"),
                         dnsAddresses: try JSONDecoder().decode([String].self, from: Data(try row.text("dns_addresses").utf8)),
                         adminAddress: try row.text("admin_address"),
                         generation: UInt64(try row.integer("generation")),
-                        silentFor: try row.real("silent"))
+                        silentFor: try row.real("silent"),
+                        // Written by a newer switchyard in a shape this one does not read: unknown, not an error.
+                        servedData: try? JSONDecoder().decode(ServedData.self, from: Data(try row.text("served_data").utf8)))
                 }
         }
     }

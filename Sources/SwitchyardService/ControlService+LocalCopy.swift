@@ -23,7 +23,7 @@ extension ControlService {
     func servedWith(_ loaded: ZoneLoader.Configuration, fileSerials: [String: UInt32], settings: LocalCopySettings) -> LocalGenerationCopy.ServedWith {
         let fingerprints = Dictionary(loaded.fileFingerprints.map { ($0.key.description.lowercased(), $0.value.description) }, uniquingKeysWith: { first, _ in first })
         return LocalGenerationCopy.ServedWith(journal: journal.path, zonesDirectory: settings.zonesDirectory, fileSerials: fileSerials,
-                                              inventoryDigest: LocalGenerationCopy.inventoryDigest(zonesDirectory: settings.zonesDirectory),
+                                              inventoryDigest: LocalGenerationCopy.inventoryDigest(files: loaded.inventoryFiles),
                                               fileFingerprints: fingerprints)
     }
 

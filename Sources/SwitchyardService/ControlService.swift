@@ -47,6 +47,8 @@ public final class ControlService: ZoneInstaller, Sendable {
         var dataSince: [String: UInt64] = [:]
         /// What the local copy records this state was served with (PostgreSQL fleet only).
         var servedWith: LocalGenerationCopy.ServedWith?
+        /// The zone data and inventories served, as fleet members compare them.
+        var servedData: ServedData?
     }
 
     public let journal: Journal
@@ -135,12 +137,14 @@ public final class ControlService: ZoneInstaller, Sendable {
             state.withLock {
                 $0 = State(inventories: loaded.inventories, generation: generation, fileSerials: servedWith.fileSerials,
                            servedSerials: generation.serials, dataSince: generation.serials.mapValues { _ in generation.number },
-                           servedWith: servedWith)
+                           servedWith: servedWith, servedData: Self.servedData(loaded))
             }
         }
     }
 
     func noteServingLocalCopy(_ description: String) { localCopyServed.withLock { $0 = description } }
+
+    var servedDataNow: ServedData? { state.withLock { $0?.servedData } }
 
     /// The generation served and what it is served with, for the local copy.
     var servedState: (generation: Generation, servedWith: LocalGenerationCopy.ServedWith?)? { state.withLock { $0.map { ($0.generation, $0.servedWith) } } }
@@ -200,8 +204,9 @@ public final class ControlService: ZoneInstaller, Sendable {
                 dataSince[origin] = unchanged ? previous?.dataSince[origin] ?? generation.number : generation.number
             }
             let copyKey = localCopy.map { servedWith(loaded, fileSerials: fileSerials, settings: $0) }
+            let data = Self.servedData(loaded)
             state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served,
-                                        dataSince: dataSince, servedWith: copyKey) }
+                                        dataSince: dataSince, servedWith: copyKey, servedData: data) }
             logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
             return (generation, previous != nil && previous?.servedSerials != served)
         } }

@@ -192,6 +192,7 @@ public final class CutoverService: Sendable {
                 throw ControlConflict("a run is already active for cluster \(plan.cluster): run \(running.id) is running",
                                   remedy: "wait for it, or `switchyard cutover pause \(plan.cluster)` first")
             }
+            try refuseWhileFleetDiverges(body.options != nil ? "cutover apply" : "rollback", cluster: plan.cluster, origin: plan.origin)
             let (_, generation) = try inventory(for: plan.cluster)
             var progress = try CutoverRunner.begin(runID: "pending", plan: plan, currentState: generation.state, currentGeneration: generation.number)
             let id: Int64 = try journal.write { transaction in
@@ -224,6 +225,22 @@ public final class CutoverService: Sendable {
         }
     }
 
+    /// In a fleet, refuses to start (or resume) a staged run of `cluster` while a live member
+    /// serves other zone data or inventory for its zone `origin` than this server: each step
+    /// would be verified against servers that answer the cluster's names differently (and
+    /// the shifted targets would differ by server). Silent members do not count. Plain
+    /// `shift` is not gated: it is the operator's direct lever, also for moving a name back
+    /// in an incident while a rollout of zone files is half done, and it verifies nothing.
+    func refuseWhileFleetDiverges(_ action: String, cluster: String, origin: String) throws {
+        guard let fleet = fleet.withLock({ $0 }) else { return }
+        let divergent = try fleet.divergences(origin: origin)
+        guard divergent.isEmpty else {
+            logger.warning("staged run refused: fleet members serve other data", metadata: [
+                "action": "\(action)", "cluster": "\(cluster)", "diverging": "\(divergent.map(\.description).joined(separator: "; "))"])
+            throw FleetData.refusal(action: action, cluster: cluster, origin: origin, divergent: divergent)
+        }
+    }
+
     /// Continues a paused, failed or interrupted run from the journal. In a fleet, on any
     /// server: it takes the run's lease here (refused while another server's lease is live).
     public func resume(cluster: String) throws -> AdminAPI.RunStatus {
@@ -242,6 +259,9 @@ public final class CutoverService: Sendable {
                 throw ControlError("cluster \(cluster) has no cutover to resume", remedy: "plan one with `switchyard cutover plan`")
             }
             let fleet = fleet.withLock { $0 }
+            // A takeover continues a run already under way whose server died: left alone it
+            // would stay stranded, and its steps' verification still fails where members differ.
+            if !takingOver { try refuseWhileFleetDiverges("cutover resume", cluster: cluster, origin: stored.record.plan.origin) }
             let lastOwner: String? = if takingOver { try fleet?.postgres.lease(run: summary.id)?.owner } else { nil }
             // Resuming by hand is the newest word on the run: a pause asked before it (of a
             // server that died before honouring it) is dropped as the lease is taken; one asked

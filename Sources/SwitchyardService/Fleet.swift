@@ -42,6 +42,9 @@ public final class Fleet: Sendable {
         public var disconnects = 0
         /// The listening connection is up (announcements arrive).
         var listening = false
+        /// Live members serving other zone data or inventories than this server, as of the
+        /// last heartbeat (kept as last seen while the journal is unreachable).
+        public var diverging: [FleetDivergence] = []
     }
 
     public let settings: Settings
@@ -139,17 +142,45 @@ public final class Fleet: Sendable {
     private func heartbeatLoop() {
         while !stopping.load(ordering: .relaxed) {
             let member = FleetMember(name: settings.name, dnsAddresses: settings.dnsAddresses.map(\.description),
-                                     adminAddress: settings.adminAddress, generation: control.current?.generation.number ?? 0)
+                                     adminAddress: settings.adminAddress, generation: control.current?.generation.number ?? 0,
+                                     servedData: control.servedData)
             do {
                 try postgres.heartbeat(member)
                 leaseRenewer.withLock { $0 }?()
                 // Also with --no-takeover: an orphan with a pause pending is marked paused.
                 let orphans = try postgres.orphanedRuns()
                 if !orphans.isEmpty { orphanHandler.withLock { $0 }?(orphans) }
+                // Last: a failure to read the members must not hold up the runs above.
+                noteDivergences(try divergences())
             } catch {
                 logger.debug("fleet heartbeat failed", metadata: ["error": "\(error)"])
             }
             Thread.sleep(forTimeInterval: min(1, settings.leaseSeconds / 3))
+        }
+    }
+
+    /// Live members (heard from within `--fleet-timeout`) serving other zone data or
+    /// inventories than this server, read from the journal now; only zone `origin` is
+    /// compared when given. Empty before this server has loaded its zones.
+    public func divergences(origin: String? = nil) throws -> [FleetDivergence] {
+        guard let own = control.servedData else { return [] }
+        let members = try postgres.liveMembers(within: settings.memberTimeout)
+        return FleetData.divergences(own: own, me: settings.name, members: members.map { ($0.name, $0.servedData) }, origin: origin)
+    }
+
+    /// Keeps the divergences for `/healthz` and `/metrics` (which must answer without the
+    /// database) and logs each change of them once.
+    private func noteDivergences(_ found: [FleetDivergence]) {
+        let before = state.withLock { health in
+            defer { health.diverging = found }
+            return health.diverging
+        }
+        guard before != found else { return }
+        if found.isEmpty {
+            logger.notice("every live fleet member serves the same zone data and inventories as this server again")
+        } else {
+            logger.warning("live fleet members serve other zone data or inventories than this server: the NS set answers differently; cutover and rollback runs are refused until they agree",
+                           metadata: ["diverging": "\(found.map(\.description).joined(separator: "; "))"])
         }
     }
 

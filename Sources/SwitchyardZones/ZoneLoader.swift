@@ -37,6 +37,12 @@ public enum ZoneLoader {
         /// Per zone, the fingerprint of the bytes of the file it was built from: a zone file
         /// edited without a new serial still tells itself apart (the local copy checks it).
         public var fileFingerprints: [DomainName: ContentFingerprint] = [:]
+        /// Per inventory loaded, by file name (`<origin>yaml`): the bytes parsed, so what the
+        /// server records about its inventories (the local copy's digest, the fleet's data
+        /// identity) describes the data served, not the file as it is when asked later.
+        public var inventoryFiles: [String: [UInt8]] = [:]
+        /// Per zone that has an inventory, the fingerprint of the inventory's bytes.
+        public var inventoryFingerprints: [DomainName: ContentFingerprint] = [:]
     }
 
     /// Reads and validates one zone file (without its inventory).
@@ -107,7 +113,7 @@ public enum ZoneLoader {
         // A zone's arrays are a few large blocks: mapped on their own, a replaced zone's
         // memory goes back to the system when it is freed (see sy_malloc_map_large).
         _ = sy_malloc_map_large()
-        let (zones, inventories, specs, built) = try loadZones(directory: directory)
+        let (zones, inventories, specs, built, inventoryFiles) = try loadZones(directory: directory)
         // The parsed records are gone now; hand their pages back before the snapshot is
         // built, or a reload would hold the old data, the new data and this garbage at once.
         _ = sy_malloc_trim()
@@ -127,15 +133,24 @@ public enum ZoneLoader {
         }
         ZoneReuse.shared.remember(directory: directory, files: built, snapshot: snapshot)
         let fingerprints = Dictionary(built.values.map { ($0.zone.origin, $0.fingerprint) }, uniquingKeysWith: { first, _ in first })
-        return Configuration(snapshot: snapshot, inventories: inventories, healthChecks: checks, fileFingerprints: fingerprints)
+        var loaded = Configuration(snapshot: snapshot, inventories: inventories, healthChecks: checks, fileFingerprints: fingerprints)
+        for file in inventoryFiles {
+            loaded.inventoryFiles[file.name] = file.bytes
+            loaded.inventoryFingerprints[file.origin] = file.bytes.withUnsafeBytes { ContentFingerprint($0) }
+        }
+        return loaded
     }
 
+    /// One inventory's bytes as parsed, with its file name and its zone's origin.
+    private typealias InventoryFile = (name: String, origin: DomainName, bytes: [UInt8])
+
     private static func loadZones(directory: String) throws(ZoneProblems)
-        -> ([Zone], [Inventory], [StableNameSpec], [String: ZoneReuse.Built]) {
+        -> ([Zone], [Inventory], [StableNameSpec], [String: ZoneReuse.Built], [InventoryFile]) {
         let files = try zoneFiles(in: directory)
         var problems: [ZoneProblem] = []
         var zoneFiles: [ZoneFile] = []
         var inventories: [Inventory] = []
+        var inventoryFiles: [InventoryFile] = []
         for path in files {
             switch readZoneFile(path: path, previous: ZoneReuse.shared.built(directory: directory, path: path)) {
             case .failure(let found): problems += found.problems
@@ -143,8 +158,13 @@ public enum ZoneLoader {
                 zoneFiles.append(file)
                 let inventoryPath = String(path.dropLast("zone".count)) + "yaml"
                 guard FileManager.default.fileExists(atPath: inventoryPath) else { continue }
-                switch InventoryLoader.load(path: inventoryPath, origin: file.origin.description.lowercased(), zoneOwnerNames: ownerNames(of: file)) {
-                case .success(let inventory): inventories.append(inventory)
+                // Read once: the bytes parsed are the bytes fingerprinted.
+                let contents = FileManager.default.contents(atPath: inventoryPath)
+                switch InventoryLoader.load(path: inventoryPath, contents: contents, origin: file.origin.description.lowercased(),
+                                            zoneOwnerNames: ownerNames(of: file)) {
+                case .success(let inventory):
+                    inventories.append(inventory)
+                    inventoryFiles.append(((inventoryPath as NSString).lastPathComponent, file.origin, Array(contents ?? Data())))
                 case .failure(let errors):
                     problems += errors.errors.map { ZoneProblem(file: $0.path, line: $0.line, message: "\($0.field): \($0.message)") }
                 }
@@ -183,7 +203,7 @@ public enum ZoneLoader {
             zoneFiles[index].records = ZoneRecords()
         }
         guard problems.isEmpty else { throw ZoneProblems(problems) }
-        return (zones, inventories, specs, built)
+        return (zones, inventories, specs, built, inventoryFiles)
     }
 
     /// With nested zones, a parent's inventory may declare a name inside the child, which the

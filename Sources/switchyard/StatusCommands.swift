@@ -13,9 +13,15 @@ struct StatusCommand: AsyncParsableCommand {
         if let error = status.discoveryError { print("discovery publish failing: \(error)") }
         if let fleet = status.fleet {
             print("fleet member \(fleet.member): " + (fleet.following ? "following the journal" : "NOT following the journal: \(fleet.problem ?? "")"))
+            if let data = fleet.data { print("    zone data here: \(data.digest)") }
             for member in fleet.members {
                 print("    \(member.name)  generation \(member.generation)  dns \(member.dns.joined(separator: ", "))  "
-                      + (member.live ? "live" : "silent") + String(format: " (heartbeat %.1f s ago)", member.silentFor))
+                      + (member.live ? "live" : "silent") + String(format: " (heartbeat %.1f s ago)", member.silentFor)
+                      + "  data \(member.data?.digest ?? "unknown")")
+                if let differences = member.differences, !differences.isEmpty {
+                    print("        DIFFERENT ZONE DATA than this server (cutover and rollback refused until they agree):")
+                    for difference in differences { print("        \(difference)") }
+                }
             }
         }
         if status.failedHooks > 0 { print("\(status.failedHooks) failed hook runs since start (see the log and `history`)") }

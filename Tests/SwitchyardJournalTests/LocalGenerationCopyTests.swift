@@ -101,16 +101,17 @@ import SwitchyardControl
         }
     }
 
-    @Test func theInventoryDigestFollowsTheYAMLFilesOnly() throws {
-        try withTemporaryDirectory { dir in
-            _ = FileManager.default.createFile(atPath: dir.file("kafka.example.zone"), contents: Data("; zone\n".utf8))
-            _ = FileManager.default.createFile(atPath: dir.file("kafka.example.yaml"), contents: Data("ttl: 60\n".utf8))
-            let before = LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path)
-            #expect(LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path) == before)
-            _ = FileManager.default.createFile(atPath: dir.file("kafka.example.zone"), contents: Data("; zone, edited\n".utf8))
-            #expect(LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path) == before)
-            _ = FileManager.default.createFile(atPath: dir.file("kafka.example.yaml"), contents: Data("ttl: 30\n".utf8))
-            #expect(LocalGenerationCopy.inventoryDigest(zonesDirectory: dir.path) != before)
-        }
+    @Test func theInventoryDigestIsMadeFromTheBytesLoaded() {
+        let files = ["kafka.example.yaml": Array("ttl: 60\n".utf8), "other.test.yaml": Array("ttl: 30\n".utf8)]
+        // The value the earlier digest, read back from a directory holding these two files,
+        // gave: local copies written before keep fitting.
+        #expect(LocalGenerationCopy.inventoryDigest(files: files) == "8d2246105e9b8bd2")
+        #expect(LocalGenerationCopy.inventoryDigest(files: [:]) == "cbf29ce484222325")
+        var edited = files
+        edited["other.test.yaml"] = Array("ttl: 31\n".utf8)
+        #expect(LocalGenerationCopy.inventoryDigest(files: edited) != LocalGenerationCopy.inventoryDigest(files: files))
+        // Name and bytes are kept apart: moving a byte across the boundary is another digest.
+        #expect(LocalGenerationCopy.inventoryDigest(files: ["a.yaml": Array("bc".utf8)])
+                != LocalGenerationCopy.inventoryDigest(files: ["a.yamlb": Array("c".utf8)]))
     }
 }
