@@ -168,9 +168,16 @@ public final class CutoverService: Sendable {
         // The state before the cluster's last K changes.
         let steps = body.steps ?? 1
         guard steps >= 1 else { throw ControlError("--steps \(steps) undoes nothing", remedy: "give 1 or more") }
-        let history = try journal.history(limit: 10_000, nameSuffix: ".\(cluster.name).\(cluster.origin)")
+        // A generation with none before it (the journal's first, the initial state) cannot be undone.
+        let history = try journal.history(limit: 10_000, nameSuffix: ".\(cluster.name).\(cluster.origin)").filter { $0.number > 1 }
         guard history.count >= steps, let before = try journal.generation(history[steps - 1].number - 1) else {
-            throw ControlError("cluster \(body.cluster) has only \(history.count) changes in the journal", remedy: "use a smaller --steps or --to-generation")
+            guard let oldest = history.last else {
+                throw ControlError("cluster \(body.cluster) has no generation to undo: no change since the journal's initial state",
+                                   remedy: "see `switchyard history --cluster \(body.cluster)`")
+            }
+            let count = history.count == 1 ? "1 generation" : "\(history.count) generations"
+            throw ControlError("--steps \(steps): cluster \(body.cluster) has \(count) to undo (back to generation \(oldest.number - 1))",
+                               remedy: "use --steps \(history.count) or less, or --to-generation N")
         }
         return before
     }
@@ -210,8 +217,13 @@ public final class CutoverService: Sendable {
                     if fleet.withLock({ $0 }) != nil { try transaction.clearPauseRequest(run: undoing) }
                 }
                 if let existing = try transaction.activeRun(cluster: plan.cluster) {
-                    throw ControlConflict("a run is already active for cluster \(plan.cluster): run \(existing.id) (\(existing.status))",
-                                      remedy: "`switchyard cutover resume \(plan.cluster)` to continue it, or `switchyard rollback \(plan.cluster)` to undo it")
+                    // A plain `rollback CLUSTER` undoes the last *cutover* run: offered for a
+                    // stopped rollback it would only be refused again, so name the run instead.
+                    let isRollback = try transaction.run(id: existing.id, as: CutoverProgress.self)?.record.plan.purpose == .rollback
+                    let undo = isRollback ? "`switchyard rollback \(plan.cluster) --run \(existing.id)` to undo that rollback"
+                                          : "`switchyard rollback \(plan.cluster)` to undo it"
+                    throw ControlConflict("a run is already active for cluster \(plan.cluster): run \(existing.id) (\(isRollback ? "a rollback, " : "")\(existing.status))",
+                                      remedy: "`switchyard cutover resume \(plan.cluster)` to continue it, or \(undo)")
                 }
                 let id = try transaction.createRun(cluster: plan.cluster, status: progress.status.rawValue, record: progress)
                 progress.runID = String(id)
@@ -239,6 +251,7 @@ public final class CutoverService: Sendable {
             }
             guard let summary = try journal.runs(limit: 1, cluster: cluster).first,
                   let stored = try journal.run(id: summary.id, as: CutoverProgress.self) else {
+                _ = try inventory(for: cluster)
                 throw ControlError("cluster \(cluster) has no cutover to resume", remedy: "plan one with `switchyard cutover plan`")
             }
             let fleet = fleet.withLock { $0 }
@@ -266,8 +279,14 @@ public final class CutoverService: Sendable {
         }
     }
 
+    /// The cluster's latest run; nil when it has none. A name that is no cluster of the
+    /// inventory (and has no runs in the journal) throws, naming the clusters: a misspelt
+    /// cluster must not read as "no runs".
     public func status(cluster: String) throws -> AdminAPI.RunStatus? {
-        guard let summary = try journal.runs(limit: 1, cluster: cluster).first else { return nil }
+        guard let summary = try journal.runs(limit: 1, cluster: cluster).first else {
+            _ = try inventory(for: cluster)
+            return nil
+        }
         return try runStatus(summary.id)
     }
 

@@ -1,0 +1,145 @@
+"""What an operator under pressure types wrong, and what Switchyard must answer then.
+
+- `cutover status|pause|resume` of a misspelt cluster names the clusters (as `cutover plan`
+  does) instead of answering "no cutover runs" or "no running cutover", which reads as if the
+  runs were lost; a real cluster without runs still says it has none.
+- `rollback --steps K` counts only generations that can be undone: a cluster with no change
+  since the journal's initial state says so, and K too large names the most that can be undone.
+- `rollback CLUSTER` while a rollback of it is paused names the commands that work
+  (`cutover resume`, `rollback --run N`), not `rollback CLUSTER` again, and `--run N` works.
+- `discovery publish` gives each inventory its zone's origin (the SOA owner / `$ORIGIN`), like
+  `serve` does, not the origin its file name implies: `kafka.zone` with `$ORIGIN kafka.example.`
+  publishes `bootstrap.orders.kafka.example`, the name the server answers.
+- `check --zones` given a file or a missing directory says which, and what --zones wants.
+- A weighted name whose only IPv6 targets are in a zero-weight pool answers AAAA with them
+  (the example's schema-registry), never NODATA; A queries still go to the weighted pool.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import backend, make_query, switchyard_bin
+from cutoverkit import (  # noqa: F401  (fixtures)
+    POD,
+    VM,
+    broker_listeners,
+    cli,
+    deployments,
+    describe_run,
+    orders_zones,
+    wait_for_run,
+)
+from stablekit import aaaa_set, parse_reply, zone_text
+
+pytestmark = pytest.mark.skipif(backend() == "nsd", reason="the control plane is switchyard's own")
+
+ALL_TARGETS = list(VM.values()) + list(POD.values())
+FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(switchyard_bin()), *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_misspelt_cluster_is_named_by_status_pause_and_resume(deployments, broker_listeners):
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port))
+    for command in (["cutover", "status", "ordrs"], ["cutover", "pause", "ordrs"],
+                    ["cutover", "resume", "ordrs"], ["cutover", "pause", "ordrs", "--wait"]):
+        r = cli(d, *command)
+        assert r.returncode == 1, describe_run(r)
+        assert "no cluster named ordrs" in r.stderr and "orders" in r.stderr.split("ordrs", 1)[1], describe_run(r)
+    # The real cluster, which has no runs yet, still says so.
+    r = cli(d, "cutover", "status", "orders")
+    assert r.returncode == 1 and "cluster orders has no cutover runs" in r.stderr, describe_run(r)
+    r = cli(d, "cutover", "resume", "orders")
+    assert r.returncode == 1 and "cluster orders has no cutover to resume" in r.stderr, describe_run(r)
+
+
+def test_rollback_steps_counts_only_generations_that_can_be_undone(deployments, broker_listeners):
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port))
+    r = cli(d, "rollback", "orders", "--steps", "1", "--plan-only")
+    assert r.returncode == 1, describe_run(r)
+    assert "no generation to undo" in r.stderr and "smaller --steps" not in r.stderr, describe_run(r)
+
+    for broker in (1, 2):
+        r = cli(d, "shift", "orders", f"broker-{broker}", "--to", "pod")
+        assert r.returncode == 0, describe_run(r)
+    r = cli(d, "rollback", "orders", "--steps", "3", "--plan-only")
+    assert r.returncode == 1, describe_run(r)
+    assert "has 2 generations to undo" in r.stderr and "--steps 2 or less" in r.stderr, describe_run(r)
+    r = cli(d, "rollback", "orders", "--steps", "2", "--plan-only")
+    assert r.returncode == 0 and "move broker-1 to vm" in r.stdout and "move broker-2 to vm" in r.stdout, describe_run(r)
+
+
+def test_rollback_while_a_rollback_is_paused_names_commands_that_work(deployments, broker_listeners):
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port))
+    r = cli(d, "cutover", "apply", "orders", "--to", "pod", *FAST)
+    assert r.returncode == 0, describe_run(r)
+    # A rollback whose steps wait 30 s (the JVM cache): paused while it waits before step 2.
+    r = cli(d, "rollback", "orders", "--cutover-ttl", "1", "--jvm-cache", "30", "--detach")
+    assert r.returncode == 0, describe_run(r)
+    rollback_id = int(r.stdout.split("run ", 1)[1].split()[0])
+    r = cli(d, "cutover", "pause", "orders", "--wait", "--timeout", "60")
+    assert r.returncode == 0, describe_run(r)
+
+    r = cli(d, "rollback", "orders", "--plan-only")
+    assert r.returncode == 0, describe_run(r)
+    r = cli(d, "rollback", "orders", *FAST)
+    assert r.returncode == 1, describe_run(r)
+    assert f"run {rollback_id} (a rollback, paused)" in r.stderr, describe_run(r)
+    assert f"`switchyard rollback orders --run {rollback_id}`" in r.stderr, describe_run(r)
+    assert "or `switchyard rollback orders` to undo it" not in r.stderr, describe_run(r)
+
+    # The command it names works: back to the state before the rollback (all in pod).
+    r = cli(d, "rollback", "orders", "--run", str(rollback_id), *FAST)
+    assert r.returncode == 0, describe_run(r)
+    for broker, address in POD.items():
+        assert d.ask(f"broker-{broker}.orders.example.test.") == (0, frozenset({address}))
+
+
+def test_discovery_publish_uses_the_zone_origin_not_the_file_name(tmp_path):
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    # The file is kafka.zone, the zone kafka.example. (its $ORIGIN and SOA owner).
+    (zones / "kafka.zone").write_text(zone_text("kafka.example"))
+    (zones / "kafka.yaml").write_text(
+        "clusters:\n  orders:\n    port: 9092\n    discovery: { type: standard, zookeeper: 'zk:2181' }\n"
+        "    pools: [vm, pod]\n    brokers:\n      1: { vm: 10.0.1.11, pod: 10.8.1.11 }\n")
+    r = run("check", "--zones", str(zones), cwd=tmp_path)
+    assert r.returncode == 0 and "kafka.example.: ok" in r.stdout, r.stderr
+    r = run("discovery", "publish", "--zones", str(zones), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    published = (tmp_path / "out" / "standard.yaml").read_text()
+    assert "- bootstrap.orders.kafka.example:9092" in published, published
+
+
+def test_check_says_what_is_wrong_with_the_zones_argument(tmp_path):
+    zone_file = tmp_path / "example.test.zone"
+    zone_file.write_text(zone_text("example.test"))
+    r = run("check", "--zones", str(zone_file), cwd=tmp_path)
+    assert r.returncode == 1 and "a file, not a directory" in r.stderr and "NSCocoaErrorDomain" not in r.stderr, r.stderr
+    r = run("check", "--zones", str(tmp_path / "missing"), cwd=tmp_path)
+    assert r.returncode == 1 and "no such directory" in r.stderr, r.stderr
+    assert "--zones names the directory" in r.stderr, r.stderr
+
+
+def test_zero_weight_pool_answers_aaaa_when_no_weighted_pool_has_ipv6(deployments):
+    inventory = ("names:\n  registry:\n    pools:\n"
+                 "      vm:  { weight: 100, targets: [10.0.2.5, 10.0.2.6] }\n"
+                 "      pod: { weight: 0, targets: [10.8.2.5, 'fd00:8:2::5'] }\n")
+    d = deployments({"example.test.zone": zone_text("example.test"), "example.test.yaml": inventory})
+    for _ in range(20):
+        data = d.server.raw(make_query("registry.example.test.", "AAAA").to_wire())
+        assert data is not None
+        _qid, rcode, records = parse_reply(data)
+        assert rcode == 0 and aaaa_set(records) == frozenset({"fd00:8:2::5"}), records
+        rcode, addresses = d.ask("registry.example.test.")
+        assert rcode == 0 and addresses == frozenset({"10.0.2.5", "10.0.2.6"})
