@@ -284,7 +284,12 @@ public final class CutoverService: Sendable {
     /// cluster must not read as "no runs".
     public func status(cluster: String) throws -> AdminAPI.RunStatus? {
         guard let summary = try journal.runs(limit: 1, cluster: cluster).first else {
-            _ = try inventory(for: cluster)
+            do {
+                _ = try inventory(for: cluster)
+            } catch let unknown as ControlError {
+                // Asked for a resource: an unknown cluster is not found (404), by name.
+                throw ControlNotFound(unknown.problem, remedy: unknown.remedy)
+            }
             return nil
         }
         return try runStatus(summary.id)

@@ -143,3 +143,19 @@ def test_zero_weight_pool_answers_aaaa_when_no_weighted_pool_has_ipv6(deployment
         assert rcode == 0 and aaaa_set(records) == frozenset({"fd00:8:2::5"}), records
         rcode, addresses = d.ask("registry.example.test.")
         assert rcode == 0 and addresses == frozenset({"10.0.2.5", "10.0.2.6"})
+
+
+@pytest.mark.parametrize("args, command", [
+    (["shift", "orders", "broker-x", "--to", "pod"], "shift"),
+    (["shift", "orders", "bootstrap", "--weights", "vm=75,pod"], "shift"),
+    (["cutover", "plan", "orders", "--to", "pod", "--brokers", "x"], "cutover plan"),
+    (["cutover", "apply", "orders", "--to", "pod", "--ramp", "abc"], "cutover apply"),
+    (["rollback", "orders", "--ramp", "1,x"], "rollback"),
+])
+def test_argument_mistakes_point_at_the_subcommand_help(tmp_path, args, command):
+    """They used to be found in run(), so ArgumentParser printed the top level's usage
+    (`Usage: switchyard <subcommand>`, `See 'switchyard --help'`)."""
+    r = run(*args, "--admin", "127.0.0.1:9", cwd=tmp_path)
+    assert r.returncode == 64, r.stderr
+    assert f"See 'switchyard {command} --help'" in r.stderr, r.stderr
+    assert "cannot" not in r.stderr, "validated before any admin request: " + r.stderr
