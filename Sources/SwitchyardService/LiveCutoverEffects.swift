@@ -122,10 +122,17 @@ struct LiveCutoverEffects: CutoverEffects {
         try await offloaded { try commitNow(state: state, actor: actor, reason: reason) }
     }
 
+    /// A step goes ahead only while the plan fits the inventory being served (a SIGHUP may have
+    /// changed the cluster since the plan was made), checked under the commit lock.
+    func commit(step index: Int, state: ServingState, actor: String, reason: String) async throws -> Generation {
+        try await offloaded { try commitNow(state: state, actor: actor, reason: reason, checkingPlan: true) }
+    }
+
     /// Applies the step's setting of the plan's names to the live state, under the commit
     /// lock: a concurrent shift of another name is kept, never reverted.
-    private func commitNow(state: ServingState, actor: String, reason: String) throws -> Generation {
-        try control.commit(actor: actor, reason: reason, fence: fence) { live, _ in
+    private func commitNow(state: ServingState, actor: String, reason: String, checkingPlan: Bool = false) throws -> Generation {
+        try control.commit(actor: actor, reason: reason, fence: fence) { live, inventories in
+            if checkingPlan { try plan.checkStillFits(state, inventories: inventories) }
             var merged = live
             for name in plan.names {
                 merged.brokerPools[name] = state.brokerPools[name]

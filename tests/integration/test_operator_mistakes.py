@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -159,3 +160,36 @@ def test_argument_mistakes_point_at_the_subcommand_help(tmp_path, args, command)
     assert r.returncode == 64, r.stderr
     assert f"See 'switchyard {command} --help'" in r.stderr, r.stderr
     assert "cannot" not in r.stderr, "validated before any admin request: " + r.stderr
+
+
+def test_sighup_removing_a_broker_mid_cutover_stops_the_run_before_its_next_step(deployments, broker_listeners):
+    """The next step used to be committed anyway: it wrote broker-3's state back into the
+    journal and then waited the whole verify timeout for broker-3 to answer (NXDOMAIN), rolled
+    back broker-1's valid move and failed with a message about rcode 3."""
+    port, _ = broker_listeners(ALL_TARGETS)
+    # TTL 5 lowered to 1 by step 1; broker-1 moves only after the old TTL's 5 s: SIGHUP then.
+    d = deployments(orders_zones(port, ttl=5))
+    r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--cutover-ttl", "1", "--jvm-cache", "1",
+            "--verify-timeout", "20", "--detach")
+    assert r.returncode == 0, describe_run(r)
+    wait_for_run(d.admin, lambda run: run["progress"]["nextStep"] >= 1, timeout=20)
+    inventory = d.server.zone_dir / "example.test.yaml"
+    inventory.write_text("\n".join(line for line in inventory.read_text().splitlines()
+                                   if not line.strip().startswith("3:")) + "\n")
+    d.server.signal(signal.SIGHUP)
+    run_status = wait_for_run(d.admin, lambda run: run["progress"]["status"] != "running", timeout=40)
+    assert run_status is not None, "the run did not stop within 40 s"
+    message = run_status["progress"]["message"]
+    assert run_status["progress"]["status"] == "failed", message
+    assert "broker-3.orders.example.test. is no longer in it" in message and "nothing of the step was committed" in message, message
+    assert "rcode 3" not in message and "rolling back" not in message, message
+    # Broker 1 was not moved, and the journal holds no state for the broker that left.
+    assert d.ask("broker-1.orders.example.test.") == (0, frozenset({VM[1]}))
+    state = d.admin.generation()["state"]
+    assert not any(name.startswith("broker-3.") for section in state.values() for name in section), state
+    # Undoing the stopped run works with the inventory as it is now (it restores the TTLs).
+    r = cli(d, "rollback", "orders", *FAST)
+    assert r.returncode == 0, describe_run(r)
+    state = d.admin.generation()["state"]
+    assert not any(name.startswith("broker-3.") for section in state.values() for name in section), state
+    assert not state["loweredTTLs"], state
