@@ -17,7 +17,7 @@ struct PlanFitTests {
 
     @Test func aBrokerThatLeftTheInventoryStopsIt() {
         let smaller = Fixture.inventory(Fixture.orders(brokers: 2))
-        #expect(throws: PlanOutdated("broker-3.orders.kafka.example. is no longer in it")) {
+        #expect(throws: PlanOutdated("the inventory changed under this run: broker-3.orders.kafka.example. is no longer in it")) {
             try Self.plan.checkStillFits(Self.plan.steps[1].state, inventories: [smaller])
         }
     }
@@ -32,14 +32,25 @@ struct PlanFitTests {
         do {
             try Self.plan.checkStillFits(step.state, inventories: [Fixture.inventory(cluster)])
         } catch {
-            #expect(error.problem == "the plan expects broker-1.orders.kafka.example. A = 10.8.1.11, the inventory now gives broker-1.orders.kafka.example. A = 10.8.9.9", "\(error)")
+            #expect(error.problem == "the inventory changed under this run: the plan expects broker-1.orders.kafka.example. A = 10.8.1.11, the inventory now gives broker-1.orders.kafka.example. A = 10.8.9.9", "\(error)")
         }
     }
 
     @Test func aClusterThatLeftStopsIt() {
         let none = Inventory(origin: Fixture.origin, sourcePath: "zones/kafka.example.yaml", defaultTTL: 60, clusters: [], names: [])
-        #expect(throws: PlanOutdated("cluster orders is no longer in the inventory of kafka.example.")) {
+        #expect(throws: PlanOutdated("the inventory changed under this run: cluster orders is no longer in the inventory of kafka.example.")) {
             try Self.plan.checkStillFits(Self.plan.steps[0].state, inventories: [none])
         }
+    }
+
+    @Test func aShiftOfOneOfItsNamesStopsIt() throws {
+        var live = Self.plan.state(before: 1)
+        try Self.plan.checkUntouched(live, before: 1)
+        live.brokerPools[Fixture.broker(3)] = "pod"
+        #expect(throws: PlanOutdated.self) { try Self.plan.checkUntouched(live, before: 1) }
+        // A shift of a name the plan does not manage is no business of the run.
+        var other = Self.plan.state(before: 1)
+        other.weights[Fixture.registry] = ["vm": 0, "pod": 100]
+        try Self.plan.checkUntouched(other, before: 1)
     }
 }

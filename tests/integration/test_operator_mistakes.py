@@ -102,6 +102,9 @@ def test_rollback_while_a_rollback_is_paused_names_commands_that_work(deployment
     # The command it names works: back to the state before the rollback (all in pod).
     r = cli(d, "rollback", "orders", "--run", str(rollback_id), *FAST)
     assert r.returncode == 0, describe_run(r)
+    # Nothing to resume now; the message calls the run what it is (it said "cutover N").
+    r = cli(d, "cutover", "resume", "orders")
+    assert r.returncode == 1 and f"rollback {rollback_id + 1} of cluster orders is already completed" in r.stderr, describe_run(r)
     for broker, address in POD.items():
         assert d.ask(f"broker-{broker}.orders.example.test.") == (0, frozenset({address}))
 
@@ -193,3 +196,25 @@ def test_sighup_removing_a_broker_mid_cutover_stops_the_run_before_its_next_step
     state = d.admin.generation()["state"]
     assert not any(name.startswith("broker-3.") for section in state.values() for name in section), state
     assert not state["loweredTTLs"], state
+
+
+def test_a_shift_of_a_name_the_run_manages_is_not_undone_by_its_next_step(deployments, broker_listeners):
+    """The next step used to write the plan's setting of every name it manages: broker-3,
+    shifted to pod by hand while the run waited, silently went back to vm (generation 'step
+    2/6 (move broker-1 to pod)' listed broker-3 pod -> vm) and later to pod again, ungated."""
+    port, _ = broker_listeners(ALL_TARGETS)
+    d = deployments(orders_zones(port, ttl=5))
+    r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--cutover-ttl", "1", "--jvm-cache", "1",
+            "--verify-timeout", "20", "--detach")
+    assert r.returncode == 0, describe_run(r)
+    wait_for_run(d.admin, lambda run: run["progress"]["nextStep"] >= 1, timeout=20)
+    r = cli(d, "shift", "orders", "broker-3", "--to", "pod")
+    assert r.returncode == 0, describe_run(r)
+    run_status = wait_for_run(d.admin, lambda run: run["progress"]["status"] != "running", timeout=40)
+    assert run_status is not None, "the run did not stop within 40 s"
+    message = run_status["progress"]["message"]
+    assert run_status["progress"]["status"] == "failed", message
+    assert "changed outside this run" in message and "broker-3.orders.example.test. is live=pod" in message, message
+    # The shift stands, and the step that would have undone it committed nothing.
+    assert d.ask("broker-3.orders.example.test.") == (0, frozenset({POD[3]}))
+    assert d.ask("broker-1.orders.example.test.") == (0, frozenset({VM[1]}))
