@@ -218,3 +218,23 @@ def test_a_shift_of_a_name_the_run_manages_is_not_undone_by_its_next_step(deploy
     # The shift stands, and the step that would have undone it committed nothing.
     assert d.ask("broker-3.orders.example.test.") == (0, frozenset({POD[3]}))
     assert d.ask("broker-1.orders.example.test.") == (0, frozenset({VM[1]}))
+
+
+def test_a_second_server_on_a_served_address_exits_instead_of_sharing_it(deployments, tmp_path):
+    """Our sockets set SO_REUSEPORT, so a second `serve` (its own --state, or one forgotten)
+    used to bind the same --listen without a word and answer half the queries from its own
+    journal."""
+    d = deployments({"example.test.zone": zone_text("example.test")})
+    other_zones = tmp_path / "zones"
+    other_zones.mkdir()
+    (other_zones / "example.test.zone").write_text(zone_text("example.test", ["www 60 IN A 192.0.2.99"]))
+    command = [str(switchyard_bin()), "serve", "--zones", str(other_zones), "--listen", f"127.0.0.1:{d.port}",
+               "--admin", "none", "--state", str(tmp_path / "state")]
+    try:
+        r = subprocess.run(command, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:  # subprocess.run killed it
+        pytest.fail(f"a second server on 127.0.0.1:{d.port} kept running beside the first", pytrace=False)
+    assert r.returncode == 1, r.stderr
+    assert f"127.0.0.1:{d.port} (already served by another process" in r.stderr and "Address already in use" in r.stderr, r.stderr
+    for _ in range(50):
+        assert d.ask("www.example.test.")[0] == 3, "the first server's zone has no www"
