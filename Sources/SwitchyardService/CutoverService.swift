@@ -187,6 +187,17 @@ public final class CutoverService: Sendable {
     /// a paused or failed cutover run marks that run rolled back in the same transaction.
     public func start(_ body: AdminAPI.RunBody) throws -> AdminAPI.RunStatus {
         try startLock.withLock { _ in
+            // A run already going comes first: planned from the state it is changing, a new run
+            // could only be told "nothing to do" (e.g. `cutover apply` while a rollback runs).
+            // (A rollback may undo a paused run, so only a cutover checks the journal here.)
+            if let cluster = body.options?.cluster ?? body.rollback?.cluster, let running = active.withLock({ $0[cluster] }) {
+                throw ControlConflict("a run is already active for cluster \(cluster): run \(running.id) is running",
+                                      remedy: "wait for it, or `switchyard cutover pause \(cluster)` first")
+            }
+            if let cluster = body.options?.cluster, let existing = try journal.activeRun(cluster: cluster) {
+                let record = try journal.run(id: existing.id, as: CutoverProgress.self)?.record
+                throw Self.activeRunConflict(existing, isRollback: record?.plan.purpose == .rollback, cluster: cluster)
+            }
             let plan: CutoverPlan, undoing: Int64?
             if let options = body.options {
                 (plan, undoing) = (try self.plan(options), nil)
@@ -217,13 +228,8 @@ public final class CutoverService: Sendable {
                     if fleet.withLock({ $0 }) != nil { try transaction.clearPauseRequest(run: undoing) }
                 }
                 if let existing = try transaction.activeRun(cluster: plan.cluster) {
-                    // A plain `rollback CLUSTER` undoes the last *cutover* run: offered for a
-                    // stopped rollback it would only be refused again, so name the run instead.
                     let isRollback = try transaction.run(id: existing.id, as: CutoverProgress.self)?.record.plan.purpose == .rollback
-                    let undo = isRollback ? "`switchyard rollback \(plan.cluster) --run \(existing.id)` to undo that rollback"
-                                          : "`switchyard rollback \(plan.cluster)` to undo it"
-                    throw ControlConflict("a run is already active for cluster \(plan.cluster): run \(existing.id) (\(isRollback ? "a rollback, " : "")\(existing.status))",
-                                      remedy: "`switchyard cutover resume \(plan.cluster)` to continue it, or \(undo)")
+                    throw Self.activeRunConflict(existing, isRollback: isRollback, cluster: plan.cluster)
                 }
                 let id = try transaction.createRun(cluster: plan.cluster, status: progress.status.rawValue, record: progress)
                 progress.runID = String(id)
@@ -234,6 +240,16 @@ public final class CutoverService: Sendable {
             launch(id: id, progress: progress, current: generation)
             return AdminAPI.RunStatus(id: id, cluster: plan.cluster, status: progress.status.rawValue, active: true, progress: progress)
         }
+    }
+
+    /// The refusal of a new run while `existing` (running elsewhere, or paused) holds the cluster.
+    /// A plain `rollback CLUSTER` undoes the last *cutover* run: offered for a stopped rollback it
+    /// would only be refused again, so that run is named instead.
+    static func activeRunConflict(_ existing: (id: Int64, status: String), isRollback: Bool, cluster: String) -> ControlConflict {
+        let undo = isRollback ? "`switchyard rollback \(cluster) --run \(existing.id)` to undo that rollback"
+                              : "`switchyard rollback \(cluster)` to undo it"
+        return ControlConflict("a run is already active for cluster \(cluster): run \(existing.id) (\(isRollback ? "a rollback, " : "")\(existing.status))",
+                               remedy: "`switchyard cutover resume \(cluster)` to continue it, or \(undo)")
     }
 
     /// Continues a paused, failed or interrupted run from the journal. In a fleet, on any

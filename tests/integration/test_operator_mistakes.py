@@ -88,11 +88,18 @@ def test_rollback_while_a_rollback_is_paused_names_commands_that_work(deployment
     r = cli(d, "rollback", "orders", "--cutover-ttl", "1", "--jvm-cache", "30", "--detach")
     assert r.returncode == 0, describe_run(r)
     rollback_id = int(r.stdout.split("run ", 1)[1].split()[0])
+    # While it runs, a cutover is refused for it; it used to be planned from the state the
+    # rollback is changing and answered "nothing to do".
+    r = cli(d, "cutover", "apply", "orders", "--to", "pod", *FAST)
+    assert r.returncode == 1 and f"a run is already active for cluster orders: run {rollback_id}" in r.stderr, describe_run(r)
     r = cli(d, "cutover", "pause", "orders", "--wait", "--timeout", "60")
     assert r.returncode == 0, describe_run(r)
 
     r = cli(d, "rollback", "orders", "--plan-only")
     assert r.returncode == 0, describe_run(r)
+    # A cutover is refused for the paused run, not planned from the state it left.
+    r = cli(d, "cutover", "apply", "orders", "--to", "pod", *FAST)
+    assert r.returncode == 1 and f"run {rollback_id} (a rollback, paused)" in r.stderr, describe_run(r)
     r = cli(d, "rollback", "orders", *FAST)
     assert r.returncode == 1, describe_run(r)
     assert f"run {rollback_id} (a rollback, paused)" in r.stderr, describe_run(r)
