@@ -137,7 +137,15 @@ public final class AdminServer: Sendable {
         }
         router.get("/v1/history") { [cutovers] request, _ -> Response in
             try handle {
-                let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 50
+                // A limit that is not a whole number from 1 was ignored (`abc`: 50 entries) or
+                // answered with nothing (`-5`); say so instead.
+                var limit = 50
+                if let text = request.uri.queryParameters.get("limit") {
+                    guard let number = Int(String(text)), (1...100_000).contains(number) else {
+                        throw RequestError("limit: must be a whole number from 1 to 100000, not '\(text)'")
+                    }
+                    limit = number
+                }
                 return try json(cutovers.history(limit: limit, cluster: request.uri.queryParameters.get("cluster").map { String($0) }))
             }
         }

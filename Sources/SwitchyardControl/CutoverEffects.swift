@@ -14,6 +14,11 @@ public protocol CutoverEffects: Sendable {
     /// names during a run should apply only the plan's names (``CutoverPlan/names``) on top of
     /// its latest generation, or refuse other writers while a run is active.
     func commit(state: ServingState, actor: String, reason: String) async throws -> Generation
+    /// Commits step `index` of the plan (its ``PlanStep/state``) as ``commit(state:actor:reason:)``
+    /// does, after checking under the same lock that the plan still fits the live inventory
+    /// (``CutoverPlan/checkStillFits(_:inventories:)``), throwing ``PlanOutdated`` when not.
+    /// The default commits without that check (effects that have no inventory to change).
+    func commit(step index: Int, state: ServingState, actor: String, reason: String) async throws -> Generation
     /// Queries every serving instance until all meet `expectations`, or `timeoutSeconds` pass.
     func verify(_ expectations: [AnswerExpectation], timeoutSeconds: UInt32) async -> VerifyOutcome
     /// Runs the cache-invalidation hooks for `generation` (NOTIFY, flush commands, discovery
@@ -26,6 +31,12 @@ public protocol CutoverEffects: Sendable {
     /// A pause (`cutover pause`, Ctrl-C) was asked for; checked at step boundaries and
     /// between slices of long waits.
     func pauseRequested() async -> Bool
+}
+
+extension CutoverEffects {
+    public func commit(step index: Int, state: ServingState, actor: String, reason: String) async throws -> Generation {
+        try await commit(state: state, actor: actor, reason: reason)
+    }
 }
 
 public struct GateOutcome: Codable, Sendable, Equatable {

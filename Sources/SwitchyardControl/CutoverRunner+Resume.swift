@@ -22,7 +22,7 @@ extension CutoverRunner {
     public static func resume(progress: CutoverProgress, currentState: ServingState,
                               currentGeneration: UInt64? = nil) throws(ControlError) -> CutoverProgress {
         guard !progress.isFinished else {
-            throw ControlError("cutover \(progress.runID) of cluster \(progress.cluster) is already \(progress.status.rawValue)",
+            throw ControlError("\(progress.plan.purpose.rawValue) \(progress.runID) of cluster \(progress.cluster) is already \(progress.status.rawValue)",
                                remedy: "nothing to resume; plan a new cutover or a rollback")
         }
         var next = progress

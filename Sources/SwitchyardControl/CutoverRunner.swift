@@ -76,8 +76,16 @@ public final class CutoverRunner: Sendable {
                 try await effects.save(progress)
                 let generation: Generation
                 do {
-                    generation = try await effects.commit(state: step.state, actor: progress.actor,
+                    generation = try await effects.commit(step: index, state: step.state, actor: progress.actor,
                                                           reason: "step \(label(index, plan))")
+                } catch let outdated as PlanOutdated {
+                    // Nothing was committed, and resuming would meet the same inventory.
+                    progress.committingStep = nil
+                    progress.status = .failed
+                    progress.message = "step \(label(index, plan)) stopped: \(outdated). Plan again against the inventory as it is now "
+                        + "(`switchyard cutover plan \(plan.cluster) ...`), or undo the run with `switchyard rollback \(plan.cluster)`"
+                    try await effects.save(progress)
+                    return progress
                 } catch {
                     progress.status = .failed
                     progress.message = "step \(label(index, plan)): the commit failed: \(error). `switchyard cutover resume` checks the journal to find out whether it happened"

@@ -103,10 +103,20 @@ struct StableAnswers: Sendable {
         for targets in usable {
             pools.append(preparePool(spec, targets: targets, zones: zones))
         }
-        func table(_ include: (Pool) -> Bool) -> Table {
+        func table(typed: Bool = true, _ include: (Pool) -> Bool) -> Table {
             var table = Table(), running: UInt32 = 0
             for (index, weight) in weights.enumerated() where weight > 0 && include(pools[index]) {
                 running += weight
+                table.cumulative.append(running)
+                table.choices.append(index)
+            }
+            // Route 53 keeps one weighted record set per type: when no pool with weight can
+            // answer this type (an AAAA query while only a zero-weight pool has IPv6 targets),
+            // the pools that can share equally, so a weighted name never answers empty while
+            // some pool holds records of the type asked. A broker name stays in its live pool.
+            guard typed, table.cumulative.isEmpty, spec.kind == .weighted else { return table }
+            for index in pools.indices where include(pools[index]) {
+                running += 1
                 table.cumulative.append(running)
                 table.choices.append(index)
             }
@@ -114,7 +124,7 @@ struct StableAnswers: Sendable {
         }
         let tables = [table { !$0.a.isEmpty || !$0.cnames.isEmpty },
                       table { !$0.aaaa.isEmpty || !$0.cnames.isEmpty },
-                      table { _ in true }]
+                      table(typed: false) { _ in true }]
         var offsets: [Int] = [], total = 0
         for pool in pools { offsets.append(total); total += pool.variants }
         return NameSet(selection: spec.selection, pools: pools, tables: tables, variantOffsets: offsets)

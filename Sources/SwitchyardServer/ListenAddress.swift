@@ -57,6 +57,35 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Throws when another process already serves this address. Our sockets set SO_REUSEPORT
+    /// (one per worker), and the kernel lets any process of the same user join such a group: a
+    /// second `serve` on the same --listen (another --state, or one forgotten) started without a
+    /// word and took part of the queries, answering from its own journal. Every `serve` listens
+    /// on TCP at each address, so a TCP probe without SO_REUSEPORT (which cannot join the group)
+    /// finds it: its bind fails while anything listens there. SO_REUSEADDR keeps connections in
+    /// TIME_WAIT from a server just stopped from counting. UDP is not probed: without
+    /// SO_REUSEADDR that probe would also trip over an mDNS responder's wildcard socket on 5353,
+    /// which never stood in the way of a loopback address. Port 0 asks for any free port.
+    func ensureNotInUse() throws(SystemError) {
+        guard port != 0 else { return }
+        let context = "\(description) (already served by another process, maybe another `switchyard serve`: "
+            + "stop it or pick another --listen)"
+        let domain = family == .ipv4 ? AF_INET : AF_INET6
+        let fd = try systemCall("socket", context) { socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        defer { close(fd) }
+        var one: Int32 = 1
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        try systemCall("setsockopt(SO_REUSEADDR)", context) { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size) }
+        if family == .ipv6 {
+            try systemCall("setsockopt(IPV6_V6ONLY)", context) { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, size) }
+        }
+        let bound = withSockaddr { address, length in Glibc.bind(fd, address, length) }
+        let code = Glibc.errno
+        if bound == -1 && code == EADDRINUSE {
+            throw SystemError(call: "bind", context: context, errno: code)
+        }
+    }
+
     /// A bound socket of `type` (SOCK_DGRAM or SOCK_STREAM) with SO_REUSEPORT, so several
     /// workers can share one address and the kernel spreads queries between them.
     func bind(type: Int32) throws(SystemError) -> Int32 {

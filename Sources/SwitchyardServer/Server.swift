@@ -115,6 +115,7 @@ public final class Server: @unchecked Sendable {
         var workers: [(UDPWorker, String)] = []
         do {
             for address in configuration.listen {
+                try address.ensureNotInUse()
                 for index in 0..<configuration.threads {
                     let fd = try address.bind(type: Int32(SOCK_DGRAM.rawValue))
                     udpSockets.append(fd)

@@ -23,6 +23,8 @@ extension CutoverService {
         }
         let notRunning = ControlError("cluster \(cluster) has no running cutover", remedy: "see `switchyard status`")
         let latest = try journal.runs(limit: 1, cluster: cluster).first
+        // A misspelt cluster is named as such, not answered "no running cutover".
+        if latest == nil { _ = try inventory(for: cluster) }
         // Pausing is idempotent: asked twice (or again with --wait), the answer is where it stands.
         if let latest, latest.status == CutoverProgress.Status.paused.rawValue, var status = try runStatus(latest.id) {
             status.message = "run \(latest.id) (cluster \(cluster)) is already paused; `switchyard cutover resume \(cluster)` continues it"

@@ -168,9 +168,16 @@ public final class CutoverService: Sendable {
         // The state before the cluster's last K changes.
         let steps = body.steps ?? 1
         guard steps >= 1 else { throw ControlError("--steps \(steps) undoes nothing", remedy: "give 1 or more") }
-        let history = try journal.history(limit: 10_000, nameSuffix: ".\(cluster.name).\(cluster.origin)")
+        // A generation with none before it (the journal's first, the initial state) cannot be undone.
+        let history = try journal.history(limit: 10_000, nameSuffix: ".\(cluster.name).\(cluster.origin)").filter { $0.number > 1 }
         guard history.count >= steps, let before = try journal.generation(history[steps - 1].number - 1) else {
-            throw ControlError("cluster \(body.cluster) has only \(history.count) changes in the journal", remedy: "use a smaller --steps or --to-generation")
+            guard let oldest = history.last else {
+                throw ControlError("cluster \(body.cluster) has no generation to undo: no change since the journal's initial state",
+                                   remedy: "see `switchyard history --cluster \(body.cluster)`")
+            }
+            let count = history.count == 1 ? "1 generation" : "\(history.count) generations"
+            throw ControlError("--steps \(steps): cluster \(body.cluster) has \(count) to undo (back to generation \(oldest.number - 1))",
+                               remedy: "use --steps \(history.count) or less, or --to-generation N")
         }
         return before
     }
@@ -180,6 +187,17 @@ public final class CutoverService: Sendable {
     /// a paused or failed cutover run marks that run rolled back in the same transaction.
     public func start(_ body: AdminAPI.RunBody) throws -> AdminAPI.RunStatus {
         try startLock.withLock { _ in
+            // A run already going comes first: planned from the state it is changing, a new run
+            // could only be told "nothing to do" (e.g. `cutover apply` while a rollback runs).
+            // (A rollback may undo a paused run, so only a cutover checks the journal here.)
+            if let cluster = body.options?.cluster ?? body.rollback?.cluster, let running = active.withLock({ $0[cluster] }) {
+                throw ControlConflict("a run is already active for cluster \(cluster): run \(running.id) is running",
+                                      remedy: "wait for it, or `switchyard cutover pause \(cluster)` first")
+            }
+            if let cluster = body.options?.cluster, let existing = try journal.activeRun(cluster: cluster) {
+                let record = try journal.run(id: existing.id, as: CutoverProgress.self)?.record
+                throw Self.activeRunConflict(existing, isRollback: record?.plan.purpose == .rollback, cluster: cluster)
+            }
             let plan: CutoverPlan, undoing: Int64?
             if let options = body.options {
                 (plan, undoing) = (try self.plan(options), nil)
@@ -211,8 +229,8 @@ public final class CutoverService: Sendable {
                     if fleet.withLock({ $0 }) != nil { try transaction.clearPauseRequest(run: undoing) }
                 }
                 if let existing = try transaction.activeRun(cluster: plan.cluster) {
-                    throw ControlConflict("a run is already active for cluster \(plan.cluster): run \(existing.id) (\(existing.status))",
-                                      remedy: "`switchyard cutover resume \(plan.cluster)` to continue it, or `switchyard rollback \(plan.cluster)` to undo it")
+                    let isRollback = try transaction.run(id: existing.id, as: CutoverProgress.self)?.record.plan.purpose == .rollback
+                    throw Self.activeRunConflict(existing, isRollback: isRollback, cluster: plan.cluster)
                 }
                 let id = try transaction.createRun(cluster: plan.cluster, status: progress.status.rawValue, record: progress)
                 progress.runID = String(id)
@@ -241,6 +259,16 @@ public final class CutoverService: Sendable {
         }
     }
 
+    /// The refusal of a new run while `existing` (running elsewhere, or paused) holds the cluster.
+    /// A plain `rollback CLUSTER` undoes the last *cutover* run: offered for a stopped rollback it
+    /// would only be refused again, so that run is named instead.
+    static func activeRunConflict(_ existing: (id: Int64, status: String), isRollback: Bool, cluster: String) -> ControlConflict {
+        let undo = isRollback ? "`switchyard rollback \(cluster) --run \(existing.id)` to undo that rollback"
+                              : "`switchyard rollback \(cluster)` to undo it"
+        return ControlConflict("a run is already active for cluster \(cluster): run \(existing.id) (\(isRollback ? "a rollback, " : "")\(existing.status))",
+                               remedy: "`switchyard cutover resume \(cluster)` to continue it, or \(undo)")
+    }
+
     /// Continues a paused, failed or interrupted run from the journal. In a fleet, on any
     /// server: it takes the run's lease here (refused while another server's lease is live).
     public func resume(cluster: String) throws -> AdminAPI.RunStatus {
@@ -256,6 +284,7 @@ public final class CutoverService: Sendable {
             }
             guard let summary = try journal.runs(limit: 1, cluster: cluster).first,
                   let stored = try journal.run(id: summary.id, as: CutoverProgress.self) else {
+                _ = try inventory(for: cluster)
                 throw ControlError("cluster \(cluster) has no cutover to resume", remedy: "plan one with `switchyard cutover plan`")
             }
             let fleet = fleet.withLock { $0 }
@@ -286,8 +315,19 @@ public final class CutoverService: Sendable {
         }
     }
 
+    /// The cluster's latest run; nil when it has none. A name that is no cluster of the
+    /// inventory (and has no runs in the journal) throws, naming the clusters: a misspelt
+    /// cluster must not read as "no runs".
     public func status(cluster: String) throws -> AdminAPI.RunStatus? {
-        guard let summary = try journal.runs(limit: 1, cluster: cluster).first else { return nil }
+        guard let summary = try journal.runs(limit: 1, cluster: cluster).first else {
+            do {
+                _ = try inventory(for: cluster)
+            } catch let unknown as ControlError {
+                // Asked for a resource: an unknown cluster is not found (404), by name.
+                throw ControlNotFound(unknown.problem, remedy: unknown.remedy)
+            }
+            return nil
+        }
         return try runStatus(summary.id)
     }
 

@@ -122,10 +122,21 @@ struct LiveCutoverEffects: CutoverEffects {
         try await offloaded { try commitNow(state: state, actor: actor, reason: reason) }
     }
 
+    /// A step goes ahead only while the plan fits the inventory being served (a SIGHUP may have
+    /// changed the cluster since the plan was made) and nothing else changed its names (a
+    /// shift), checked under the commit lock.
+    func commit(step index: Int, state: ServingState, actor: String, reason: String) async throws -> Generation {
+        try await offloaded { try commitNow(state: state, actor: actor, reason: reason, checkingStep: index) }
+    }
+
     /// Applies the step's setting of the plan's names to the live state, under the commit
     /// lock: a concurrent shift of another name is kept, never reverted.
-    private func commitNow(state: ServingState, actor: String, reason: String) throws -> Generation {
-        try control.commit(actor: actor, reason: reason, fence: fence) { live, _ in
+    private func commitNow(state: ServingState, actor: String, reason: String, checkingStep step: Int? = nil) throws -> Generation {
+        try control.commit(actor: actor, reason: reason, fence: fence) { live, inventories in
+            if let step {
+                try plan.checkStillFits(state, inventories: inventories)
+                try plan.checkUntouched(live, before: step)
+            }
             var merged = live
             for name in plan.names {
                 merged.brokerPools[name] = state.brokerPools[name]

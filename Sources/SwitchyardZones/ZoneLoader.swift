@@ -19,13 +19,33 @@ public enum ZoneLoader {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            throw ZoneProblems([ZoneProblem(file: directory, line: 0, message: "cannot read the zones directory: \(error.localizedDescription)")])
+            throw ZoneProblems([ZoneProblem(file: directory, line: 0, message: unreadableDirectory(directory))])
         }
         let files = names.filter { $0.hasSuffix(".zone") }.sorted()
         if files.isEmpty {
-            throw ZoneProblems([ZoneProblem(file: directory, line: 0, message: "no *.zone files found")])
+            throw ZoneProblems([ZoneProblem(file: directory, line: 0,
+                                            message: "no *.zone files found: --zones names the directory holding <origin>zone files (and their <origin>yaml inventories)")])
         }
         return files.map { (directory as NSString).appendingPathComponent($0) }
+    }
+
+    /// Why `directory` cannot be listed, in words (Foundation's own error says only "The
+    /// operation could not be completed"), and what to do.
+    static func unreadableDirectory(_ directory: String) -> String {
+        var isDirectory: ObjCBool = false
+        let what: String
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            what = "no such directory"
+        } else if !isDirectory.boolValue {
+            what = "this is a file, not a directory"
+        } else if let handle = opendir(directory) {
+            closedir(handle)
+            what = "it could not be listed"
+        } else {
+            let code = errno
+            what = "\(String(cString: strerror(code))) (errno \(code))"
+        }
+        return "cannot read the zones directory: \(what); --zones names the directory holding <origin>zone files (default: zones)"
     }
 
     /// Everything a zones directory configures: the snapshot to serve, the inventories

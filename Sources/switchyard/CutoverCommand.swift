@@ -22,6 +22,11 @@ struct Cutover: AsyncParsableCommand {
 
         @OptionGroup var staging: Staging
 
+        /// Checked while parsing, so a mistake prints the subcommand's usage, not the top level's.
+        func validate() throws {
+            _ = try options()
+        }
+
         func options() throws -> CutoverOptions {
             do {
                 return try staging.options(cluster: cluster, toPool: to, brokers: try brokers.map(CutoverOptions.parseBrokers))
@@ -261,6 +266,10 @@ struct Staging: ParsableArguments {
 
     @Option(help: "Kafka gates pass with at most this many under-replicated partitions (offline partitions always fail them).")
     var maxUnderReplicated = 0
+
+    func validate() throws {
+        do { _ = try CutoverOptions.parseRamp(ramp) } catch { throw ValidationError("\(error)") }
+    }
 
     func options(cluster: String, toPool: String, brokers: [Int]?) throws -> CutoverOptions {
         do {

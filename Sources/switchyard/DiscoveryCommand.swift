@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import SwitchyardCore
 import SwitchyardDiscovery
 import SwitchyardInventory
+import SwitchyardZones
 
 /// `switchyard discovery publish|diff`: the kafka-utils discovery files of the inventories.
 struct DiscoveryCommand: ParsableCommand {
@@ -69,8 +71,8 @@ struct DiscoveryCommand: ParsableCommand {
 private func runDiscovery(_ options: DiscoveryCommand.Options, failureCode: Int32, _ body: ([Inventory]) throws -> PublishReport) throws -> PublishReport {
     do {
         return try body(try loadInventories(zonesDir: options.zones))
-    } catch let errors as InventoryErrors {
-        for error in errors.errors { writeDiscoveryError(error.description) }
+    } catch let errors as ZoneProblems {
+        for problem in errors.problems { writeDiscoveryError(problem.description) }
     } catch let error as DiscoveryError {
         writeDiscoveryError(error.description)
     }
@@ -81,31 +83,10 @@ private func writeDiscoveryError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
-/// The inventories of `zonesDir`: every `<origin>yaml` beside a `<origin>zone`, origin taken from
-/// the file name (`kafka.example.yaml` → `kafka.example.`). Throws ``InventoryErrors`` carrying
-/// the problems of every file.
-///
-/// For now no zone owner names are passed, so collisions with zone records are not checked here
-/// (`switchyard check` does, with the parsed zones).
-func loadInventories(zonesDir: String) throws -> [Inventory] {
-    let names: [String]
-    do {
-        names = try FileManager.default.contentsOfDirectory(atPath: zonesDir).sorted()
-    } catch {
-        throw InventoryErrors([InventoryError(path: zonesDir, line: 1, field: "(directory)",
-                                              message: "cannot list the zones directory: check --zones")])
-    }
-    let prefix = zonesDir.hasSuffix("/") ? zonesDir : zonesDir + "/"
-    var inventories: [Inventory] = []
-    var problems: [InventoryError] = []
-    for name in names where name.hasSuffix(".yaml") && !name.hasPrefix(".") {
-        let origin = String(name.dropLast("yaml".count))
-        guard names.contains(origin + "zone") else { continue }
-        switch InventoryLoader.load(path: prefix + name, origin: origin, zoneOwnerNames: []) {
-        case .success(let inventory): inventories.append(inventory)
-        case .failure(let errors): problems += errors.errors
-        }
-    }
-    if !problems.isEmpty { throw InventoryErrors(problems) }
-    return inventories
+/// The inventories of `zonesDir`, loaded as `serve` and `check` load them: every zone file is
+/// parsed, and each `<name>yaml` beside a `<name>zone` gets the zone's own origin (its SOA owner
+/// or `$ORIGIN`, not the file name), so the published names are the names served. Throws
+/// ``ZoneProblems`` naming every problem as `PATH:LINE: ...`.
+func loadInventories(zonesDir: String) throws(ZoneProblems) -> [Inventory] {
+    try ZoneLoader.load(directory: zonesDir).inventories
 }

@@ -39,6 +39,11 @@ struct Shift: AsyncParsableCommand {
     @Option(help: "Apply only if this is still the live generation (else exit 1, nothing changed).")
     var expectGeneration: UInt64?
 
+    /// Checked while parsing, so a mistake prints this command's usage, not the top level's.
+    func validate() throws {
+        _ = try makeRequest()
+    }
+
     func run() async throws {
         let request = try makeRequest()
         let client = try adminOptions.client()

@@ -53,6 +53,10 @@ struct History: AsyncParsableCommand {
     @Option(help: "Only generations that changed this cluster's names.") var cluster: String?
     @Option(help: "How many generations.") var limit = 20
 
+    func validate() throws {
+        if !(1...100_000).contains(limit) { throw ValidationError("--limit must be a whole number from 1 to 100000") }
+    }
+
     func run() async throws {
         var path = "/v1/history?limit=\(limit)"
         if let cluster { path += "&cluster=\(cluster)" }

@@ -7,7 +7,8 @@ struct StableNameTests {
     static let v4a = StableTarget.ipv4([10, 0, 0, 1])
     static let v4b = StableTarget.ipv4([10, 0, 0, 2])
     static let v4c = StableTarget.ipv4([10, 8, 0, 1])
-    static let v6 = StableTarget.ipv6(Array(repeating: 0xFD, count: 1) + Array(repeating: 0, count: 14) + [1])
+    static let v6Bytes: [UInt8] = [0xFD] + Array(repeating: 0, count: 14) + [1]
+    static let v6 = StableTarget.ipv6(v6Bytes)
 
     static func weighted(_ weights: [UInt8], selection: StableNameSpec.Selection = .random,
                          allDown: StableNameSpec.AllDown = .open, healthPort: UInt16? = nil,
@@ -221,6 +222,32 @@ struct NeverEmptyTests {
             let aaaa = try #require(Fixture.respond(Fixture.query("bootstrap.orders.example.test.", .aaaa), snapshot: snapshot, responder: responder))
             #expect(aaaa.answer.count == 1 && aaaa.answer[0].type == 28)
         }
+    }
+
+    /// The example's schema-registry: vm (weight 100) has only IPv4 targets, pod (weight 0)
+    /// has an IPv6 one. AAAA answered NODATA until the zero-weight rule applied per type.
+    @Test func aZeroWeightPoolAnswersATypeNoWeightedPoolHas() throws {
+        let spec = StableNameTests.weighted([100, 0], targets: [[StableNameTests.v4a, StableNameTests.v4b], [StableNameTests.v4c, StableNameTests.v6]])
+        for precompile in [true, false] {
+            let snapshot = StableNameTests.snapshot([spec], precompile: precompile)
+            let responder = Responder(seed: 3)
+            for _ in 0..<50 {
+                let aaaa = try #require(Fixture.respond(Fixture.query("bootstrap.orders.example.test.", .aaaa), snapshot: snapshot, responder: responder))
+                #expect(aaaa.rcode == 0 && aaaa.answer.map(\.rdata) == [StableNameTests.v6Bytes], "precompiled: \(precompile)")
+                let a = try #require(Fixture.respond(Fixture.query("bootstrap.orders.example.test.", .a), snapshot: snapshot, responder: responder))
+                #expect(Set(a.answer.map(\.rdata)) == [[10, 0, 0, 1], [10, 0, 0, 2]], "the weighted pool keeps every A query")
+            }
+        }
+    }
+
+    /// A broker name is exclusive: its live pool answers, or nothing does.
+    @Test func aBrokerNameNeverAnswersFromAPoolThatIsNotLive() throws {
+        let spec = StableNameSpec(name: Fixture.name("broker-1.orders.example.test."), kind: .exclusive, ttl: 30, maxAnswers: 1,
+                                  pools: [StablePool(name: "vm", weight: 1, targets: [StableNameTests.v4a]),
+                                          StablePool(name: "pod", weight: 0, targets: [StableNameTests.v6])])
+        let snapshot = StableNameTests.snapshot([spec])
+        let aaaa = try #require(Fixture.respond(Fixture.query("broker-1.orders.example.test.", .aaaa), snapshot: snapshot))
+        #expect(aaaa.rcode == 0 && aaaa.answer.isEmpty)
     }
 
     @Test func hostnamesOutsideTheZonesRotateAsCNAMEs() throws {

@@ -19,3 +19,28 @@ struct ListenSocketTests {
         #expect(value == (ipv4 ? IP_PMTUDISC_PROBE : IPV6_PMTUDISC_PROBE))
     }
 }
+
+@Suite("An address another process serves")
+struct AddressInUseTests {
+    /// Our own sockets set SO_REUSEPORT, which lets any socket of the same user that sets it
+    /// too share the address: a second server would have joined silently.
+    @Test func aListenerOfAnotherServerIsFound() throws {
+        let any = try #require(ListenAddress("127.0.0.1:0"))
+        let held = try any.bind(type: Int32(SOCK_STREAM.rawValue))
+        defer { close(held) }
+        #expect(listen(held, 8) == 0)
+        var address = sockaddr_in(), length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(held, $0, &length) } }
+        let taken = try #require(ListenAddress("127.0.0.1:\(UInt16(bigEndian: address.sin_port))"))
+        #expect(throws: SystemError.self) { try taken.ensureNotInUse() }
+        do {
+            try taken.ensureNotInUse()
+        } catch {
+            #expect(error.errno == EADDRINUSE && error.description.contains("another `switchyard serve`"))
+        }
+    }
+
+    @Test func aFreeAddressPasses() throws {
+        try #require(ListenAddress("127.0.0.1:0")).ensureNotInUse()
+    }
+}

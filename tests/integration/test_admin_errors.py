@@ -113,9 +113,13 @@ CASES = [
     ("run-neither", "POST", "/v1/runs", {}, 400, ["one of the keys options", "rollback"]),
     ("run-bad-options", "POST", "/v1/runs", {"options": cutover_options(ramp=(0,))}, 400,
      ["options.ramp[0]", "from 1 to 100"]),
-    ("runs-unknown-cluster", "GET", "/v1/runs/nope", None, 404, ["nope", "no cutover runs"]),
+    # A misspelt cluster is named as such (it used to read "no cutover runs", as if runs were lost).
+    ("runs-unknown-cluster", "GET", "/v1/runs/nope", None, 404, ["no cluster named nope", "orders"]),
     ("pause-not-running", "POST", f"/v1/runs/{CLUSTER}/pause", {}, 400, ["no running cutover"]),
     ("history-unknown-cluster", "GET", "/v1/history?cluster=nope", None, 400, ["no cluster named nope"]),
+    # These were ignored (50 entries) or answered with an empty list.
+    ("history-limit-not-a-number", "GET", "/v1/history?limit=abc", None, 400, ["limit", "from 1", "'abc'"]),
+    ("history-limit-negative", "GET", "/v1/history?limit=-5", None, 400, ["limit", "from 1", "'-5'"]),
 ]
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from stablekit import zone_text
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("SWITCHYARD_BIN", REPO / ".build" / "debug" / "switchyard")).resolve()
 
@@ -112,7 +114,8 @@ def workdir(tmp_path):
         else:
             (zones / name).write_text("")
     (zones / "edge.example.yaml").write_text(EDGE_INVENTORY)
-    (zones / "edge.example.zone").write_text("")
+    # A real zone: publish loads the zones as serve does (an inventory takes its zone's origin).
+    (zones / "edge.example.zone").write_text(zone_text("edge.example"))
     return tmp_path
 
 
