@@ -352,14 +352,26 @@ struct BearerAuthentication<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.method == .get && request.uri.path == "/healthz" { return try await next(request, context) }
-        let presented = request.headers[.authorization] ?? ""
-        let expected = "Bearer " + token
-        var difference = UInt8(presented.utf8.count == expected.utf8.count ? 0 : 1)
-        for (a, b) in zip(presented.utf8, expected.utf8) { difference |= a ^ b }
-        guard difference == 0 else {
-            return try json(AdminAPI.ErrorReply(error: "missing or wrong bearer token: send Authorization: Bearer <contents of the admin token file>"),
-                            status: .unauthorized)
+        guard Self.presents(token, in: request.headers[.authorization] ?? "") else {
+            var refusal = try json(AdminAPI.ErrorReply(error: "missing or wrong bearer token: send Authorization: Bearer <contents of the admin token file>"),
+                                   status: .unauthorized)
+            // RFC 6750 section 3: a 401 names the scheme it wants.
+            refusal.headers[.wwwAuthenticate] = "Bearer realm=\"switchyard\""
+            return refusal
         }
         return try await next(request, context)
+    }
+
+    /// Whether `header` is `Bearer <token>`: the scheme in any case and one or more spaces
+    /// after it (RFC 9110 section 11.1), the token compared in constant time.
+    static func presents(_ token: String, in header: String) -> Bool {
+        let bytes = Array(header.utf8), scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count, bytes[scheme.count] == 0x20,
+              zip(bytes, scheme).allSatisfy({ ($0 | 0x20) == $1 }) else { return false }
+        let start = bytes[scheme.count...].firstIndex { $0 != 0x20 } ?? bytes.count
+        let presented = bytes[start...], expected = Array(token.utf8)
+        var difference = UInt8(presented.count == expected.count ? 0 : 1)
+        for (a, b) in zip(presented, expected) { difference |= a ^ b }
+        return difference == 0
     }
 }

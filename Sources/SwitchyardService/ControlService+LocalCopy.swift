@@ -62,7 +62,7 @@ extension ControlService {
         if copy.servedWith.matchesBySerialOnly {
             // Why this is accepted rather than refused: LocalGenerationCopy.ServedWith.fileFingerprints.
             logger.warning("the local copy of the last generation records no zone-file fingerprints (written by an earlier switchyard): its zone files are matched by serial only, so a zone file edited without a new serial would not be noticed",
-                           metadata: ["copy": "\(settings.path)", "serials": "\(fileSerials.sorted { $0.key < $1.key })"])
+                           metadata: ["copy": "\(settings.path)", "serials": "\(describeSerials(fileSerials))"])
         }
         try serveLocalCopy(copy.generation, loaded: loaded, down: down, servedWith: current)
         let written = ISO8601DateFormatter().string(from: copy.writtenAt)

@@ -207,7 +207,7 @@ public final class ControlService: ZoneInstaller, Sendable {
             let data = Self.servedData(loaded)
             state.withLock { $0 = State(inventories: inventories, generation: generation, fileSerials: fileSerials, servedSerials: served,
                                         dataSince: dataSince, servedWith: copyKey, servedData: data) }
-            logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(served.sorted { $0.key < $1.key })"])
+            logger.info("serving generation", metadata: ["generation": "\(generation.number)", "serials": "\(describeSerials(served))"])
             return (generation, previous != nil && previous?.servedSerials != served)
         } }
     }
@@ -503,4 +503,9 @@ extension ServingState {
     var overrides: StableOverrides {
         StableOverrides(livePools: brokerPools, weights: weights, ttls: ttls.merging(loweredTTLs) { _, lowered in lowered })
     }
+}
+
+/// `kafka.example. 2026112102, other.example. 7` for a log line (origins sorted).
+func describeSerials(_ serials: [String: UInt32]) -> String {
+    serials.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
 }

@@ -124,6 +124,7 @@ def test_refused_shift_changes_nothing(deployment, token):
         finally:
             conn.close()
         assert resp.status == 401, f"Authorization: {header[:12]}...: HTTP {resp.status}"
+        assert resp.getheader("WWW-Authenticate", "").startswith("Bearer"), "a 401 names the Bearer scheme (RFC 6750)"
     after = admin.generation()
     assert after["number"] == before["number"], f"generation moved: {before['number']} -> {after['number']}"
     assert after["state"] == before["state"]
@@ -232,3 +233,20 @@ def test_shift_survives_reload(deployment):
     assert deployment.admin.generation()["number"] == number
     after = deployment.soa_serial()
     assert after == serial or serial_after(after, serial), f"serial {serial} -> {after} on reload"
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer  "])
+def test_the_scheme_is_case_insensitive(deployment, scheme):
+    # RFC 9110 section 11.1: "bearer", "BEARER" and extra spaces before the token are all
+    # the Bearer scheme; the token itself is still compared exactly.
+    import http.client
+    real = deployment.admin.token
+    for token, want in ((real, 200), (real.swapcase() if real.swapcase() != real else real + "x", 401)):
+        conn = http.client.HTTPConnection("127.0.0.1", deployment.admin_port, timeout=10)
+        try:
+            conn.request("GET", "/v1/status", headers={"Authorization": f"{scheme} {token}"})
+            resp = conn.getresponse()
+            resp.read()
+        finally:
+            conn.close()
+        assert resp.status == want, f"Authorization: {scheme} <token>: HTTP {resp.status}, want {want}"
