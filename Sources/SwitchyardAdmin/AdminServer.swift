@@ -43,6 +43,7 @@ public final class AdminServer: Sendable {
     public func start() throws {
         let router = Router()
         router.add(middleware: BearerAuthentication(token: token))
+        router.add(middleware: UnknownEndpoint())
         router.add(middleware: RequestBodyLimit())
         routes(router)
         let ready = DispatchSemaphore(value: 0)
@@ -87,6 +88,13 @@ public final class AdminServer: Sendable {
     }
 
     // MARK: Routes
+
+    /// Every route below, for the 404 of a request that matches none.
+    static let endpoints = [
+        "GET /healthz", "GET /metrics", "GET /v1/status", "GET /v1/history", "POST /v1/shift",
+        "POST /v1/cutover/plan", "POST /v1/rollback/plan", "POST /v1/runs", "GET /v1/runs/CLUSTER",
+        "POST /v1/runs/CLUSTER/pause", "POST /v1/runs/CLUSTER/resume",
+    ]
 
     private func routes(_ router: Router<BasicRequestContext>) {
         router.get("/healthz") { [server, control, fleet] _, _ -> Response in
@@ -343,6 +351,20 @@ struct RequestBodyLimit<Context: RequestContext>: RouterMiddleware {
             return errorResponse(RequestError.tooLarge(length))
         }
         return try await next(request, context)
+    }
+}
+
+/// A request no route matches gets a JSON 404 naming the endpoints, like every other refusal
+/// (the router's own is an empty body).
+struct UnknownEndpoint<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            let known = AdminServer.endpoints.joined(separator: ", ")
+            return try json(AdminAPI.ErrorReply(error: "no endpoint \(request.method) \(request.uri.path); the endpoints are \(known)"),
+                            status: .notFound)
+        }
     }
 }
 

@@ -115,6 +115,10 @@ CASES = [
      ["options.ramp[0]", "from 1 to 100"]),
     # A misspelt cluster is named as such (it used to read "no cutover runs", as if runs were lost).
     ("runs-unknown-cluster", "GET", "/v1/runs/nope", None, 404, ["no cluster named nope", "orders"]),
+    # A path the API does not serve: JSON like every refusal, naming the endpoints.
+    ("unknown-endpoint", "GET", "/v1/stauts", None, 404, ["no endpoint GET /v1/stauts", "GET /v1/status"]),
+    ("unknown-endpoint-post", "POST", "/v1/shifts", shift({"ttl": {"name": "bootstrap.orders"}}), 404,
+     ["no endpoint POST /v1/shifts", "POST /v1/shift"]),
     ("pause-not-running", "POST", f"/v1/runs/{CLUSTER}/pause", {}, 400, ["no running cutover"]),
     ("history-unknown-cluster", "GET", "/v1/history?cluster=nope", None, 400, ["no cluster named nope"]),
     # These were ignored (50 entries) or answered with an empty list.
