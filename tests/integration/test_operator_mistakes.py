@@ -172,17 +172,24 @@ def test_argument_mistakes_point_at_the_subcommand_help(tmp_path, args, command)
     assert "cannot" not in r.stderr, "validated before any admin request: " + r.stderr
 
 
-def test_sighup_removing_a_broker_mid_cutover_stops_the_run_before_its_next_step(deployments, broker_listeners):
-    """The next step used to be committed anyway: it wrote broker-3's state back into the
-    journal and then waited the whole verify timeout for broker-3 to answer (NXDOMAIN), rolled
-    back broker-1's valid move and failed with a message about rcode 3."""
+def cutover_waiting_out_the_old_ttl(deployments, broker_listeners):
+    """A deployment (inventory TTL 5) whose cutover to pod has lowered the TTLs to 1 and now
+    waits out the old 5 s before it moves broker-1."""
     port, _ = broker_listeners(ALL_TARGETS)
-    # TTL 5 lowered to 1 by step 1; broker-1 moves only after the old TTL's 5 s: SIGHUP then.
     d = deployments(orders_zones(port, ttl=5))
     r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--cutover-ttl", "1", "--jvm-cache", "1",
             "--verify-timeout", "20", "--detach")
     assert r.returncode == 0, describe_run(r)
     wait_for_run(d.admin, lambda run: run["progress"]["nextStep"] >= 1, timeout=20)
+    return d
+
+
+def test_sighup_removing_a_broker_mid_cutover_stops_the_run_before_its_next_step(deployments, broker_listeners):
+    """The next step used to be committed anyway: it wrote broker-3's state back into the
+    journal and then waited the whole verify timeout for broker-3 to answer (NXDOMAIN), rolled
+    back broker-1's valid move and failed with a message about rcode 3."""
+    # TTL 5 lowered to 1 by step 1; broker-1 moves only after the old TTL's 5 s: SIGHUP then.
+    d = cutover_waiting_out_the_old_ttl(deployments, broker_listeners)
     inventory = d.server.zone_dir / "example.test.yaml"
     inventory.write_text("\n".join(line for line in inventory.read_text().splitlines()
                                    if not line.strip().startswith("3:")) + "\n")
@@ -209,12 +216,7 @@ def test_a_shift_of_a_name_the_run_manages_is_not_undone_by_its_next_step(deploy
     """The next step used to write the plan's setting of every name it manages: broker-3,
     shifted to pod by hand while the run waited, silently went back to vm (generation 'step
     2/6 (move broker-1 to pod)' listed broker-3 pod -> vm) and later to pod again, ungated."""
-    port, _ = broker_listeners(ALL_TARGETS)
-    d = deployments(orders_zones(port, ttl=5))
-    r = cli(d, "cutover", "apply", "orders", "--to", "pod", "--cutover-ttl", "1", "--jvm-cache", "1",
-            "--verify-timeout", "20", "--detach")
-    assert r.returncode == 0, describe_run(r)
-    wait_for_run(d.admin, lambda run: run["progress"]["nextStep"] >= 1, timeout=20)
+    d = cutover_waiting_out_the_old_ttl(deployments, broker_listeners)
     r = cli(d, "shift", "orders", "broker-3", "--to", "pod")
     assert r.returncode == 0, describe_run(r)
     run_status = wait_for_run(d.admin, lambda run: run["progress"]["status"] != "running", timeout=40)
