@@ -4,7 +4,7 @@ import SwitchyardInventory
 extension Planner {
     /// Builds the steps from `start` to `goal` (which differ only in the cluster's names).
     static func stage(purpose: CutoverPlan.Purpose, cluster: Cluster, options: CutoverOptions,
-                      start: ServingState, goal: ServingState) -> CutoverPlan {
+                      start: ServingState, goal: ServingState, caches: CacheContext? = nil) -> CutoverPlan {
         var stager = Stager(cluster: cluster, options: options, state: start)
         let moves = cluster.brokers.compactMap { broker -> Move? in
             let name = cluster.brokerName(broker.id)
@@ -70,11 +70,37 @@ extension Planner {
         let restoredCount = Generation.changes(from: stager.state, to: restored).count
         stager.add(.restoreTTL, title: "restore the TTLs of \(restoredCount) name\(restoredCount == 1 ? "" : "s")", state: restored)
 
+        var steps = stager.steps
+        if let caches { waitForCaches(&steps, names: affected, caches: caches) }
         var plan = CutoverPlan(purpose: purpose, cluster: cluster.name, origin: cluster.origin, toPool: options.toPool, options: options,
                            names: managedNames(cluster), startState: start, startVerify: stager.expectations(for: start),
-                           steps: stager.steps, hooks: options.invalidationHooks)
+                           steps: steps, hooks: options.invalidationHooks)
         plan.notes = notes.isEmpty ? nil : notes
         return plan
+    }
+
+    /// Makes the first step that changes an answer wait until the latest cache horizon of
+    /// `names` (the names the plan changes), and every drain of a moved name wait for its own.
+    /// The step's wait becomes the longer of its own (e.g. the start state's old TTL after
+    /// lowering) and the horizon, never their sum: both count down at once. A horizon already
+    /// covered by the step's wait changes nothing, so a plan whose TTLs were not lowered by hand
+    /// is the same as without horizons.
+    static func waitForCaches(_ steps: inout [PlanStep], names: [String], caches: CacheContext) {
+        guard let first = steps.firstIndex(where: { $0.kind == .moveBrokers || $0.kind == .setBootstrapWeights }),
+              let horizon = caches.latest(of: names) else { return }
+        let seconds = CacheHorizons.seconds(from: caches.now, until: horizon.until)
+        if seconds > steps[first].waitBefore {
+            steps[first].waitBefore = seconds
+            steps[first].waitReasons.insert(caches.reason(horizon), at: 0)
+            steps[first].waitUntil = horizon.until
+        }
+        // The moves wait for the horizon, so their drains come later still; said and enforced
+        // anyway, as the drain is what the horizon protects (a stopped endpoint).
+        for index in steps.indices where !steps[index].drains.isEmpty {
+            guard let moved = caches.latest(of: steps[index].changes.map(\.name)) else { continue }
+            steps[index].drainNotBefore = moved.until
+            steps[index].drainReasons = (steps[index].drainReasons ?? []) + ["not before \(CacheHorizons.clockTime(moved.until)): \(caches.reason(moved))"]
+        }
     }
 
     struct Move {
