@@ -50,6 +50,29 @@ public enum CacheHorizons {
         return result
     }
 
+    /// The horizons of `defaultTTLs`' names, walking back from `live` (the generation a plan
+    /// starts from) through pages of older generations that `page(n)` returns (generations
+    /// numbered below `n`, newest first, at most `pageSize`; the journal's read), until the
+    /// history ends or no older generation can move a horizon (``olderHistoryMatters(oldestEnd:now:)``).
+    /// Page by page, so a long journal is never held whole.
+    public static func walk(from live: Generation, defaultTTLs: [String: UInt32], now: Date, pageSize: Int,
+                            page: (UInt64) throws -> [Generation]) rethrows -> [String: CacheHorizon] {
+        var horizons: [String: CacheHorizon] = [:]
+        // The newest generation of the previous page: its commit ends the oldest of the next one.
+        var newer = live
+        while newer.number > 1 {
+            let older = try page(newer.number)
+            guard let oldest = older.last else { break }
+            for (name, horizon) in compute(history: [newer] + older, defaultTTLs: defaultTTLs, now: now)
+            where horizon.until > (horizons[name]?.until ?? .distantPast) {
+                horizons[name] = horizon
+            }
+            guard older.count >= pageSize, olderHistoryMatters(oldestEnd: oldest.createdAt, now: now) else { break }
+            newer = oldest
+        }
+        return horizons
+    }
+
     /// Whether history older than `oldestEnd` (when the oldest generation read stopped being
     /// served) can still move a horizon: not once even the largest TTL allowed
     /// (``Shifts/maxTTL``) counted from then is over.
@@ -78,14 +101,30 @@ public enum CacheHorizons {
 public struct CacheContext: Sendable, Equatable {
     public var now: Date
     public var horizons: [String: CacheHorizon]
+    /// The TTL the live generation serves each name with.
+    public var liveTTLs: [String: UInt32]
 
-    public init(now: Date, horizons: [String: CacheHorizon]) {
-        self.now = now; self.horizons = horizons
+    public init(now: Date, horizons: [String: CacheHorizon], liveTTLs: [String: UInt32] = [:]) {
+        self.now = now; self.horizons = horizons; self.liveTTLs = liveTTLs
     }
 
-    /// The latest horizon among `names`, if any lies after ``now``.
+    /// The context of `live` (the generation a plan starts from) and the `horizons` of the
+    /// generations before it.
+    public init(now: Date, horizons: [String: CacheHorizon], live: Generation, defaultTTLs: [String: UInt32]) {
+        var ttls: [String: UInt32] = [:]
+        for (name, fallback) in defaultTTLs { ttls[name] = live.state.servedTTL(of: name) ?? fallback }
+        self.init(now: now, horizons: horizons, liveTTLs: ttls)
+    }
+
+    /// The latest horizon among `names` that the plan's own waits do not cover. Those count the
+    /// live generation as replaced no sooner than now, its answers cached for its TTL after
+    /// that (and the drain waits out at least that TTL after the flip): a horizon no later than
+    /// `now + live TTL` (answers served with the TTL the name still has, e.g. by the
+    /// generation just before) is already covered and asks for nothing more.
     func latest(of names: [String]) -> CacheHorizon? {
-        names.compactMap { horizons[$0] }.filter { $0.until > now }.max { $0.until < $1.until }
+        names.compactMap { horizons[$0] }
+            .filter { $0.until > now.addingTimeInterval(TimeInterval(liveTTLs[$0.name] ?? 0)) }
+            .max { $0.until < $1.until }
     }
 
     /// Why a step waits for `horizon`, e.g. "broker-3.orders.kafka.example. was answered with

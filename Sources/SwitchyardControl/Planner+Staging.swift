@@ -79,30 +79,6 @@ extension Planner {
         return plan
     }
 
-    /// Makes the first step that changes an answer wait until the latest cache horizon of
-    /// `names` (the names the plan changes), and every drain of a moved name wait for its own.
-    /// The step's wait becomes the longer of its own (e.g. the start state's old TTL after
-    /// lowering) and the horizon, never their sum: both count down at once. A horizon already
-    /// covered by the step's wait changes nothing, so a plan whose TTLs were not lowered by hand
-    /// is the same as without horizons.
-    static func waitForCaches(_ steps: inout [PlanStep], names: [String], caches: CacheContext) {
-        guard let first = steps.firstIndex(where: { $0.kind == .moveBrokers || $0.kind == .setBootstrapWeights }),
-              let horizon = caches.latest(of: names) else { return }
-        let seconds = CacheHorizons.seconds(from: caches.now, until: horizon.until)
-        if seconds > steps[first].waitBefore {
-            steps[first].waitBefore = seconds
-            steps[first].waitReasons.insert(caches.reason(horizon), at: 0)
-            steps[first].waitUntil = horizon.until
-        }
-        // The moves wait for the horizon, so their drains come later still; said and enforced
-        // anyway, as the drain is what the horizon protects (a stopped endpoint).
-        for index in steps.indices where !steps[index].drains.isEmpty {
-            guard let moved = caches.latest(of: steps[index].changes.map(\.name)) else { continue }
-            steps[index].drainNotBefore = moved.until
-            steps[index].drainReasons = (steps[index].drainReasons ?? []) + ["not before \(CacheHorizons.clockTime(moved.until)): \(caches.reason(moved))"]
-        }
-    }
-
     struct Move {
         var broker: Broker
         var name: String

@@ -309,8 +309,12 @@ public final class CutoverService: Sendable {
             }
             // In a fleet another server may have committed since this one last caught up.
             _ = try control.catchUp()
-            let (_, generation) = try inventory(for: cluster)
-            let progress = try CutoverRunner.resume(progress: stored.record, current: generation)
+            let (inventory, generation) = try inventory(for: cluster)
+            var progress = try CutoverRunner.resume(progress: stored.record, current: generation)
+            // The journal is read again: what was served while the run stood still counts too.
+            if let found = inventory.cluster(named: cluster) {
+                progress = Planner.resumed(progress, caches: try cacheContext(for: found, live: generation))
+            }
             try journal.write { transaction in
                 if let fleet { try transaction.requireLease(run: summary.id, owner: fleet.settings.name) }
                 try transaction.updateRun(id: summary.id, status: progress.status.rawValue, record: progress)

@@ -26,8 +26,9 @@ struct CacheHorizonTests {
 
     static func context(_ inventory: Inventory, _ history: [Generation], now: Double) throws -> CacheContext {
         let cluster = try #require(inventory.cluster(named: "orders"))
-        return CacheContext(now: at(now), horizons: CacheHorizons.compute(history: history, defaultTTLs: Planner.inventoryTTLs(of: cluster),
-                                                                         now: at(now)))
+        let defaults = Planner.inventoryTTLs(of: cluster)
+        return CacheContext(now: at(now), horizons: CacheHorizons.compute(history: history, defaultTTLs: defaults, now: at(now)),
+                            live: try #require(history.first), defaultTTLs: defaults)
     }
 
     @Test("a name's horizon is the latest end of a generation that served it plus that generation's TTL")
@@ -64,6 +65,17 @@ struct CacheHorizonTests {
         let without = try Planner.plan(options: options, inventory: inventory, state: Fixture.state(inventory))
         #expect(with == without)
         #expect(with.steps.allSatisfy { $0.waitUntil == nil && $0.drainNotBefore == nil })
+
+        // A generation that stopped being served a moment ago with the TTL the names still
+        // have (say, the last step of a cutover just done, before its rollback): its answers
+        // are cached no longer than the live generation's, which the plan's waits cover.
+        let noLowering = Fixture.inventory(Fixture.orders(brokers: 2, ttl: 5, bootstrapTTL: 5))
+        let base = Fixture.state(noLowering)
+        let justBefore = [Self.generation(2, at: 999, ttls: [:], base: base), Self.generation(1, at: 0, ttls: [:], base: base)]
+        let recent = try Self.context(noLowering, justBefore, now: 1000)
+        #expect(recent.horizons[Fixture.broker(1)]?.until == Self.at(1004))
+        #expect(try Planner.plan(options: options, inventory: noLowering, state: base, caches: recent)
+                == Planner.plan(options: options, inventory: noLowering, state: base))
     }
 
     @Test("a TTL lowered by hand a minute ago: the first flip waits for the old TTL's caches, and so does the drain")
@@ -145,5 +157,78 @@ struct CacheHorizonTests {
         let flip = try #require(await fake.commits.first)
         #expect(flip.createdAt == Self.at(3540))
         #expect(try #require(await fake.drainClocks.first) >= 3540)
+    }
+}
+
+extension CacheHorizonTests {
+    @Test("a resumed run reads the journal again: a TTL raised and lowered by hand during the pause delays the flip")
+    func resumeRereads() async throws {
+        let inventory = Fixture.inventory(Fixture.orders(brokers: 1, ttl: 5, bootstrapTTL: 5))
+        let options = CutoverOptions(cluster: "orders", toPool: "pod", drainCommand: "drain {old_target}")
+        let plan = try Planner.plan(options: options, inventory: inventory, state: Fixture.state(inventory))
+        // Every name at the cutover TTL already: the old code's plan flips at once.
+        #expect(plan.steps[0].kind == .moveBrokers && plan.steps[0].waitBefore == 0)
+        let fake = FakeEffects(state: Fixture.state(inventory))
+        await fake.script { $0.pauseAfterCommits = 0 }
+        let begun = try CutoverRunner.begin(runID: "4", plan: plan, currentState: await fake.state, currentGeneration: 1)
+        let paused = await CutoverRunner(effects: fake).run(begun)
+        #expect(paused.status == .paused && paused.nextStep == 0)
+
+        // During the pause (fake clock 0): broker-1 served with TTL 3600 from -20 s to -10 s,
+        // then back to its inventory TTL; the state is the run's start state again.
+        let history = Self.loweredByHand(inventory, loweredAt: -10)
+        let caches = try Self.context(inventory, history, now: 0)
+        await fake.script { $0.pauseAfterCommits = nil }
+        let resumed = Planner.resumed(try CutoverRunner.resume(progress: paused, current: await fake.latest), caches: caches)
+        #expect(resumed.plan.steps[0].waitUntil == Self.at(3590))
+        #expect(resumed.plan.steps[0].waitReasons.first?.contains("was answered with TTL 3600 s until 10 s ago") == true)
+        #expect(resumed.plan.steps[0].drainNotBefore == Self.at(3590))
+        let done = await CutoverRunner(effects: fake, sliceSeconds: 100).run(resumed)
+        #expect(done.status == .completed)
+        #expect(try #require(await fake.commits.first).createdAt == Self.at(3590))
+        // Nothing recent: resuming changes nothing.
+        let quiet = try Self.context(inventory, history, now: 7200)
+        #expect(Planner.resumed(paused, caches: quiet) == paused)
+    }
+}
+
+@Suite("Cache horizons: walking the journal")
+struct CacheHorizonWalkTests {
+    /// 600 generations, one a minute; broker-1 served with TTL 36 000 (10 h) by generation 5
+    /// only, the inventory's 60 s otherwise. The walk must reach generation 5 across pages.
+    static let inventory = Fixture.inventory(Fixture.orders(brokers: 1))
+    static let journal: [Generation] = (1...600).map { number in
+        var state = Fixture.state(inventory)
+        if number == 5 { state.ttls[Fixture.broker(1)] = 36_000 }
+        return Generation(number: UInt64(number), createdAt: Date(timeIntervalSince1970: Double(number) * 60), actor: "cli:test",
+                          reason: "shift", state: state, changes: [], serials: [:])
+    }
+
+    @Test("the walk reads pages back until the history ends, and finds an old long TTL", arguments: [7, 100, 256, 1000])
+    func acrossPages(_ pageSize: Int) throws {
+        var reads: [UInt64] = []
+        let now = Date(timeIntervalSince1970: 600 * 60 + 90)
+        let horizons = CacheHorizons.walk(from: Self.journal[599], defaultTTLs: Planner.inventoryTTLs(of: Fixture.orders(brokers: 1)),
+                                          now: now, pageSize: pageSize) { below in
+            reads.append(below)
+            return Array(Self.journal.filter { $0.number < below }.reversed().prefix(pageSize))
+        }
+        // Generation 5 stopped being served when 6 was committed (360 s) and keeps to 36 360 s.
+        #expect(horizons[Fixture.broker(1)] == CacheHorizon(name: Fixture.broker(1), until: Date(timeIntervalSince1970: 36_360), ttl: 36_000,
+                                                             generation: 5, servedUntil: Date(timeIntervalSince1970: 360)))
+        // The live generation's predecessor (599, TTL 60, ended at 36 000 s) is over by now.
+        #expect(horizons[Fixture.bootstrap] == nil)
+        #expect(reads.count == (599 + pageSize - 1) / pageSize)
+    }
+
+    @Test("history older than the largest TTL allowed is not read")
+    func stopsAtMaxTTL() {
+        var reads = 0
+        let now = Date(timeIntervalSince1970: 600 * 60 + TimeInterval(Shifts.maxTTL))
+        _ = CacheHorizons.walk(from: Self.journal[599], defaultTTLs: [Fixture.broker(1): 60], now: now, pageSize: 10) { below in
+            reads += 1
+            return Array(Self.journal.filter { $0.number < below }.reversed().prefix(10))
+        }
+        #expect(reads == 1)
     }
 }
