@@ -80,3 +80,11 @@ def test_a_ttl_lowered_by_hand_delays_the_flip_until_the_old_answer_expired(depl
     lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
     assert len(lines) == 1 and lines[0][1] == VM[1], lines
     assert float(lines[0][0]) >= lowered_before + HIGH, "drained before the old answer's caches expired"
+
+    # The way back is planned the same way: a rollback right after another lowering waits too.
+    assert cli(d, "shift", "orders", "broker-1", "--ttl", str(HIGH)).returncode == 0
+    assert cli(d, "shift", "orders", "broker-1", "--ttl", "default").returncode == 0
+    back = cli(d, "rollback", "orders", "--plan-only", *FAST)
+    assert back.returncode == 0, describe_run(back)
+    assert f"{name} was answered with TTL {HIGH} s until" in back.stdout, back.stdout
+    assert ", and not before " in back.stdout, back.stdout
