@@ -18,7 +18,7 @@ extension CutoverPlan {
             if step.waitBefore == 0 {
                 lines.append("  wait before: none")
             } else {
-                lines.append("  wait before: \(step.waitBefore) s")
+                lines.append("  wait before: \(step.waitBefore) s" + (step.waitUntil.map { ", and not before \(CacheHorizons.clockTime($0))" } ?? ""))
                 for reason in step.waitReasons { lines.append("    - \(reason)") }
             }
             lines.append("  changes:")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A staged change of one cluster's stable names: what `cutover plan` prints, what the journal
 /// stores and what ``CutoverRunner`` executes. Made only by ``Planner``; pure data.
 public struct CutoverPlan: Codable, Sendable, Equatable {
@@ -102,6 +104,13 @@ public struct PlanStep: Codable, Sendable, Equatable {
     public var drainAfter: UInt32?
     /// Why ``drainAfter`` is that long; the longest reason first.
     public var drainReasons: [String]?
+    /// The step is not committed before this instant, however the run got here (a resume
+    /// included): the cache horizon of the names the plan changes, when answers served before
+    /// the plan's start state may be cached longer than ``waitBefore`` covers (``CacheHorizon``).
+    /// `nil`: no such answers (and in plans journaled before horizons were kept).
+    public var waitUntil: Date?
+    /// ``drains`` never run before this instant: the cache horizon of the names the step moves.
+    public var drainNotBefore: Date?
 
     public init(index: Int, kind: Kind, title: String, waitBefore: UInt32, waitReasons: [String], state: ServingState,
                 changes: [NameChange], gates: [GateCheck], verify: [AnswerExpectation], drains: [DrainAction], dwellSeconds: UInt32) {

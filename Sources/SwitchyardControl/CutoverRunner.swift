@@ -59,7 +59,7 @@ public final class CutoverRunner: Sendable {
                     try await pause(&progress, "paused before step \(label(index, plan))")
                     return progress
                 }
-                let waitLeft = await remaining(step.waitBefore, since: index > 0 ? progress.servedAt?[index - 1] : nil)
+                let waitLeft = await waitBefore(index, progress)
                 guard try await wait(waitLeft) else {
                     try await pause(&progress, "paused while waiting before step \(label(index, plan))")
                     return progress
@@ -132,7 +132,9 @@ public final class CutoverRunner: Sendable {
         if !step.drains.isEmpty {
             // Clients that cached the old answer may still reconnect to the old target until
             // the drain wait has passed since the new answer was first served.
-            let left = await remaining(step.drainAfter ?? 0, since: progress.servedAt?[index])
+            let sinceServed = await remaining(step.drainAfter ?? 0, since: progress.servedAt?[index])
+            let untilHorizon = await left(until: step.drainNotBefore)
+            let left = max(sinceServed, untilHorizon)
             if left > 0 {
                 progress.message = "step \(label(index, plan)) verified; draining the old targets in \(left) s (\((step.drainReasons ?? []).first ?? "drain wait"))"
                 try await effects.save(progress)
@@ -170,6 +172,25 @@ public final class CutoverRunner: Sendable {
             return false
         }
         return true
+    }
+
+    /// What is left of step `index`'s wait: its length counted from when the previous step was
+    /// first served, and never ending before the step's cache horizon (``PlanStep/waitUntil``,
+    /// an instant, so a resumed run waits for it too). The first step's only wait is the
+    /// horizon: it is waited for as an instant, not again in full after a pause.
+    private func waitBefore(_ index: Int, _ progress: CutoverProgress) async -> UInt32 {
+        let step = progress.plan.steps[index]
+        let untilHorizon = await left(until: step.waitUntil)
+        if index == 0, step.waitUntil != nil { return untilHorizon }
+        let sinceServed = await remaining(step.waitBefore, since: index > 0 ? progress.servedAt?[index - 1] : nil)
+        return max(sinceServed, untilHorizon)
+    }
+
+    /// Whole seconds from now until `instant` (0 when it has passed or is `nil`).
+    private func left(until instant: Date?) async -> UInt32 {
+        guard let instant else { return 0 }
+        let now = await effects.now()
+        return CacheHorizons.seconds(from: now, until: instant)
     }
 
     /// What is left of `seconds` counted from `start` (all of it when `start` is unknown).

@@ -4,7 +4,7 @@ import SwitchyardInventory
 extension Planner {
     /// Builds the steps from `start` to `goal` (which differ only in the cluster's names).
     static func stage(purpose: CutoverPlan.Purpose, cluster: Cluster, options: CutoverOptions,
-                      start: ServingState, goal: ServingState) -> CutoverPlan {
+                      start: ServingState, goal: ServingState, caches: CacheContext? = nil) -> CutoverPlan {
         var stager = Stager(cluster: cluster, options: options, state: start)
         let moves = cluster.brokers.compactMap { broker -> Move? in
             let name = cluster.brokerName(broker.id)
@@ -70,9 +70,11 @@ extension Planner {
         let restoredCount = Generation.changes(from: stager.state, to: restored).count
         stager.add(.restoreTTL, title: "restore the TTLs of \(restoredCount) name\(restoredCount == 1 ? "" : "s")", state: restored)
 
+        var steps = stager.steps
+        if let caches { waitForCaches(&steps, names: affected, caches: caches) }
         var plan = CutoverPlan(purpose: purpose, cluster: cluster.name, origin: cluster.origin, toPool: options.toPool, options: options,
                            names: managedNames(cluster), startState: start, startVerify: stager.expectations(for: start),
-                           steps: stager.steps, hooks: options.invalidationHooks)
+                           steps: steps, hooks: options.invalidationHooks)
         plan.notes = notes.isEmpty ? nil : notes
         return plan
     }

@@ -15,6 +15,12 @@ import SwitchyardInventory
 ///
 /// Between steps 2–4 each wait is `max(cutover TTL, JVM address cache, resolver floor)`.
 ///
+/// The first step that changes an answer (a move or a ramp) also waits until the *cache
+/// horizon* of the names the plan changes (``CacheContext``): answers served before the start
+/// state with a higher TTL than it has (a TTL lowered by hand just before the cutover) may
+/// still be cached, and the waits above only count the start state's TTLs. The horizons are
+/// data the caller read from the journal; the planner stays pure.
+///
 /// Brokers move *before* bootstrap weight shifts, in both directions. Bootstrap only hands new
 /// clients a first address to fetch metadata from; everything after that goes to the broker
 /// names. A bootstrap pool's targets are only useful once brokers live there (an implicit pool
@@ -27,7 +33,9 @@ import SwitchyardInventory
 /// of the brokers the ramp claims; the sequential order keeps each step's effect obvious.
 public enum Planner {
     /// The steps of `switchyard cutover plan <cluster> --to <pool> ...` from `state`.
-    public static func plan(options: CutoverOptions, inventory: Inventory, state: ServingState) throws(ControlError) -> CutoverPlan {
+    /// `caches`: what earlier generations may have left in caches (none when `nil`).
+    public static func plan(options: CutoverOptions, inventory: Inventory, state: ServingState,
+                            caches: CacheContext? = nil) throws(ControlError) -> CutoverPlan {
         let cluster = try findCluster(options.cluster, in: inventory)
         try validate(options, cluster: cluster)
         let start = completed(state, cluster: cluster)
@@ -66,7 +74,7 @@ public enum Planner {
             throw ControlError("nothing to do: \(ids.isEmpty ? "every broker" : "brokers \(ids.map(String.init).spokenList)") of cluster \(cluster.name) already live in \(options.toPool) and bootstrap already sends all its weight there",
                                remedy: "pick another pool with --to, or other brokers with --brokers")
         }
-        return stage(purpose: .cutover, cluster: cluster, options: options, start: start, goal: goal)
+        return stage(purpose: .cutover, cluster: cluster, options: options, start: start, goal: goal, caches: caches)
     }
 
     /// A plan that takes the cluster's names from `current` back to what `target` holds (a
@@ -75,7 +83,7 @@ public enum Planner {
     /// ramped back through `options.ramp`, TTLs restored to `target`'s. Names of other
     /// clusters keep their `current` setting. `options.toPool` is ignored.
     public static func rollback(from current: ServingState, to target: ServingState, inventory: Inventory,
-                                options: CutoverOptions) throws(ControlError) -> CutoverPlan {
+                                options: CutoverOptions, caches: CacheContext? = nil) throws(ControlError) -> CutoverPlan {
         let cluster = try findCluster(options.cluster, in: inventory)
         try validateStaging(options)
         let start = completed(current, cluster: cluster)
@@ -99,7 +107,7 @@ public enum Planner {
             throw ControlError("nothing to roll back: cluster \(cluster.name) already has the target's brokers, weights and TTLs",
                                remedy: "pick an earlier generation with --to-generation")
         }
-        var plan = stage(purpose: .rollback, cluster: cluster, options: options, start: start, goal: goal)
+        var plan = stage(purpose: .rollback, cluster: cluster, options: options, start: start, goal: goal, caches: caches)
         plan.toPool = nil
         return plan
     }
@@ -155,6 +163,14 @@ public enum Planner {
     /// The cluster's broker names and bootstrap name, sorted.
     static func managedNames(_ cluster: Cluster) -> [String] {
         (cluster.brokers.map { cluster.brokerName($0.id) } + [cluster.bootstrapName]).sorted()
+    }
+
+    /// The TTL each of the cluster's names is served with when no generation sets one.
+    public static func inventoryTTLs(of cluster: Cluster) -> [String: UInt32] {
+        var result: [String: UInt32] = [:]
+        for broker in cluster.brokers { result[cluster.brokerName(broker.id)] = cluster.ttl }
+        result[cluster.bootstrapName] = cluster.bootstrap.ttl
+        return result
     }
 
     /// `state` with the inventory's defaults for any of the cluster's names it lacks.

@@ -36,6 +36,10 @@ extension Journal {
         try read { try $0.history(limit: limit, nameSuffix: nameSuffix) }
     }
 
+    public func generations(atOrBelow number: UInt64, limit: Int) throws -> [Generation] {
+        try read { try $0.generations(atOrBelow: number, limit: limit) }
+    }
+
     public func servedSerial(origin: String) throws -> UInt32? {
         try read { try $0.servedSerial(origin: origin) }
     }

@@ -83,6 +83,16 @@ public struct JournalTransaction {
         return result
     }
 
+    /// Generations numbered `number` and below, newest first, at most `limit`: one page of a
+    /// walk back through the whole history (every generation, not only those that changed
+    /// something of interest, since each one's commit time ends the one before it).
+    public func generations(atOrBelow number: UInt64, limit: Int) throws -> [Generation] {
+        guard limit > 0 else { return [] }
+        let top = Int64(clamping: number)
+        return try fetchGenerations(sql: "SELECT * FROM generation WHERE number <= ? ORDER BY number DESC LIMIT ?",
+                                    arguments: [.integer(top), .integer(Int64(limit))])
+    }
+
     /// Generations newest first, at most `limit`, that changed a name at or under `suffix`
     /// (`.orders.kafka.example.` or `orders.kafka.example`: matched on label boundaries,
     /// case-insensitively).

@@ -92,10 +92,13 @@ public final class CutoverService: Sendable {
         return (inventory, current.generation)
     }
 
-    /// The plan a cutover would run (pure: nothing changes).
+    /// The plan a cutover would run (nothing changes). `cutover plan` and `cutover apply` both
+    /// come here, so the plan printed waits as the plan applied does (measured at its own now).
     public func plan(_ options: CutoverOptions) throws -> CutoverPlan {
         let (inventory, generation) = try inventory(for: options.cluster)
-        return withServerHooks(try Planner.plan(options: options, inventory: inventory, state: generation.state))
+        // An unknown cluster is the planner's to explain.
+        let caches = try inventory.cluster(named: options.cluster).map { try cacheContext(for: $0, live: generation) }
+        return withServerHooks(try Planner.plan(options: options, inventory: inventory, state: generation.state, caches: caches))
     }
 
     /// The plan lists what this server runs after every step, besides the plan's own hooks.
@@ -126,7 +129,9 @@ public final class CutoverService: Sendable {
         }
         if body.toGeneration != nil || body.steps != nil {
             let target = try generationTarget(body, cluster: cluster)
-            return (withServerHooks(try Planner.rollback(from: generation.state, to: target.state, inventory: inventory, options: options)), nil)
+            let caches = try cacheContext(for: cluster, live: generation)
+            return (withServerHooks(try Planner.rollback(from: generation.state, to: target.state, inventory: inventory, options: options,
+                                                         caches: caches)), nil)
         }
         let (id, run) = try cutoverRun(body.run, cluster: cluster.name)
         // Back to where the run started for the cluster's names; TTLs go back to their
@@ -137,7 +142,8 @@ public final class CutoverService: Sendable {
             target.weights[name] = run.plan.startState.weights[name]
             target.loweredTTLs[name] = nil
         }
-        let plan = try Planner.rollback(from: generation.state, to: target, inventory: inventory, options: options)
+        let caches = try cacheContext(for: cluster, live: generation)
+        let plan = try Planner.rollback(from: generation.state, to: target, inventory: inventory, options: options, caches: caches)
         return (withServerHooks(plan), id)
     }
 
@@ -303,8 +309,12 @@ public final class CutoverService: Sendable {
             }
             // In a fleet another server may have committed since this one last caught up.
             _ = try control.catchUp()
-            let (_, generation) = try inventory(for: cluster)
-            let progress = try CutoverRunner.resume(progress: stored.record, current: generation)
+            let (inventory, generation) = try inventory(for: cluster)
+            var progress = try CutoverRunner.resume(progress: stored.record, current: generation)
+            // The journal is read again: what was served while the run stood still counts too.
+            if let found = inventory.cluster(named: cluster) {
+                progress = Planner.resumed(progress, caches: try cacheContext(for: found, live: generation))
+            }
             try journal.write { transaction in
                 if let fleet { try transaction.requireLease(run: summary.id, owner: fleet.settings.name) }
                 try transaction.updateRun(id: summary.id, status: progress.status.rawValue, record: progress)
