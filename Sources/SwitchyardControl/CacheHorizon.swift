@@ -42,7 +42,7 @@ public enum CacheHorizons {
             let end = newer.createdAt
             for (name, fallback) in defaultTTLs {
                 let ttl = older.state.servedTTL(of: name) ?? fallback
-                let until = end.addingTimeInterval(TimeInterval(ttl))
+                let until = end.addingTimeInterval(TimeInterval(min(ttl, longestCacheHold)))
                 guard until > now, until > (result[name]?.until ?? .distantPast) else { continue }
                 result[name] = CacheHorizon(name: name, until: until, ttl: ttl, generation: older.number, servedUntil: end)
             }
@@ -73,11 +73,16 @@ public enum CacheHorizons {
         return horizons
     }
 
+    /// The longest a cache keeps an answer, whatever its TTL: resolvers cap TTLs (BIND's
+    /// max-cache-ttl defaults to a week, Unbound's cache-max-ttl to a day; RFC 8767 suggests
+    /// at most 7 days for serving stale). Without this cap a name shifted once with
+    /// a TTL near ``Shifts/maxTTL`` (68 years) would make every plan read the whole journal.
+    public static let longestCacheHold: UInt32 = 7 * 86_400
+
     /// Whether history older than `oldestEnd` (when the oldest generation read stopped being
-    /// served) can still move a horizon: not once even the largest TTL allowed
-    /// (``Shifts/maxTTL``) counted from then is over.
+    /// served) can still move a horizon: not once ``longestCacheHold`` counted from then is over.
     public static func olderHistoryMatters(oldestEnd: Date, now: Date) -> Bool {
-        oldestEnd.addingTimeInterval(TimeInterval(Shifts.maxTTL)) > now
+        oldestEnd.addingTimeInterval(TimeInterval(longestCacheHold)) > now
     }
 
     /// `date` as `HH:MM:SS UTC`, computed without a calendar so plans render the same anywhere.

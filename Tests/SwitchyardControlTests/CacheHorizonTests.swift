@@ -221,14 +221,25 @@ struct CacheHorizonWalkTests {
         #expect(reads.count == (599 + pageSize - 1) / pageSize)
     }
 
-    @Test("history older than the largest TTL allowed is not read")
-    func stopsAtMaxTTL() {
+    @Test("history older than the longest a cache holds an answer is not read")
+    func stopsAtLongestCacheHold() {
         var reads = 0
-        let now = Date(timeIntervalSince1970: 600 * 60 + TimeInterval(Shifts.maxTTL))
+        let now = Date(timeIntervalSince1970: 600 * 60 + TimeInterval(CacheHorizons.longestCacheHold))
         _ = CacheHorizons.walk(from: Self.journal[599], defaultTTLs: [Fixture.broker(1): 60], now: now, pageSize: 10) { below in
             reads += 1
             return Array(Self.journal.filter { $0.number < below }.reversed().prefix(10))
         }
         #expect(reads == 1)
+    }
+
+    @Test("a TTL beyond the longest a cache holds an answer counts as that long")
+    func clampsHugeTTLs() {
+        let served = Generation(number: 1, createdAt: Date(timeIntervalSince1970: 0), actor: "t", reason: "t",
+                                state: ServingState(ttls: [Fixture.broker(1): Shifts.maxTTL]), changes: [], serials: [:])
+        let live = Generation(number: 2, createdAt: Date(timeIntervalSince1970: 100), actor: "t", reason: "t",
+                              state: ServingState(), changes: [], serials: [:])
+        let horizons = CacheHorizons.compute(history: [live, served], defaultTTLs: [Fixture.broker(1): 60],
+                                             now: Date(timeIntervalSince1970: 200))
+        #expect(horizons[Fixture.broker(1)]?.until == Date(timeIntervalSince1970: 100 + TimeInterval(CacheHorizons.longestCacheHold)))
     }
 }
