@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import V4, free_port, switchyard_bin
+from conftest import V4, free_port, stop_process, switchyard_bin
 from cutoverkit import broker_listeners  # noqa: F401  (fixture)
 from cutoverkit import POD, cli, cutover_options, describe_run, orders_zones, wait_for_run
 from stablekit import wait_until
@@ -177,15 +177,6 @@ def start_once(member, name: str) -> subprocess.CompletedProcess | subprocess.Po
         return proc
 
 
-def stop_started(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate(timeout=5)
-
-
 def test_unknown_migrations_refuse_a_start_unless_flagged_compatible(fleet, pg):
     a, = fleet(orders_zones(9092), n=1)
     database = a.url.rsplit("/", 1)[1]
@@ -196,13 +187,13 @@ def test_unknown_migrations_refuse_a_start_unless_flagged_compatible(fleet, pg):
     pg.psql(database, "INSERT INTO switchyard_migration (identifier, applied_at, compatible) VALUES ('v9-future-column', 0, TRUE)")
     started = start_once(a, "second")
     assert isinstance(started, subprocess.Popen), f"the start failed: {describe_run(started)}"
-    stop_started(started)
+    stop_process(started)
 
     # Not flagged: refused, exit 1, naming the step and what to do.
     pg.psql(database, "UPDATE switchyard_migration SET compatible = FALSE WHERE identifier = 'v9-future-column'")
     refused = start_once(a, "third")
     if isinstance(refused, subprocess.Popen):
-        stop_started(refused)
+        stop_process(refused)
         pytest.fail("a start against an unknown, unflagged migration did not fail")
     assert refused.returncode == 1, describe_run(refused)
     assert "the journal was written by a newer Switchyard (unknown schema steps: v9-future-column)" in refused.stderr, refused.stderr
