@@ -157,7 +157,7 @@ public final class AdminServer: Sendable {
                 return try json(cutovers.history(limit: limit, cluster: request.uri.queryParameters.get("cluster").map { String($0) }))
             }
         }
-        router.post("/v1/shift") { [control] request, context -> Response in
+        router.post("/v1/shift") { [control, fleet] request, context -> Response in
             try await handleAsync {
                 let body = try await decodeBody(request, as: AdminAPI.ShiftBody.self)
                 // The shift is applied to the live state under the commit lock: a concurrent
@@ -173,7 +173,15 @@ public final class AdminServer: Sendable {
                 let hooks = await offloaded { control.invalidate(after: commit.generation) }.map {
                     HookOutcome(hook: $0.command, succeeded: $0.succeeded, detail: $0.succeeded ? "" : "\($0)")
                 }
-                return try json(AdminAPI.GenerationReply(generation: commit.generation, invalidation: hooks))
+                // A shift is not refused while members differ (it is the lever for an incident,
+                // see CutoverService.refuseWhileFleetDiverges), but the operator is told: as of
+                // the last heartbeat, without asking the database again.
+                let diverging = fleet?.health.diverging ?? []
+                let warnings = diverging.isEmpty ? nil : [
+                    "live fleet members serve other zone data or inventories than this server and may answer these names differently: "
+                        + diverging.map(\.description).joined(separator: "; ") + "; `switchyard status` shows each member's data",
+                ]
+                return try json(AdminAPI.GenerationReply(generation: commit.generation, invalidation: hooks, warnings: warnings))
             }
         }
         router.post("/v1/cutover/plan") { [cutovers] request, context -> Response in

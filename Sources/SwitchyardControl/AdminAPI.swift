@@ -20,8 +20,11 @@ public enum AdminAPI {
         /// `false` when the request asked for the state already served: nothing was committed
         /// and ``generation`` is the live one.
         public var changed: Bool?
-        public init(generation: Generation, invalidation: [HookOutcome], changed: Bool = true) {
-            self.generation = generation; self.invalidation = invalidation; self.changed = changed
+        /// What the change did not fix and the operator should know (a fleet member serving
+        /// other zone data, so it may answer the changed names differently); absent when none.
+        public var warnings: [String]?
+        public init(generation: Generation, invalidation: [HookOutcome], changed: Bool = true, warnings: [String]? = nil) {
+            self.generation = generation; self.invalidation = invalidation; self.changed = changed; self.warnings = warnings
         }
     }
 

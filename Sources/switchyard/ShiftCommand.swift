@@ -56,6 +56,7 @@ struct Shift: AsyncParsableCommand {
         print("generation \(reply.generation.number) committed and served")
         for change in reply.generation.changes { print("  \(change.name)  \(change.before) -> \(change.after)") }
         for hook in reply.invalidation where !hook.succeeded { printError("warning: invalidation failed: \(hook.hook): \(hook.detail)") }
+        for warning in reply.warnings ?? [] { printError("warning: \(warning)") }
     }
 
     private func makeRequest() throws -> ShiftRequest {

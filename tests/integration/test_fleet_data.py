@@ -120,9 +120,15 @@ def test_a_typo_in_one_inventory_is_shown_blocks_staged_runs_and_clears(fleet, b
     assert f"refused: live fleet members serve other data for zone example.test. than this server: {a.name}" in applied.stderr, describe_run(applied)
     assert a.admin.run() is None, "a refused run was journaled"
 
-    # A plain shift is not gated (the operator's direct lever, also mid-rollout).
-    a.admin.shift_broker(1, "pod")
+    # A plain shift is not gated (the operator's direct lever, also mid-rollout), but it warns.
+    reply = a.admin.shift_broker(1, "pod")
     assert wait_until(lambda: pool_of(b, 1) == "pod", timeout=5, step=0.05)
+    assert any(w.startswith("live fleet members serve other zone data") and b.name in w
+               for w in reply.get("warnings") or []), reply
+    shifted = cli(b, "shift", "orders", "broker-2", "--to", "pod")
+    assert shifted.returncode == 0, describe_run(shifted)
+    assert f"warning: live fleet members serve other zone data or inventories than this server and may answer these names differently: {a.name}" \
+        in shifted.stderr, describe_run(shifted)
     # rollback is a staged run: refused the same way.
     status, body = b.admin.request("POST", "/v1/runs", {"rollback": {"cluster": "orders", "steps": 1}})
     assert status == 409 and body["error"].startswith("rollback orders refused: live fleet members serve other data"), (status, body)
