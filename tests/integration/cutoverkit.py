@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 
 import pytest
 
-from conftest import V4, Server, free_port, make_query, start_server, switchyard_bin, recv_exact
+from conftest import V4, Server, free_port, make_query, start_server, stop_process, switchyard_bin, recv_exact
 from stablekit import TcpListener, a_set, common_free_port, parse_reply, wait_until, zone_text
 
 ORIGIN = "example.test."
@@ -66,6 +66,12 @@ def orders_inventory(port: int, ttl: int = 1, vm: dict[int, str] = VM,
     for i in BROKER_IDS:
         lines.append(f"      {i}: {{ vm: {vm[i]}, pod: {pod[i]} }}")
     return "\n".join(lines) + "\n"
+
+
+# Every broker target of cluster orders (listeners stand in for them), and the staging options
+# that keep a test's cutover to seconds.
+ALL_TARGETS = list(VM.values()) + list(POD.values())
+FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
 
 
 def orders_zones(port: int, ttl: int = 1) -> dict[str, str]:
@@ -331,7 +337,7 @@ def cli(deployment: Deployment, *args: str, timeout: float = CLI_TIMEOUT,
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _stop_pid(proc)
+        stop_process(proc)
         out, err = proc.communicate(timeout=STOP_TIMEOUT)
         pytest.fail(f"`{' '.join(args)}` did not finish within {timeout}s\nstdout:\n{out}\n"
                     f"stderr:\n{err}", pytrace=False)
@@ -340,19 +346,6 @@ def cli(deployment: Deployment, *args: str, timeout: float = CLI_TIMEOUT,
 
 def describe_run(r: subprocess.CompletedProcess) -> str:
     return f"`{' '.join(r.args[1:])}` exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
-
-
-def _stop_pid(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        proc.terminate()
-        proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=STOP_TIMEOUT)
-    except ProcessLookupError:
-        pass
 
 
 class CliProcess:
@@ -378,7 +371,7 @@ class CliProcess:
             return None
 
     def stop(self) -> None:
-        _stop_pid(self.proc)
+        stop_process(self.proc)
 
     def output(self) -> str:
         out = self.out_path.read_text(errors="replace") if self.out_path.exists() else ""

@@ -11,12 +11,13 @@ own and, planned from the start state alone, would flip at once).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from conftest import backend
 from cutoverkit import (  # noqa: F401  (fixtures)
+    ALL_TARGETS,
+    FAST,
     POD,
     VM,
     Querier,
@@ -25,23 +26,19 @@ from cutoverkit import (  # noqa: F401  (fixtures)
     cli,
     deployments,
     describe_run,
-    orders_inventory,
+    orders_zones,
 )
-from stablekit import zone_text
 
 pytestmark = [
     pytest.mark.skipif(backend() == "nsd", reason="the cutover controller is switchyard's own"),
 ]
 
-ALL_TARGETS = list(VM.values()) + list(POD.values())
 HIGH = 6  # seconds: long enough to tell a wait from none, short enough for a quick test
-FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
 
 
 def test_a_ttl_lowered_by_hand_delays_the_flip_until_the_old_answer_expired(deployments, broker_listeners, tmp_path):
     port, _ = broker_listeners(ALL_TARGETS)
-    d = deployments({"example.test.zone": zone_text("example.test"),
-                     "example.test.yaml": orders_inventory(port, ttl=1)})
+    d = deployments(orders_zones(port, ttl=1))
     name = broker_name(1)
     raised = cli(d, "shift", "orders", "broker-1", "--ttl", str(HIGH))
     assert raised.returncode == 0, describe_run(raised)

@@ -25,6 +25,8 @@ import pytest
 
 from conftest import backend, make_query, switchyard_bin
 from cutoverkit import (  # noqa: F401  (fixtures)
+    ALL_TARGETS,
+    FAST,
     POD,
     VM,
     broker_listeners,
@@ -37,9 +39,6 @@ from cutoverkit import (  # noqa: F401  (fixtures)
 from stablekit import aaaa_set, parse_reply, zone_text
 
 pytestmark = pytest.mark.skipif(backend() == "nsd", reason="the control plane is switchyard's own")
-
-ALL_TARGETS = list(VM.values()) + list(POD.values())
-FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
