@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conftest import V4, V6, free_port, make_query, switchyard_bin, recv_exact
-from cutoverkit import BROKER_IDS, CLUSTER, ORIGIN, POD, VM, Admin, bootstrap_name, broker_name, pace, soa_serial_of
+from cutoverkit import BROKER_IDS, CLUSTER, FAST, ORIGIN, POD, VM, Admin, bootstrap_name, broker_name, pace, soa_serial_of
 from stablekit import a_set, parse_reply
 
-FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
 STABLE_NAMES = [bootstrap_name()] + [broker_name(i) for i in BROKER_IDS]
 READY_TIMEOUT = 30.0
 

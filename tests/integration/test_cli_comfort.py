@@ -27,6 +27,8 @@ import pytest
 
 from conftest import V4, backend, switchyard_bin
 from cutoverkit import (  # noqa: F401  (fixtures)
+    ALL_TARGETS,
+    FAST,
     POD,
     VM,
     all_in,
@@ -39,8 +41,6 @@ from cutoverkit import (  # noqa: F401  (fixtures)
 pytestmark = pytest.mark.skipif(backend() == "nsd", reason="the admin endpoint is switchyard's own")
 
 BROKER_PORT = 19092
-ALL_TARGETS = list(VM.values()) + list(POD.values())
-FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:?\d\d)( |$)")
 ERROR_LINE = re.compile(r"^\S+ (error|critical) ", re.M)
 

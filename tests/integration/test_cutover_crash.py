@@ -20,11 +20,12 @@ import pytest
 
 from conftest import backend
 from cutoverkit import (  # noqa: F401  (fixtures)
+    ALL_TARGETS,
     MANAGED_NAMES,
     ORIGIN,
     POD,
-    VM,
     Querier,
+    VM,
     all_in,
     broker_listeners,
     check_timeline,
@@ -43,7 +44,6 @@ from cutoverkit import (  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.skipif(backend() == "nsd", reason="the cutover controller is switchyard's own")
 
-ALL_TARGETS = list(VM.values()) + list(POD.values())
 # Dwell 3 s after each move/ramp step: a comfortable window to act right after a commit.
 APPLY = ["cutover", "apply", "orders", "--to", "pod", "--batch", "2", "--ramp", "100",
          "--cutover-ttl", "1", "--jvm-cache", "1", "--dwell", "3", "--verify-timeout", "10"]

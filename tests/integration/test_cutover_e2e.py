@@ -27,11 +27,13 @@ import pytest
 
 from conftest import backend, free_port
 from cutoverkit import (  # noqa: F401  (fixtures)
+    ALL_TARGETS,
     BROKER_IDS,
+    FAST,
     MANAGED_NAMES,
     POD,
-    VM,
     Querier,
+    VM,
     all_in,
     bootstrap_name,
     broker_listeners,
@@ -54,8 +56,6 @@ pytestmark = [
     pytest.mark.skipif(backend() == "nsd", reason="the cutover controller is switchyard's own"),
 ]
 
-ALL_TARGETS = list(VM.values()) + list(POD.values())
-FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
 
 
 @pytest.fixture(scope="module", autouse=True)

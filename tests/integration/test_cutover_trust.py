@@ -18,13 +18,15 @@ import pytest
 
 from conftest import V4, backend, free_port
 from cutoverkit import (  # noqa: F401  (fixtures)
+    ALL_TARGETS,
     BROKER_IDS,
     CLUSTER,
+    FAST,
     MANAGED_NAMES,
     ORIGIN,
     POD,
-    VM,
     Querier,
+    VM,
     all_in,
     bootstrap_name,
     broker_listeners,
@@ -43,8 +45,6 @@ pytestmark = [
     pytest.mark.skipif(backend() == "nsd", reason="the cutover controller is switchyard's own"),
 ]
 
-ALL_TARGETS = list(VM.values()) + list(POD.values())
-FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
 
 
 def drain_command(log: Path) -> str:

@@ -28,11 +28,12 @@ import pytest
 import pgcluster
 from conftest import V4, backend, free_port, start_server, switchyard_bin
 from cutoverkit import (  # noqa: F401  (fixtures)
-    POD,
-    VM,
+    ALL_TARGETS,
     Admin,
     Deployment,
+    POD,
     Querier,
+    VM,
     broker_listeners,
     broker_name,
     cli,
@@ -40,15 +41,14 @@ from cutoverkit import (  # noqa: F401  (fixtures)
     deployments,
     describe_run,
     orders_zones,
-    soa_serial_of,
     serial_after,
+    soa_serial_of,
 )
 from stablekit import wait_until
 from conftest import make_query
 
 pytestmark = pytest.mark.skipif(backend() == "nsd", reason="the fleet is switchyard's own")
 
-ALL_TARGETS = list(VM.values()) + list(POD.values())
 FLEET_ARGS = ["--lease-seconds", "3", "--fleet-timeout", "2"]
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from conftest import switchyard_bin
+from cutoverkit import FAST
 from stablekit import zone_text
 
 try:
@@ -231,9 +232,6 @@ def lab(tmp_path_factory):
         yield lab
     finally:
         lab.teardown()
-
-
-FAST = ["--cutover-ttl", "1", "--jvm-cache", "1", "--verify-timeout", "10"]
 
 
 def test_gate_refuses_another_cluster_and_another_brokers_name(lab: Lab) -> None:
