@@ -257,7 +257,10 @@ public enum AdminAPI {
 
     public struct ErrorReply: Codable, Sendable {
         public var error: String
-        public init(error: String) { self.error = error }
+        /// The request field the error is about, as its JSON path (`options.ramp[0]`), when
+        /// it is about one; ``error`` then starts with it. The CLI names its own flag instead.
+        public var field: String?
+        public init(error: String, field: String? = nil) { self.error = error; self.field = field }
     }
 
     public static func encoder() -> JSONEncoder {
@@ -327,9 +330,10 @@ extension AdminAPI.RollbackBody {
         let fields = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             cluster: try fields.decode(String.self, forKey: .cluster),
-            run: try fields.decodeWholeNumberIfPresent(Int64.self, forKey: .run, in: 1...(1 << 53), what: "run"),
-            toGeneration: try fields.decodeWholeNumberIfPresent(UInt64.self, forKey: .toGeneration, in: 1...(1 << 53), what: "toGeneration"),
-            steps: try fields.decodeWholeNumberIfPresent(Int.self, forKey: .steps, in: 1...Int64(Int32.max), what: "steps"),
+            // `what` is said in words, not as the field's name: the CLI puts its flag before it.
+            run: try fields.decodeWholeNumberIfPresent(Int64.self, forKey: .run, in: 1...(1 << 53), what: "a run id"),
+            toGeneration: try fields.decodeWholeNumberIfPresent(UInt64.self, forKey: .toGeneration, in: 1...(1 << 53), what: "a generation number"),
+            steps: try fields.decodeWholeNumberIfPresent(Int.self, forKey: .steps, in: 1...Int64(Int32.max), what: "the number of generations to undo"),
             options: try fields.decodeIfPresent(CutoverOptions.self, forKey: .options))
         if [run != nil, toGeneration != nil, steps != nil].filter({ $0 }).count > 1 {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
