@@ -101,11 +101,16 @@ public enum AdminAPI {
         public var pauseRequest: PauseRequest?
         /// What a request did, in words (a pause's reply says whom it was asked of).
         public var message: String?
+        /// The reply to starting a run: what its plan does less safely than it would without
+        /// the request's overrides (``CutoverPlan/warnings``); absent when none.
+        public var warnings: [String]?
         public init(id: Int64, cluster: String, status: String, active: Bool, progress: CutoverProgress?, loweredTTLs: [LoweredTTL]? = nil,
-                    kafka: [KafkaSighting]? = nil, runningOn: String? = nil, pauseRequest: PauseRequest? = nil, message: String? = nil) {
+                    kafka: [KafkaSighting]? = nil, runningOn: String? = nil, pauseRequest: PauseRequest? = nil, message: String? = nil,
+                    warnings: [String]? = nil) {
             self.id = id; self.cluster = cluster; self.status = status; self.active = active; self.progress = progress
             self.loweredTTLs = loweredTTLs; self.kafka = kafka
             self.runningOn = runningOn; self.pauseRequest = pauseRequest; self.message = message
+            self.warnings = warnings
         }
     }
 
@@ -220,9 +225,13 @@ public enum AdminAPI {
         public var text: String
         /// What Kafka gates last saw at the plan's gate targets.
         public var kafka: [KafkaSighting]?
+        /// What the plan does less safely than it would without the request's overrides (the
+        /// plan's ``CutoverPlan/warnings``), as ``GenerationReply/warnings``; absent when none.
+        public var warnings: [String]?
         public init(plan: CutoverPlan, kafka: [KafkaSighting] = []) {
             self.plan = plan
             self.kafka = kafka.isEmpty ? nil : kafka
+            self.warnings = plan.warnings
             self.text = plan.render() + (kafka.isEmpty ? "" : "\nKafka last seen at the gates' targets:\n" + kafka.map { "  - \($0)\n" }.joined())
         }
     }
