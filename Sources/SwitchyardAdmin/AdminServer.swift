@@ -150,7 +150,7 @@ public final class AdminServer: Sendable {
                 var limit = 50
                 if let text = request.uri.queryParameters.get("limit") {
                     guard let number = Int(String(text)), (1...100_000).contains(number) else {
-                        throw RequestError("limit: must be a whole number from 1 to 100000, not '\(text)'")
+                        throw RequestError("limit: must be a whole number from 1 to 100000, not '\(text)'", field: "limit")
                     }
                     limit = number
                 }
@@ -294,7 +294,12 @@ private func handleAsync(_ body: () async throws -> Response) async throws -> Re
 func errorResponse(_ error: any Error) -> Response {
     let status: HTTPResponse.Status
     var message = "\(error)"
+    // The request field an error is about, for clients that name it their own way (the CLI's flags).
+    var field: String?
     switch error {
+    case let request as RequestError:
+        status = httpStatus(request.httpStatus)
+        field = request.field
     case let reporting as any HTTPStatusReporting: status = httpStatus(reporting.httpStatus)
     case let http as HTTPError:
         status = http.status
@@ -304,10 +309,11 @@ func errorResponse(_ error: any Error) -> Response {
     case is ControlError: status = .badRequest
     case let decoding as DecodingError:
         status = .badRequest
-        message = RequestError(describing: decoding).description
+        let request = RequestError(describing: decoding)
+        (message, field) = (request.description, request.field)
     default: status = .internalServerError
     }
-    return (try? json(AdminAPI.ErrorReply(error: message), status: status)) ?? Response(status: status)
+    return (try? json(AdminAPI.ErrorReply(error: message, field: field), status: status)) ?? Response(status: status)
 }
 
 private func httpStatus(_ code: Int) -> HTTPResponse.Status {

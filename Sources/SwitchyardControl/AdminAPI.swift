@@ -101,11 +101,16 @@ public enum AdminAPI {
         public var pauseRequest: PauseRequest?
         /// What a request did, in words (a pause's reply says whom it was asked of).
         public var message: String?
+        /// The reply to starting a run: what its plan does less safely than it would without
+        /// the request's overrides (``CutoverPlan/warnings``); absent when none.
+        public var warnings: [String]?
         public init(id: Int64, cluster: String, status: String, active: Bool, progress: CutoverProgress?, loweredTTLs: [LoweredTTL]? = nil,
-                    kafka: [KafkaSighting]? = nil, runningOn: String? = nil, pauseRequest: PauseRequest? = nil, message: String? = nil) {
+                    kafka: [KafkaSighting]? = nil, runningOn: String? = nil, pauseRequest: PauseRequest? = nil, message: String? = nil,
+                    warnings: [String]? = nil) {
             self.id = id; self.cluster = cluster; self.status = status; self.active = active; self.progress = progress
             self.loweredTTLs = loweredTTLs; self.kafka = kafka
             self.runningOn = runningOn; self.pauseRequest = pauseRequest; self.message = message
+            self.warnings = warnings
         }
     }
 
@@ -220,9 +225,13 @@ public enum AdminAPI {
         public var text: String
         /// What Kafka gates last saw at the plan's gate targets.
         public var kafka: [KafkaSighting]?
+        /// What the plan does less safely than it would without the request's overrides (the
+        /// plan's ``CutoverPlan/warnings``), as ``GenerationReply/warnings``; absent when none.
+        public var warnings: [String]?
         public init(plan: CutoverPlan, kafka: [KafkaSighting] = []) {
             self.plan = plan
             self.kafka = kafka.isEmpty ? nil : kafka
+            self.warnings = plan.warnings
             self.text = plan.render() + (kafka.isEmpty ? "" : "\nKafka last seen at the gates' targets:\n" + kafka.map { "  - \($0)\n" }.joined())
         }
     }
@@ -257,7 +266,10 @@ public enum AdminAPI {
 
     public struct ErrorReply: Codable, Sendable {
         public var error: String
-        public init(error: String) { self.error = error }
+        /// The request field the error is about, as its JSON path (`options.ramp[0]`), when
+        /// it is about one; ``error`` then starts with it. The CLI names its own flag instead.
+        public var field: String?
+        public init(error: String, field: String? = nil) { self.error = error; self.field = field }
     }
 
     public static func encoder() -> JSONEncoder {
@@ -327,9 +339,10 @@ extension AdminAPI.RollbackBody {
         let fields = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             cluster: try fields.decode(String.self, forKey: .cluster),
-            run: try fields.decodeWholeNumberIfPresent(Int64.self, forKey: .run, in: 1...(1 << 53), what: "run"),
-            toGeneration: try fields.decodeWholeNumberIfPresent(UInt64.self, forKey: .toGeneration, in: 1...(1 << 53), what: "toGeneration"),
-            steps: try fields.decodeWholeNumberIfPresent(Int.self, forKey: .steps, in: 1...Int64(Int32.max), what: "steps"),
+            // `what` is said in words, not as the field's name: the CLI puts its flag before it.
+            run: try fields.decodeWholeNumberIfPresent(Int64.self, forKey: .run, in: 1...(1 << 53), what: "a run id"),
+            toGeneration: try fields.decodeWholeNumberIfPresent(UInt64.self, forKey: .toGeneration, in: 1...(1 << 53), what: "a generation number"),
+            steps: try fields.decodeWholeNumberIfPresent(Int.self, forKey: .steps, in: 1...Int64(Int32.max), what: "the number of generations to undo"),
             options: try fields.decodeIfPresent(CutoverOptions.self, forKey: .options))
         if [run != nil, toGeneration != nil, steps != nil].filter({ $0 }).count > 1 {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,

@@ -15,12 +15,15 @@ extension CutoverPlan {
         for step in steps {
             lines.append("")
             lines.append("Step \(step.index + 1)/\(steps.count): \(step.title)")
-            if step.waitBefore == 0 {
+            switch (step.waitBefore, step.waitUntil) {
+            case (0, nil):
                 lines.append("  wait before: none")
-            } else {
-                lines.append("  wait before: \(step.waitBefore) s" + (step.waitUntil.map { ", and not before \(CacheHorizons.clockTime($0))" } ?? ""))
-                for reason in step.waitReasons { lines.append("    - \(reason)") }
+            case (0, let until?):
+                lines.append("  wait before: not before \(CacheHorizons.clockTime(until))")
+            case (let seconds, let until):
+                lines.append("  wait before: \(seconds) s" + (until.map { ", and not before \(CacheHorizons.clockTime($0))" } ?? ""))
             }
+            for reason in step.waitReasons where step.waitBefore > 0 || step.waitUntil != nil { lines.append("    - \(reason)") }
             lines.append("  changes:")
             for change in step.changes { lines.append("    \(change.name)  \(change.before) -> \(change.after)") }
             lines.append(step.gates.isEmpty ? "  gates: none" : "  gates:")

@@ -26,6 +26,14 @@ public struct CutoverPlan: Codable, Sendable, Equatable {
     public var hooks: [String]
     /// What the plan decided not to do, and why (e.g. TTLs already low enough).
     public var notes: [String]?
+    /// What the operator asked for that is less safe than the plan would be without it
+    /// (a `--drain-after` shorter than caches may hold the old answer), each naming the step,
+    /// the name and how long; shown by `cutover plan|apply` and `rollback` as warnings.
+    public var warnings: [String]?
+    /// When the cache horizons behind the steps' ``PlanStep/waitUntil`` and
+    /// ``PlanStep/drainNotBefore`` instants were read (the plan's "now"); `nil` when no step
+    /// has one. Lets ``totalWaitSeconds`` place those instants on the plan's timeline.
+    public var measuredAt: Date?
 
     public init(purpose: Purpose, cluster: String, origin: String, toPool: String?, options: CutoverOptions,
                 names: [String], startState: ServingState, startVerify: [AnswerExpectation], steps: [PlanStep], hooks: [String]) {
@@ -50,9 +58,29 @@ public struct CutoverPlan: Codable, Sendable, Equatable {
     /// The state after the last step.
     public var finalState: ServingState { steps.last?.state ?? startState }
 
-    /// Seconds spent waiting and dwelling if nothing fails.
+    /// Seconds spent waiting and dwelling if nothing fails (gates, commits and verification
+    /// taking no time), as the runner counts: a step starts once its wait has passed since
+    /// the previous step was first served, the previous step's drain and dwell are over, and
+    /// its ``PlanStep/waitUntil`` has come; a drain runs ``PlanStep/drainAfter`` after its
+    /// step was served, and not before ``PlanStep/drainNotBefore``; a dwell follows every
+    /// step but the last.
     public var totalWaitSeconds: UInt64 {
-        steps.reduce(0) { $0 + UInt64(max($1.waitBefore, $1.drainAfter ?? 0)) + UInt64($1.dwellSeconds) }
+        let origin = measuredAt ?? Date(timeIntervalSince1970: 0)
+        func offset(_ instant: Date?) -> Double {
+            guard let instant, measuredAt != nil else { return 0 }
+            return max(0, instant.timeIntervalSince(origin))
+        }
+        var done = 0.0, previousServed = 0.0
+        for (index, step) in steps.enumerated() {
+            // The plan's first step, when it has an instant, waits only for that (CutoverRunner.waitBefore).
+            let relative = index == 0 && step.waitUntil != nil ? 0 : previousServed + Double(step.waitBefore)
+            let served = max(done, relative, offset(step.waitUntil))
+            let drained = step.drains.isEmpty ? served : max(served + Double(step.drainAfter ?? 0), offset(step.drainNotBefore))
+            // No dwell after the last step.
+            done = drained + (index + 1 < steps.count ? Double(step.dwellSeconds) : 0)
+            previousServed = served
+        }
+        return UInt64(done.rounded(.up))
     }
 
     /// The state committed before step `index` (the start state for the first step).
@@ -105,11 +133,13 @@ public struct PlanStep: Codable, Sendable, Equatable {
     /// Why ``drainAfter`` is that long; the longest reason first.
     public var drainReasons: [String]?
     /// The step is not committed before this instant, however the run got here (a resume
-    /// included): the cache horizon of the names the plan changes, when answers served before
-    /// the plan's start state may be cached longer than ``waitBefore`` covers (``CacheHorizon``).
+    /// included): the cache horizon of the names this step changes
+    /// (``CutoverPlan/answerNames(of:)``), when answers of them served before the plan's start
+    /// state may be cached longer than the waits before the step cover (``CacheHorizon``).
     /// `nil`: no such answers (and in plans journaled before horizons were kept).
     public var waitUntil: Date?
-    /// ``drains`` never run before this instant: the cache horizon of the names the step moves.
+    /// ``drains`` never run before this instant: the cache horizon of the names the step
+    /// changes (the moved brokers, and the bootstrap when its answer held their old targets).
     public var drainNotBefore: Date?
 
     public init(index: Int, kind: Kind, title: String, waitBefore: UInt32, waitReasons: [String], state: ServingState,

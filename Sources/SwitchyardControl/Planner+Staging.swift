@@ -70,13 +70,28 @@ extension Planner {
         let restoredCount = Generation.changes(from: stager.state, to: restored).count
         stager.add(.restoreTTL, title: "restore the TTLs of \(restoredCount) name\(restoredCount == 1 ? "" : "s")", state: restored)
 
-        var steps = stager.steps
-        if let caches { waitForCaches(&steps, names: affected, caches: caches) }
         var plan = CutoverPlan(purpose: purpose, cluster: cluster.name, origin: cluster.origin, toPool: options.toPool, options: options,
                            names: managedNames(cluster), startState: start, startVerify: stager.expectations(for: start),
-                           steps: steps, hooks: options.invalidationHooks)
+                           steps: stager.steps, hooks: options.invalidationHooks)
+        if let caches { waitForCaches(&plan, caches: caches) }
         plan.notes = notes.isEmpty ? nil : notes
+        let warnings = stager.shortDrains.sorted { $0.key < $1.key }.map { entry in
+            shortDrainWarning(plan, step: entry.key, hold: entry.value)
+        }
+        plan.warnings = warnings.isEmpty ? nil : warnings
         return plan
+    }
+
+    /// `--drain-after` shorter than caches may hold the old answer of step `index`: what the
+    /// operator overrode, in words naming the step, the names, the targets and how long.
+    static func shortDrainWarning(_ plan: CutoverPlan, step index: Int, hold: (seconds: UInt32, reasons: [String])) -> String {
+        let step = plan.steps[index]
+        let after = step.drainAfter ?? 0
+        let targets = step.drains.map { "\($0.oldTarget) (broker \($0.broker))" }.spokenList
+        return "step \(index + 1)/\(plan.steps.count) (\(step.title)): --drain-after \(after) s drains \(targets) \(after) s after the step "
+            + "is first served, but caches may hold the old answer of \(plan.answerNames(of: index).spokenList) for \(hold.seconds) s "
+            + "(\(hold.reasons.first ?? "")): a client may still connect to a drained target until then. "
+            + "Leave out --drain-after to wait \(hold.seconds) s"
     }
 
     struct Move {
@@ -95,6 +110,9 @@ extension Planner {
         var pendingWait: (seconds: UInt32, reasons: [String]) = (0, [])
         /// The names each step verifies.
         var verifiedNames: [String] = []
+        /// Step index → how long caches may hold the old answer, for steps whose
+        /// `--drain-after` is shorter than that.
+        var shortDrains: [Int: (seconds: UInt32, reasons: [String])] = [:]
 
         init(cluster: Cluster, options: CutoverOptions, state: ServingState) {
             self.cluster = cluster; self.options = options; self.state = state
@@ -114,7 +132,21 @@ extension Planner {
                 index: steps.count, kind: kind, title: title, waitBefore: pendingWait.seconds, waitReasons: pendingWait.reasons,
                 state: next, changes: changes, gates: gates, verify: expectations(for: next), drains: drains,
                 dwellSeconds: kind == .moveBrokers || kind == .setBootstrapWeights ? options.dwellSeconds : 0)
-            if !drains.isEmpty { (step.drainAfter, step.drainReasons) = drainWait(for: changes.map(\.name), before: state) }
+            if !drains.isEmpty {
+                // The moved names, and the bootstrap when its answer held their old targets.
+                let hold = cacheHold(for: answerNames(changes, from: state, to: next), before: state)
+                if let seconds = options.drainAfterSeconds {
+                    // The operator's override stands; shorter than caches may hold the old
+                    // answer, it is said here and in the plan's warnings.
+                    let short = seconds < hold.seconds
+                    step.drainAfter = seconds
+                    step.drainReasons = ["--drain-after \(seconds) s"]
+                        + (short ? ["WARNING: shorter than caches may hold the old answer, \(hold.seconds) s: \(hold.reasons[0])"] : [])
+                    if short { shortDrains[steps.count] = hold }
+                } else {
+                    (step.drainAfter, step.drainReasons) = hold
+                }
+            }
             steps.append(step)
             // Answers this step replaced were cached with the TTLs in force before it.
             let ttlName = verifiedNames.max { effectiveTTL($0, in: state) < effectiveTTL($1, in: state) }
@@ -127,13 +159,21 @@ extension Planner {
             state = next
         }
 
+        /// The names whose answers change from `state` to `next`: those whose setting
+        /// `changes` lists, and those whose expected answer moves with them (the bootstrap
+        /// name when a broker leaves or joins an implicit pool). As ``CutoverPlan/answerNames(of:)``.
+        func answerNames(_ changes: [NameChange], from state: ServingState, to next: ServingState) -> [String] {
+            let before = expectations(for: state), after = expectations(for: next)
+            var names = Set(changes.map(\.name))
+            for name in verifiedNames where before.filter({ $0.name == name }) != after.filter({ $0.name == name }) { names.insert(name) }
+            return names.sorted()
+        }
+
         /// How long after a step's answers are first served its old targets may be drained:
-        /// every client that cached an old answer must have let go of it, so a client that
-        /// reconnects goes to the new target, never to a stopped one (SPEC "Cutover controller").
-        func drainWait(for names: [String], before state: ServingState) -> (UInt32, [String]) {
-            if let seconds = options.drainAfterSeconds {
-                return (seconds, ["--drain-after \(seconds) s"])
-            }
+        /// every client that cached an old answer of `names` must have let go of it, so a
+        /// client that reconnects goes to the new target, never to a stopped one (SPEC
+        /// "Cutover controller"). `--drain-after` overrides it.
+        func cacheHold(for names: [String], before state: ServingState) -> (seconds: UInt32, reasons: [String]) {
             let ttlName = names.max { effectiveTTL($0, in: state) < effectiveTTL($1, in: state) }
             let ttl = ttlName.map { effectiveTTL($0, in: state) } ?? 0
             let (seconds, reasons) = Planner.wait([

@@ -15,11 +15,13 @@ import SwitchyardInventory
 ///
 /// Between steps 2–4 each wait is `max(cutover TTL, JVM address cache, resolver floor)`.
 ///
-/// The first step that changes an answer (a move or a ramp) also waits until the *cache
-/// horizon* of the names the plan changes (``CacheContext``): answers served before the start
-/// state with a higher TTL than it has (a TTL lowered by hand just before the cutover) may
-/// still be cached, and the waits above only count the start state's TTLs. The horizons are
-/// data the caller read from the journal; the planner stays pure.
+/// A step that changes answers (a move or a ramp) also waits until the *cache horizon* of the
+/// names it changes (``CacheContext``; the argument is in `Planner+CacheHorizons.swift`):
+/// answers served before the start state with a higher TTL than it has (a TTL lowered by hand
+/// just before the cutover) may still be cached, and the waits above only count the start
+/// state's TTLs. Only its own names: a step moving broker-1 does not wait for broker-3's
+/// horizon, which holds the step that moves broker-3. The horizons are data the caller read
+/// from the journal; the planner stays pure.
 ///
 /// Brokers move *before* bootstrap weight shifts, in both directions. Bootstrap only hands new
 /// clients a first address to fetch metadata from; everything after that goes to the broker

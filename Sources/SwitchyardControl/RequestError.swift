@@ -46,10 +46,21 @@ public struct ControlNotFound: Error, HTTPStatusReporting, CustomStringConvertib
 public struct RequestError: Error, HTTPStatusReporting, CustomStringConvertible, Equatable, Sendable {
     public var httpStatus: Int
     public var description: String
+    /// The field the error is about, as its JSON path (`options.ramp[0]`); ``description``
+    /// then starts with it and a colon. `nil` for the body as a whole. The admin API's error
+    /// reply carries it, so the CLI can name the flag its user typed instead.
+    public var field: String?
 
-    public init(status: Int = 400, _ description: String) {
+    public init(status: Int = 400, _ description: String, field: String? = nil) {
         self.httpStatus = status
         self.description = description
+        self.field = field
+    }
+
+    /// An error about the field at `codingPath`: `"<path>: <problem>"`.
+    init(at codingPath: [any CodingKey], _ problem: String) {
+        let path = Self.path(codingPath)
+        self.init("\(path): \(problem)", field: codingPath.isEmpty ? nil : path)
     }
 
     /// The largest request body the admin endpoint reads (1 MiB); larger ones get 413.
@@ -80,18 +91,18 @@ public struct RequestError: Error, HTTPStatusReporting, CustomStringConvertible,
         switch error {
         case .typeMismatch(let type, let context):
             let found = Self.found(in: context.debugDescription).map { ", found \($0)" } ?? ""
-            self.init("\(Self.path(context.codingPath)): expected \(Self.plainName(of: type))\(found)")
+            self.init(at: context.codingPath, "expected \(Self.plainName(of: type))\(found)")
         case .valueNotFound(let type, let context):
-            self.init("\(Self.path(context.codingPath)): expected \(Self.plainName(of: type)), found null")
+            self.init(at: context.codingPath, "expected \(Self.plainName(of: type)), found null")
         case .keyNotFound(let key, let context):
-            self.init("\(Self.path(context.codingPath + [key])): missing; this field is required")
+            self.init(at: context.codingPath + [key], "missing; this field is required")
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
             // Foundation says "not valid JSON" also for valid JSON whose number does not fit its
             // type; the body's own syntax check tells the two apart.
             let foundation = context.debugDescription.hasPrefix("The given data was not valid JSON")
             self.init(Self.syntaxProblem(in: body, numberMisfit: foundation) ?? "the request body: \(context.debugDescription)")
         case .dataCorrupted(let context):
-            self.init("\(Self.path(context.codingPath)): \(context.debugDescription)")
+            self.init(at: context.codingPath, context.debugDescription)
         @unknown default:
             self.init("the request body does not fit the API: \(error.localizedDescription)")
         }

@@ -40,6 +40,15 @@ public struct Inventory: Sendable, Equatable {
     public func cluster(named name: String) -> Cluster? {
         clusters.first { $0.name == name }
     }
+
+    /// What `check` and `serve` say about an inventory that is valid but declares neither a
+    /// cluster nor a name (`clusters: {}`, or only `ttl:`): its zone serves no stable names,
+    /// which is rarely what a file beside the zone is for. `nil` when it declares something.
+    public var declaresNothingWarning: String? {
+        guard clusters.isEmpty && names.isEmpty else { return nil }
+        return "\(sourcePath): declares no clusters and no names, so zone \(origin) serves no stable names; "
+            + "declare clusters: or names:, or delete the file if the zone has none"
+    }
 }
 
 /// One Kafka cluster: its brokers, the pools they move between, and its bootstrap name.

@@ -35,8 +35,15 @@ final class InventoryReader {
     func read(_ text: String) -> Inventory? {
         guard let composed = compose(text) else { return nil }
         guard let root = composed else {
-            // An empty file declares no stable names; that is allowed.
-            return Inventory(origin: origin, sourcePath: path, defaultTTL: InventoryLoader.defaultTTL, clusters: [], names: [])
+            // No YAML document at all: an emptied or truncated file (a deploy that wrote
+            // nothing, `> file`) far more often than a wish. Served, it would take every stable
+            // name of the zone away at once (NXDOMAIN for clients); refused, a reload keeps the
+            // last good data serving. A zone without stable names needs no inventory file, and
+            // one written on purpose says so with `clusters: {}` (then only a warning).
+            report(1, "(document)", "the inventory is empty (no clusters:, no names:, only blank lines or comments), so zone \(origin) "
+                   + "would serve no stable names: declare clusters: or names:, write `clusters: {}` if it is meant to declare nothing yet, "
+                   + "or delete the file if the zone has no stable names")
+            return nil
         }
         guard let top = entries(root, field: "(document)", ownerLine: 1) else { return nil }
         checkKeys(top, allowed: Self.topKeys, field: "")

@@ -191,6 +191,7 @@ public final class Server: @unchecked Sendable {
                 "zones": "\(snapshot.zones.map { "\($0.origin)(serial \($0.serial))" }.joined(separator: " "))",
                 "stable_names": "\(snapshot.stableNames.count)",
             ])
+            for warning in loaded.warnings { logger.warning("\(warning)") }
             // The old data goes once every worker has moved on (each looks between batches,
             // at least every 250 ms); only then are its pages free to hand back.
             for _ in 0..<100 where previous != nil { usleep(10_000) }

@@ -245,7 +245,11 @@ public final class CutoverService: Sendable {
             }
             try lease(id, cluster: plan.cluster)
             launch(id: id, progress: progress, current: generation)
-            return AdminAPI.RunStatus(id: id, cluster: plan.cluster, status: progress.status.rawValue, active: true, progress: progress)
+            if let warnings = plan.warnings {
+                logger.warning("run started with warnings", metadata: ["run": "\(id)", "cluster": "\(plan.cluster)", "warnings": "\(warnings.joined(separator: "; "))"])
+            }
+            return AdminAPI.RunStatus(id: id, cluster: plan.cluster, status: progress.status.rawValue, active: true, progress: progress,
+                                      warnings: plan.warnings)
         }
     }
 

@@ -63,6 +63,10 @@ public enum ZoneLoader {
         public var inventoryFiles: [String: [UInt8]] = [:]
         /// Per zone that has an inventory, the fingerprint of the inventory's bytes.
         public var inventoryFingerprints: [DomainName: ContentFingerprint] = [:]
+
+        /// What is valid but probably not meant, one message each naming its file (an
+        /// inventory that declares nothing); `check` prints them, `serve` logs them.
+        public var warnings: [String] { inventories.compactMap(\.declaresNothingWarning) }
     }
 
     /// Reads and validates one zone file (without its inventory).

@@ -97,7 +97,10 @@ struct AdminClient: Sendable {
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {
-            let message = (try? AdminAPI.decoder().decode(AdminAPI.ErrorReply.self, from: data).error) ?? String(decoding: data, as: UTF8.self)
+            let reply = try? AdminAPI.decoder().decode(AdminAPI.ErrorReply.self, from: data)
+            var message = reply?.error ?? String(decoding: data, as: UTF8.self)
+            // The API names a bad value by its JSON field; the user typed a flag.
+            if let reply, let field = reply.field { message = CLIFlags.reword(reply.error, field: field) }
             if status == 401 {
                 printError("switchyard: the admin endpoint at \(address) refused the token in \(tokenFile): \(message)")
             } else {

@@ -25,5 +25,6 @@ struct Check: ParsableCommand {
         for inventory in loaded.inventories {
             print("\(inventory.sourcePath): ok, \(inventory.clusters.count) clusters, \(inventory.clusters.reduce(0) { $0 + $1.brokers.count }) brokers, \(inventory.names.count) weighted names")
         }
+        for warning in loaded.warnings { printError("warning: \(warning)") }
     }
 }

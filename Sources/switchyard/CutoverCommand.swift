@@ -46,6 +46,7 @@ struct Cutover: AsyncParsableCommand {
         func run() async throws {
             let reply: AdminAPI.PlanReply = try await adminOptions.client().post("/v1/cutover/plan", try settings.options())
             print(reply.text)
+            printWarnings(reply.warnings)
         }
     }
 
@@ -63,6 +64,7 @@ struct Cutover: AsyncParsableCommand {
             let started: AdminAPI.RunStatus = try await client.post("/v1/runs", AdminAPI.RunBody(options: try settings.options()))
             progress("run \(started.id) started for cluster \(started.cluster)")
             if let plan = started.progress?.plan { progress(plan.render()) }
+            printWarnings(started.warnings)
             guard !detach else { return }
             try await follow(client: client, cluster: settings.cluster)
         }
@@ -123,6 +125,11 @@ struct Cutover: AsyncParsableCommand {
             print(describe(status))
         }
     }
+}
+
+/// A reply's warnings, one `warning:` line each on standard error (as `shift` prints them).
+func printWarnings(_ warnings: [String]?) {
+    for warning in warnings ?? [] { printError("warning: \(warning)") }
 }
 
 func describe(_ status: AdminAPI.RunStatus) -> String {
@@ -318,11 +325,13 @@ struct Rollback: AsyncParsableCommand {
         if planOnly {
             let reply: AdminAPI.PlanReply = try await client.post("/v1/rollback/plan", body)
             print(reply.text)
+            printWarnings(reply.warnings)
             return
         }
         let started: AdminAPI.RunStatus = try await client.post("/v1/runs", AdminAPI.RunBody(rollback: body))
         progress("run \(started.id) started: rollback of \(cluster)")
         if let plan = started.progress?.plan { progress(plan.render()) }
+        printWarnings(started.warnings)
         guard !detach else { return }
         try await follow(client: client, cluster: cluster)
     }

@@ -236,6 +236,7 @@ struct Serve: ParsableCommand {
             for problem in error.problems { printError(problem.description) }
             throw ExitCode(1)
         }
+        for warning in loaded?.warnings ?? [] { logger.warning("\(warning)") }
         let transfer = try transferSettings()
         let transfers = TransferResponder(keyring: transfer.keyring, rules: transfer.rules, logger: logger)
         let configuration = ServerConfiguration(

@@ -295,7 +295,60 @@ struct PlannerTests {
         explicit.drainAfterSeconds = 7
         let overridden = try plan(explicit, Fixture.orders(brokers: 1))
         #expect(overridden.steps.first { $0.kind == .moveBrokers }?.drainAfter == 7)
-        #expect(overridden.steps.first { $0.kind == .moveBrokers }?.drainReasons == ["--drain-after 7 s"])
+        #expect(overridden.steps.first { $0.kind == .moveBrokers }?.drainReasons?.first == "--drain-after 7 s")
+    }
+
+    @Test("--drain-after shorter than caches may hold the old answer: the plan warns, naming the step, the name and how long")
+    func shortDrainAfterWarns() throws {
+        var options = CutoverOptions(cluster: "orders", toPool: "pod", cutoverTTL: 5, jvmCacheSeconds: 30, resolverFloorSeconds: 12,
+                                     drainCommand: "stop {old_target}")
+        options.drainAfterSeconds = 7
+        let p = try plan(options, Fixture.orders(brokers: 2))
+        // The operator's override stands: the drain runs 7 s after the flip.
+        #expect(p.steps.filter { $0.kind == .moveBrokers }.allSatisfy { $0.drainAfter == 7 })
+        let warnings = try #require(p.warnings)
+        #expect(warnings.count == 2)
+        #expect(warnings[0] == "step 2/5 (move broker-1 to pod): --drain-after 7 s drains 10.0.1.11 (broker 1) 7 s after the step is first served, "
+                + "but caches may hold the old answer of bootstrap.orders.kafka.example. and broker-1.orders.kafka.example. for 30 s "
+                + "(JVM clients cache the old address for 30 s (networkaddress.cache.ttl)): a client may still connect to a drained target "
+                + "until then. Leave out --drain-after to wait 30 s")
+        #expect(warnings[1].hasPrefix("step 3/5 (move broker-2 to pod): --drain-after 7 s drains 10.0.1.12 (broker 2)"))
+        let text = p.render()
+        #expect(text.contains("  drain after: 7 s from when the step is first served\n    - --drain-after 7 s\n"
+                              + "    - WARNING: shorter than caches may hold the old answer, 30 s: JVM clients cache"), "\(text)")
+        // The admin API's reply carries them as warnings, as a shift's does.
+        #expect(AdminAPI.PlanReply(plan: p).warnings == warnings)
+
+        // Long enough, or no drain at all: nothing to warn about.
+        options.drainAfterSeconds = 30
+        #expect(try plan(options, Fixture.orders(brokers: 2)).warnings == nil)
+        options.drainAfterSeconds = 7
+        options.drainCommand = nil
+        #expect(try plan(options, Fixture.orders(brokers: 2)).warnings == nil)
+        // A rollback plan warns the same way.
+        var moved = Fixture.state(Fixture.inventory(Fixture.orders(brokers: 2)))
+        moved.brokerPools[Fixture.broker(1)] = "pod"
+        options.drainCommand = "stop {old_target}"
+        let back = try Planner.rollback(from: moved, to: Fixture.state(Fixture.inventory(Fixture.orders(brokers: 2))),
+                                        inventory: Fixture.inventory(Fixture.orders(brokers: 2)), options: options)
+        #expect(back.warnings?.first?.contains("--drain-after 7 s drains 10.8.1.11 (broker 1)") == true, "\(back.warnings ?? [])")
+    }
+
+    @Test("a drain waits for the bootstrap's TTL too when the moved broker leaves the bootstrap's answer")
+    func drainWaitsForBootstrapTTL() throws {
+        // Nothing is lowered (every TTL at or below the cutover TTL), and the bootstrap's TTL
+        // is longer than the broker's and the JVM's: a client holding the bootstrap's answer
+        // keeps 10.0.1.11 for 20 s after the flip.
+        let options = CutoverOptions(cluster: "orders", toPool: "pod", cutoverTTL: 30, jvmCacheSeconds: 5, drainCommand: "stop {old_target}")
+        let p = try plan(options, Fixture.orders(brokers: 2, ttl: 1, bootstrapTTL: 20))
+        let move = try #require(p.steps.first { $0.kind == .moveBrokers })
+        #expect(move.drainAfter == 20)
+        #expect(move.drainReasons?.first == "the old answer of bootstrap.orders.kafka.example. was served with TTL 20 s")
+        // With explicit bootstrap targets the broker's old target is never in that answer.
+        var explicit = Fixture.orders(brokers: 2, ttl: 1, bootstrapTTL: 20)
+        explicit.bootstrap.pools = [WeightedPool(name: "vm", weight: 100, targets: [Fixture.ipv4("10.0.9.1")]),
+                                    WeightedPool(name: "pod", weight: 0, targets: [Fixture.ipv4("10.8.9.1")])]
+        #expect(try plan(options, explicit).steps.first { $0.kind == .moveBrokers }?.drainAfter == 5)
     }
 
     @Test("TTLs lowered by a failed run are not the baseline: no second lowering, and the run restores the inventory's")

@@ -98,13 +98,30 @@ struct RequestDecodingTests {
         Bad(label: "misspelt rollback field", json: #"{"rollback": {"cluster": "o", "step": 2}}"#,
             says: ["rollback.step: unknown field"]),
         Bad(label: "rollback steps 0", json: #"{"rollback": {"cluster": "o", "steps": 0}}"#,
-            says: ["rollback.steps: steps must be a whole number from 1"]),
+            says: ["rollback.steps: the number of generations to undo must be a whole number from 1"]),
+        Bad(label: "rollback to generation 0", json: #"{"rollback": {"cluster": "o", "toGeneration": 0}}"#,
+            says: ["rollback.toGeneration: a generation number must be a whole number from 1"]),
     ]
 
     @Test("bad run bodies name the field and the range", arguments: runs)
     func badRun(_ bad: Bad) {
         let error = #expect(throws: RequestError.self) { try Self.decode(AdminAPI.RunBody.self, bad.json) }
         for piece in bad.says { #expect(error?.description.contains(piece) == true, "\(error?.description ?? "") lacks \(piece)") }
+    }
+
+    @Test("an error about one field carries its JSON path apart, so the CLI can name its own flag", arguments: [
+        (#"{"options": {"cluster": "o", "toPool": "pod", "ramp": [0, 100]}}"#, "options.ramp[0]"),
+        (#"{"options": {"cluster": "o", "toPool": "pod", "batch": 0}}"#, "options.batch"),
+        (#"{"rollback": {"cluster": "o", "toGeneration": 0}}"#, "rollback.toGeneration"),
+        (#"{"options": {"cluster": "o"}}"#, "options.toPool"),
+    ])
+    func fieldApart(json: String, field: String) {
+        let error = #expect(throws: RequestError.self) { try Self.decode(AdminAPI.RunBody.self, json) }
+        #expect(error?.field == field)
+        #expect(error?.description.hasPrefix(field + ": ") == true, "\(error?.description ?? "")")
+        // The body as a whole is no field.
+        let whole = #expect(throws: RequestError.self) { try Self.decode(AdminAPI.RunBody.self, "{}") }
+        #expect(whole?.field == nil)
     }
 
     @Test("a number too big for a field decoded by Foundation is told apart from malformed JSON")

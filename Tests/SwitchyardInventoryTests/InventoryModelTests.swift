@@ -115,10 +115,34 @@ struct InventoryModelTests {
         #expect(Broker.nodeID("2147483648") == nil && Broker.nodeID("-1") == nil && Broker.nodeID("") == nil && Broker.nodeID("+3") == nil)
     }
 
-    @Test("an empty inventory declares nothing")
-    func emptyInventory() throws {
-        let inventory = try InventoryLoader.parse(text: "# nothing yet\n", path: "x.yaml", origin: "a.example.").get()
+    @Test("an empty or comment-only inventory is refused: served, it would take every stable name of its zone away",
+          arguments: ["", "\n\n", "# nothing yet\n", "  # indented comment\n\n# another\n"])
+    func emptyInventory(text: String) throws {
+        guard case .failure(let errors) = InventoryLoader.parse(text: text, path: "zones/a.example.yaml", origin: "a.example.") else {
+            Issue.record("an empty inventory was accepted")
+            return
+        }
+        let error = try #require(errors.errors.first)
+        #expect(errors.errors.count == 1)
+        #expect(error.path == "zones/a.example.yaml" && error.line == 1 && error.field == "(document)")
+        #expect(error.message.contains("the inventory is empty") && error.message.contains("zone a.example."))
+        #expect(error.message.contains("clusters: {}") && error.message.contains("delete the file"))
+    }
+
+    @Test("an inventory that declares nothing on purpose is valid, with a warning naming the file",
+          arguments: ["clusters: {}\n", "ttl: 30\n", "clusters:\nnames: {}\n", "~\n"])
+    func declaresNothing(text: String) throws {
+        let inventory = try InventoryLoader.parse(text: text, path: "zones/a.example.yaml", origin: "a.example.").get()
         #expect(inventory.clusters.isEmpty && inventory.names.isEmpty)
+        let warning = try #require(inventory.declaresNothingWarning)
+        #expect(warning.hasPrefix("zones/a.example.yaml: declares no clusters and no names"), "\(warning)")
+        #expect(warning.contains("zone a.example. serves no stable names"))
+    }
+
+    @Test("an inventory that declares something has no such warning")
+    func declaresSomething() throws {
+        let yaml = "names:\n  registry:\n    pools:\n      vm: { weight: 100, targets: [10.0.2.5] }\n      pod: { weight: 0, targets: [10.8.2.5] }\n"
+        #expect(try InventoryLoader.parse(text: yaml, path: "x.yaml", origin: "a.example.").get().declaresNothingWarning == nil)
     }
 
     @Test("health durations and counts", arguments: [

@@ -6,9 +6,12 @@ plus the repo's own example zones/ passing."""
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
+import dns.rcode
 import pytest
 
 from conftest import REPO, backend, free_port, switchyard_bin
@@ -195,3 +198,78 @@ def test_serve_refuses_a_bad_inventory_at_startup(tmp_path):
         pytest.fail("serve kept running with an invalid inventory")
     result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     assert_inventory_error(result, d / "example.test.yaml", 12, "names.registry.pools.vm.weight")
+
+
+EMPTY_INVENTORIES = {"empty": "", "blank lines": "\n\n", "comments only": "# nothing yet\n\n  # more later\n"}
+
+
+@pytest.mark.parametrize("text", EMPTY_INVENTORIES.values(), ids=EMPTY_INVENTORIES.keys())
+def test_an_empty_inventory_is_an_error(tmp_path, text):
+    """No YAML document at all is an emptied or truncated file far more often than a wish:
+    served, it would take every stable name of the zone away at once."""
+    d = tmp_path / "zones"
+    d.mkdir()
+    (d / "example.test.zone").write_text(ZONE)
+    (d / "example.test.yaml").write_text(text)
+    proc = run_check(d)
+    assert_inventory_error(proc, d / "example.test.yaml", 1, "(document)")
+    assert "the inventory is empty" in proc.stderr and "zone example.test." in proc.stderr, proc.stderr
+    assert "clusters: {}" in proc.stderr and "delete the file" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("lines", [["clusters: {}"], ["ttl: 30"]], ids=["clusters {}", "ttl only"])
+def test_an_inventory_that_declares_nothing_passes_with_a_warning(tmp_path, lines):
+    d = write(tmp_path, lines)
+    proc = run_check(d)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert f"{d / 'example.test.yaml'}: ok, 0 clusters" in proc.stdout, proc.stdout
+    assert (f"warning: {d / 'example.test.yaml'}: declares no clusters and no names, "
+            "so zone example.test. serves no stable names") in proc.stderr, proc.stderr
+    # A real inventory gets no such warning.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "zones").mkdir()
+    (other / "zones" / "example.test.zone").write_text(ZONE)
+    (other / "zones" / "example.test.yaml").write_text("\n".join(GOOD) + "\n")
+    good = run_check(other / "zones")
+    assert good.returncode == 0 and "warning:" not in good.stderr, good.stderr
+
+
+def answers_a(server, name: str) -> bool:
+    r = server.query(name, "A")
+    return r.rcode() == dns.rcode.NOERROR and bool(r.answer)
+
+
+def wait_for(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_serve_keeps_its_names_when_the_inventory_is_emptied_and_warns_when_it_declares_nothing(server_factory):
+    """A reload of an inventory truncated to nothing is rejected (the stable names keep
+    answering); one that declares nothing on purpose is served, with a warning in the log."""
+    zone = zone_text("example.test", ["www IN A 192.0.2.10"])
+    registry = ("names:\n  registry:\n    pools:\n      vm: { weight: 100, targets: [10.0.2.5] }\n"
+                "      pod: { weight: 0, targets: [10.8.2.5] }\n")
+    srv = server_factory(zones={"example.test.zone": zone, "example.test.yaml": registry})
+    name = "registry.example.test"
+    assert answers_a(srv, name)
+    inventory = srv.zone_dir / "example.test.yaml"
+
+    inventory.write_text("# emptied by a deploy\n")
+    log_before = len(srv.stderr_text())
+    srv.signal(signal.SIGHUP)
+    assert wait_for(lambda: "the inventory is empty" in srv.stderr_text()[log_before:]), srv.describe()
+    assert "reload rejected" in srv.stderr_text()[log_before:], srv.describe()
+    assert answers_a(srv, name), "the stable name must keep answering after a rejected reload"
+
+    inventory.write_text("clusters: {}\n")
+    log_before = len(srv.stderr_text())
+    srv.signal(signal.SIGHUP)
+    assert wait_for(lambda: "declares no clusters and no names" in srv.stderr_text()[log_before:]), srv.describe()
+    assert wait_for(lambda: not answers_a(srv, name)), "declared nothing, served nothing"
+    assert srv.alive()
