@@ -12,6 +12,9 @@ fixtures). What must hold:
   lease, may have paused the run between the takeover's first read and its lease (here the
   fleet's write lock is held across that moment and the pause written in it); the pause
   stands, the run is not resumed;
+- a member frozen inside a write transaction (holding the fleet's write lock) holds up no
+  other member's writes for longer than PostgreSQL's idle-in-transaction limit, and its write
+  is not committed when it wakes;
 - a run is created together with its lease, or not at all: committed running without one, it
   is an orphan to every other member's next heartbeat, taken over while the start that made it
   goes on, or (here: the lease cannot be written, the start fails) run behind the back of a
@@ -23,6 +26,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -30,7 +34,7 @@ import pytest
 from cutoverkit import broker_listeners  # noqa: F401  (fixture)
 from cutoverkit import cutover_options, orders_zones, wait_for_run
 from stablekit import wait_until
-from test_fleet import ALL_TARGETS, fleet, pg  # noqa: F401  (fixtures)
+from test_fleet import ALL_TARGETS, fleet, pg, pool_of  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.skipif(__import__("conftest").backend() == "nsd", reason="the fleet is switchyard's own")
 
@@ -169,3 +173,39 @@ def test_a_run_is_created_with_its_lease_or_not_at_all(fleet, pg, broker_listene
     for m in (a, b):
         run = m.admin.run()
         assert run is None, f"{m.name}: a start answered {status} left run {run['id']}, {run['status']}: {run['progress']['message']}"
+
+
+def test_a_member_frozen_inside_a_write_holds_up_no_other(fleet, pg):
+    """member-0 is frozen (SIGSTOP) in the middle of a shift's transaction, holding the fleet's
+    write lock: PostgreSQL ends that transaction once it sits idle, so member-1's shift goes
+    through (it failed with a statement timeout for as long as member-0 stood still), and
+    member-0's shift is never committed, not even when it wakes."""
+    a, b = fleet(orders_zones(9092), n=2)
+    database = database_of(a)
+    holder = psql_session(pg, database)
+    replies: list = []
+    try:
+        # member-0's shift takes the write lock, then waits here to append its generation.
+        send(holder, "BEGIN; LOCK TABLE generation IN SHARE MODE;")
+        time.sleep(0.5)
+        shifting = threading.Thread(target=lambda: replies.append(a.admin.request("POST", "/v1/shift", {
+            "request": {"broker": {"cluster": "orders", "id": 1, "pool": "pod"}}, "actor": "pytest", "reason": "frozen"}, timeout=60)))
+        shifting.start()
+        blocked = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND wait_event_type = 'Lock' AND wait_event = 'relation'"
+        assert wait_until(lambda: pg.psql(database, blocked) == "1", timeout=3, step=0.02), "member-0's shift never reached the journal"
+        os.kill(a.server.pid, signal.SIGSTOP)
+    finally:
+        close(holder)
+    try:
+        # member-0's transaction now waits for a client that does not answer.
+        started = time.monotonic()
+        status, body = b.admin.request("POST", "/v1/shift", {
+            "request": {"broker": {"cluster": "orders", "id": 2, "pool": "pod"}}, "actor": "pytest", "reason": "beside a frozen member"}, timeout=60)
+        took = time.monotonic() - started
+        assert status == 200, f"member-1's shift while member-0 is frozen inside a write -> {status} after {took:.1f} s: {body}"
+    finally:
+        os.kill(a.server.pid, signal.SIGCONT)
+    shifting.join(timeout=60)
+    assert replies and replies[0][0] != 200, f"member-0's shift was committed after it woke: {replies}"
+    assert wait_until(lambda: pool_of(a, 2) == "pod", timeout=10, step=0.1)
+    assert pool_of(a, 1) == "vm" and pool_of(b, 1) == "vm", "member-0's abandoned shift is served"
