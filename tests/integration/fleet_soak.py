@@ -26,8 +26,8 @@ rolled back), `cutover status` / `history` (API and CLI) agree on every member, 
 generation the admin API acknowledged is in the journal unchanged, /healthz and /metrics are
 clear.
 
-Run `python3 tests/integration/fleet_soak.py --seconds 600` (root: PostgreSQL runs as the
-`postgres` user), or `make fleet-soak`. `test_fleet_soak.py` runs one pass. Loopback only;
+Run `python3 tests/integration/fleet_soak.py --seconds 600` (as root, PostgreSQL runs as the
+`postgres` user), or `make fleet-soak`. `test_fleet_soak.py` runs two passes. Loopback only;
 every process started is stopped by its PID, also on failure.
 """
 

@@ -1,4 +1,4 @@
-"""Faults in a fleet while cutovers run, the short version of `make fleet-soak`: one pass of
+"""Faults in a fleet while cutovers run, the short version of `make fleet-soak`: two passes of
 every fault (PostgreSQL stopped fast, immediate and killed -9 mid-step; the runner frozen
 past its lease; the runner killed -9 and restarted; a member restarted during an outage; one
 member's zone file changed and SIGHUP'd) while every member's answers are judged. See
