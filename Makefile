@@ -3,8 +3,9 @@
 
 SWIFT      ?= swift
 PORT       ?= 5353
-# How long `make soak` keeps injecting faults (it finishes the pass it is in).
+# How long `make soak` and `make fleet-soak` keep injecting faults (each finishes the pass it is in).
 SOAK_SECONDS ?= 600
+FLEET_SOAK_SECONDS ?= 600
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
@@ -17,7 +18,7 @@ APT_SERVE  := dnsutils
 APT_TEST   := dnsutils knot-dnsutils ldnsutils unbound nsd knot python3-venv curl iproute2 e2fsprogs postgresql util-linux openssl
 APT_BENCH  := nsd knot dnsperf time util-linux iproute2
 
-.PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test test-sanitize fuzz-build fuzz fuzz-long soak bench clean
+.PHONY: all deps serve-deps test-deps build release serve check test unit-test integration-test test-sanitize fuzz-build fuzz fuzz-long soak fleet-soak bench clean
 
 all: build
 
@@ -123,6 +124,15 @@ fuzz-long:
 soak: test-deps build
 	$(SUDO) env SWITCHYARD_BIN=$(CURDIR)/.build/debug/switchyard $(PYTHON) tests/integration/soak.py \
 	  --seconds $(SOAK_SECONDS) --json $(CURDIR)/.build/soak.json
+
+# A fleet under faults for FLEET_SOAK_SECONDS (default 600): three servers on one private
+# PostgreSQL, continuous UDP and TCP queries to each, cutovers and rollbacks looping through
+# varying members, while PostgreSQL is stopped (fast, immediate) and killed -9, the runner is
+# frozen past its lease and killed -9, a member restarts during an outage (local copy) and a
+# member's zone file changes. Prints the figures; also in .build/fleet-soak.json.
+fleet-soak: test-deps build
+	SWITCHYARD_BIN=$(CURDIR)/.build/debug/switchyard $(PYTHON) tests/integration/fleet_soak.py \
+	  --seconds $(FLEET_SOAK_SECONDS) --json $(CURDIR)/.build/fleet-soak.json
 
 # Side-by-side benchmark against NSD and Knot (see bench/README.md).
 bench: release

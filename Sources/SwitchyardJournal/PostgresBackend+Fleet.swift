@@ -108,17 +108,21 @@ extension PostgresBackend {
     /// overrides a pause asked before it; one asked after sees the new lease and stands).
     public func acquireLease(run runID: Int64, owner: String, seconds: Double, droppingPauseRequest: Bool = false) throws -> RunLease {
         try write { session in
-            try session.execute("""
-                INSERT INTO run_lease (run_id, owner, expires_at) VALUES (?, ?, \(Self.now) + ?)
-                ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-                WHERE run_lease.owner = excluded.owner OR run_lease.expires_at < \(Self.now)
-                """, [.integer(runID), .text(owner), .real(seconds)])
-            let lease = try Self.lease(runID, session) ?? RunLease(runID: runID, owner: owner, remaining: seconds)
-            if droppingPauseRequest, lease.owner == owner {
-                try session.execute("DELETE FROM run_pause_request WHERE run_id = ?", [.integer(runID)])
-            }
-            return lease
+            try Self.acquireLease(runID, owner: owner, seconds: seconds, droppingPauseRequest: droppingPauseRequest, session)
         }
+    }
+
+    static func acquireLease(_ runID: Int64, owner: String, seconds: Double, droppingPauseRequest: Bool, _ session: any SQLSession) throws -> RunLease {
+        try session.execute("""
+            INSERT INTO run_lease (run_id, owner, expires_at) VALUES (?, ?, \(Self.now) + ?)
+            ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+            WHERE run_lease.owner = excluded.owner OR run_lease.expires_at < \(Self.now)
+            """, [.integer(runID), .text(owner), .real(seconds)])
+        let lease = try Self.lease(runID, session) ?? RunLease(runID: runID, owner: owner, remaining: seconds)
+        if droppingPauseRequest, lease.owner == owner {
+            try session.execute("DELETE FROM run_pause_request WHERE run_id = ?", [.integer(runID)])
+        }
+        return lease
     }
 
     /// Extends `owner`'s lease; `false` when `owner` no longer holds it (another server took
@@ -205,16 +209,23 @@ extension PostgresBackend {
 }
 
 extension JournalTransaction {
-    /// Fences a run's writes: throws ``JournalError/leaseLost(path:run:holder:)`` unless
-    /// `owner` holds run `runID`'s lease, and keeps the lease row locked until the transaction
-    /// ends, so a server whose lease was taken over can never write a step or progress after
-    /// the new owner started.
     /// Run `runID`'s lease, read inside this transaction (PostgreSQL journals only): a write
     /// that must not race the run's owner decides on it under the fleet's write lock.
     public func lease(run runID: Int64) throws -> RunLease? {
         try PostgresBackend.lease(runID, session)
     }
 
+    /// Takes run `runID`'s lease for `owner` in this write transaction (PostgreSQL journals
+    /// only): a run created together with its lease is never seen running without one, which
+    /// other servers would take for an orphan and take over.
+    public func acquireLease(run runID: Int64, owner: String, seconds: Double) throws -> RunLease {
+        try PostgresBackend.acquireLease(runID, owner: owner, seconds: seconds, droppingPauseRequest: false, session)
+    }
+
+    /// Fences a run's writes: throws ``JournalError/leaseLost(path:run:holder:)`` unless
+    /// `owner` holds run `runID`'s lease, and keeps the lease row locked until the transaction
+    /// ends, so a server whose lease was taken over can never write a step or progress after
+    /// the new owner started.
     public func requireLease(run runID: Int64, owner: String) throws {
         let row = try session.fetchOne("SELECT owner FROM run_lease WHERE run_id = ? FOR UPDATE", [.integer(runID)])
         let holder = try row?.text("owner")

@@ -152,7 +152,14 @@ public final class PostgresBackend: JournalBackend, @unchecked Sendable {
         configuration.options.connectTimeout = .milliseconds(Int64(timeout * 1000))
         // The server gives up on a statement before the client does, so a slow statement
         // ends the transaction cleanly instead of leaving it open behind a dropped connection.
-        configuration.options.additionalStartupParameters = [("statement_timeout", String(Int(timeout * 800)))]
+        // And on a transaction of ours left idle (its server frozen or stalled between two
+        // statements, with the fleet's write lock taken) before a writer queued behind it gives
+        // up: else every member's writes, lease takeovers included, fail for as long as it
+        // stands still, and it commits when it wakes, past its lease.
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", String(Int(timeout * 800))),
+            ("idle_in_transaction_session_timeout", String(Int(timeout * 600))),
+        ]
         let future = PostgresConnection.connect(on: group.next(), configuration: configuration, id: 1, logger: logger)
         return try wait(for: future, doing: "connect")
     }

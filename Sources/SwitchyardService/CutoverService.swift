@@ -241,9 +241,14 @@ public final class CutoverService: Sendable {
                 let id = try transaction.createRun(cluster: plan.cluster, status: progress.status.rawValue, record: progress)
                 progress.runID = String(id)
                 try transaction.updateRun(id: id, status: progress.status.rawValue, record: progress)
+                // Leased in the same transaction: committed running without a lease, the run is
+                // an orphan to every other server's next heartbeat, which would take it over
+                // while this start goes on (or fails after the commit, the run going on anyway).
+                if let fleet = fleet.withLock({ $0 }) {
+                    _ = try transaction.acquireLease(run: id, owner: fleet.settings.name, seconds: fleet.settings.leaseSeconds)
+                }
                 return id
             }
-            try lease(id, cluster: plan.cluster)
             launch(id: id, progress: progress, current: generation)
             if let warnings = plan.warnings {
                 logger.warning("run started with warnings", metadata: ["run": "\(id)", "cluster": "\(plan.cluster)", "warnings": "\(warnings.joined(separator: "; "))"])
@@ -311,10 +316,24 @@ public final class CutoverService: Sendable {
                 try? fleet.postgres.releaseLease(run: summary.id, owner: fleet.settings.name)
                 return try runStatus(summary.id) ?? AdminAPI.RunStatus(id: summary.id, cluster: cluster, status: "paused", active: false, progress: nil)
             }
+            // Read again, now that the lease is held here: the run's last owner, cut off past its
+            // lease but alive, may have saved the run (paused it, finished it, committed a step)
+            // between the read above and the lease changing hands. Resuming the older record
+            // would undo that; a takeover would override a pause someone asked for.
+            guard let held = try journal.run(id: summary.id, as: CutoverProgress.self) else {
+                throw ControlError("run \(summary.id) of cluster \(cluster) is no longer in the journal", remedy: "see `switchyard status`")
+            }
+            if takingOver, held.status != CutoverProgress.Status.running.rawValue, let fleet {
+                try? fleet.postgres.releaseLease(run: summary.id, owner: fleet.settings.name)
+                logger.notice("did not take over a cutover run: its last server stopped it before the lease changed hands",
+                              metadata: ["run": "\(summary.id)", "cluster": "\(cluster)", "status": "\(held.status)"])
+                throw ControlConflict("run \(summary.id) of cluster \(cluster) is \(held.status) now: its last server stopped it before the lease changed hands",
+                                      remedy: "nothing to take over; `switchyard cutover resume \(cluster)` continues it by hand")
+            }
             // In a fleet another server may have committed since this one last caught up.
             _ = try control.catchUp()
             let (inventory, generation) = try inventory(for: cluster)
-            var progress = try CutoverRunner.resume(progress: stored.record, current: generation)
+            var progress = try CutoverRunner.resume(progress: held.record, current: generation)
             // The journal is read again: what was served while the run stood still counts too.
             if let found = inventory.cluster(named: cluster) {
                 progress = Planner.resumed(progress, caches: try cacheContext(for: found, live: generation))
@@ -374,9 +393,6 @@ public final class CutoverService: Sendable {
     func runStatus(_ id: Int64) throws -> AdminAPI.RunStatus? {
         guard var stored = try journal.run(id: id, as: CutoverProgress.self) else { return nil }
         let running = active.withLock { $0[stored.cluster]?.id == id }
-        if !running, stored.status == CutoverProgress.Status.running.rawValue, let end = unjournaledEnds.withLock({ $0[id] }) {
-            stored = (stored.cluster, end.status.rawValue, end)
-        }
         // In a fleet a run marked running may run on another server, and a pause may be
         // pending for it: say which, so no one takes it for interrupted.
         var runningOn: String?, pauseRequest: PauseRequest?
@@ -384,6 +400,11 @@ public final class CutoverService: Sendable {
             let claims = try fleet.postgres.claims(run: id)
             runningOn = claims.lease.flatMap { $0.remaining > 0 ? $0.owner : nil }
             pauseRequest = claims.pauseRequest
+        }
+        // How the run ended here when the journal could not take it; not while a server holds
+        // its lease (it was resumed or taken over since: it is that server's run now).
+        if !running, runningOn == nil, stored.status == CutoverProgress.Status.running.rawValue, let end = unjournaledEnds.withLock({ $0[id] }) {
+            stored = (stored.cluster, end.status.rawValue, end)
         }
         let sightings = kafkaSightings.list(stored.record.plan.kafkaTargets)
         return AdminAPI.RunStatus(id: id, cluster: stored.cluster, status: stored.status, active: running, progress: stored.record,
@@ -414,12 +435,21 @@ public final class CutoverService: Sendable {
                                          servers: { fleet?.verificationTargets(own: own) ?? own }, pause: pause, logger: logger,
                                          kafka: kafkaSightings)
         effects.leaseOwner = fleet?.settings.name
+        let leaseLost = effects.leaseLost
         let runner = CutoverRunner(effects: effects, sliceSeconds: 1)
         let cluster = progress.cluster
         logger.info("cutover run started", metadata: ["run": "\(id)", "cluster": "\(cluster)", "next_step": "\(progress.nextStep)"])
         Task.detached { [self, logger] in
             let final = await runner.run(progress, current: current)
-            // Only a failure can go unjournaled here (a lost lease pauses; another server then runs it).
+            // The run went on elsewhere: its last words here (a failure to write them) are not
+            // how it ended, and status must show what the journal and its owner say.
+            if leaseLost.isSet {
+                active.withLock { _ = $0.removeValue(forKey: cluster) }
+                logger.notice("stopped running a cutover run here: another server took its lease over and runs it",
+                              metadata: ["run": "\(id)", "cluster": "\(cluster)", "left_at_step": "\(final.nextStep)"])
+                return
+            }
+            // Only a failure can go unjournaled here (a full disk, the database gone).
             if final.status == .failed, (try? journal.run(id: id, as: CutoverProgress.self))??.status != final.status.rawValue {
                 unjournaledEnds.withLock { $0[id] = final }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import SwitchyardControl
 import SwitchyardCore
 import SwitchyardJournal
@@ -22,6 +23,9 @@ struct LiveCutoverEffects: CutoverEffects {
     let kafka: KafkaSightings
     /// In a fleet: this server's name, which must hold the run's lease for every write.
     var leaseOwner: String? = nil
+    /// Set once a write found the lease held by another server (this one was cut off past it):
+    /// the run is that server's now, and how it stopped here is nobody's business but the log's.
+    let leaseLost = LeaseLostFlag()
 
     func sleep(seconds: UInt32) async throws {
         try await Task.sleep(for: .seconds(Int(seconds)))
@@ -220,6 +224,16 @@ struct LiveCutoverEffects: CutoverEffects {
             "name": "broker-\(drain.broker).\(plan.cluster).\(plan.origin)",
         ])
         let command = Placeholders.fill(drain.command, placeholders)
+        // A drain stops an endpoint: only the run's owner may. A server frozen past its lease
+        // (SIGSTOP, a long GC-like stall) wakes in the middle of its drain wait before its
+        // heartbeat notices the lease is gone; meanwhile the server that took over may have
+        // rolled the step back, so the "old" target may be the live one again. Not run, the
+        // drain fails the step here; the owner's settle of the step drains (or not) itself.
+        let refusal = await offloaded { leaseRefusal() }
+        if let refusal {
+            logger.error("drain not run", metadata: ["run": "\(runID)", "broker": "\(drain.broker)", "command": "\(command)", "reason": "\(refusal)"])
+            return HookOutcome(hook: command, succeeded: false, detail: "not run: \(refusal)")
+        }
         let timeout = Double(plan.options.drainTimeoutSeconds ?? CutoverOptions.defaultDrainTimeout)
         let result = await offloaded { HookRunner.run(command, timeout: timeout, environment: environment) }
         do {
@@ -258,8 +272,33 @@ struct LiveCutoverEffects: CutoverEffects {
     func pauseRequested() async -> Bool { pause.isSet }
 
     private func fence(_ transaction: JournalTransaction) throws {
-        if let leaseOwner { try transaction.requireLease(run: runID, owner: leaseOwner) }
+        guard let leaseOwner else { return }
+        do {
+            try transaction.requireLease(run: runID, owner: leaseOwner)
+        } catch let error as JournalError {
+            if case .leaseLost = error { leaseLost.set() }
+            throw error
+        }
     }
+
+    /// Why this server may not act for the run now (it cannot confirm it holds the lease), or
+    /// nil when it may. Without a fleet it always may.
+    private func leaseRefusal() -> String? {
+        guard leaseOwner != nil else { return nil }
+        do {
+            try control.journal.write { transaction in try fence(transaction) }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+}
+
+/// Whether a run's writes were refused because another server holds its lease.
+final class LeaseLostFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
 }
 
 /// One spelling per address (inet_ntop's), so `fd00:8::5` and `fd00:8:0::5` compare equal;

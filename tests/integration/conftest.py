@@ -420,11 +420,13 @@ def wait_ready(server: Server, probe_name: str, timeout: float = STARTUP_TIMEOUT
 
 
 def start_server(workdir: Path, zones: dict[str, str] | None = None,
-                 extra_args: list[str] | None = None) -> Server:
+                 extra_args: list[str] | None = None, port: int | None = None) -> Server:
+    """`port`: the DNS port to listen on (a restart on the same one, so queriers follow it);
+    a free one when not given."""
     zones = DEFAULT_ZONES if zones is None else zones
     zone_dir = workdir / "zones"
     _write_zones(zone_dir, zones)
-    port = free_port()
+    port = port or free_port()
     log_path = workdir / "server.stderr"
     out_path = workdir / "server.stdout"
     if backend() == "nsd":

@@ -363,6 +363,13 @@ class Querier(threading.Thread):
         self.stop_event.set()
         self.join(timeout=10)
 
+    def judge(self, name: str, rcode: int, addresses: frozenset) -> str:
+        return judge(name, rcode, addresses)
+
+    def note_serial(self, serial: int) -> None:
+        """Called with the serial of every SOA answer, in order (the fleet soak checks that
+        a member's serials never go back)."""
+
     def _socket(self) -> socket.socket:
         if self.sock is None:
             if self.tcp:
@@ -442,13 +449,15 @@ class Querier(threading.Thread):
                     st.answered += 1
                     _qid, rcode, records = parse_reply(data)
                     if name.endswith(" SOA"):
-                        if rcode == 0 and soa_serial_of(data) is not None:
+                        serial = soa_serial_of(data) if rcode == 0 else None
+                        if serial is not None:
                             st.soa_ok += 1
+                            self.note_serial(serial)
                         else:
                             st.bad["soa"] += 1
                     else:
                         st.checked += 1
-                        verdict = judge(name, rcode, a_set(records))
+                        verdict = self.judge(name, rcode, a_set(records))
                         if verdict == "ok":
                             st.ok += 1
                         else:

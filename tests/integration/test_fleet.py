@@ -67,12 +67,14 @@ class Member(Deployment):
         self.url = url
         self.name = name
 
-    def start(self, *, new_admin_port: bool = True):
+    def start(self, *, new_admin_port: bool = True, same_dns_port: bool = False):
+        """`same_dns_port`: listen where the last start did (queriers keep asking it)."""
         if new_admin_port or not self.admin_port:
             self.admin_port = free_port()
         args = ["--state", self.url, "--admin", f"{V4}:{self.admin_port}",
                 "--admin-token-file", str(self.token_file), "--server-name", self.name]
-        self.server = start_server(self.workdir, self.zones, args + self.extra_args)
+        port = self.server.port if same_dns_port and self.server else None
+        self.server = start_server(self.workdir, self.zones, args + self.extra_args, port=port)
         self.history.append(self.server)
         if wait_until(self._healthy, timeout=15.0, step=0.05) is None:
             pytest.fail(f"admin endpoint not up: {self.server.describe()}", pytrace=False)
