@@ -38,7 +38,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 from fleetgen import Fleet  # noqa: E402
-from conftest import make_query  # noqa: E402
+from conftest import free_port, make_query  # noqa: E402
 from cutoverkit import soa_serial_of  # noqa: E402
 from stablekit import TcpListenerSet  # noqa: E402
 
@@ -48,14 +48,6 @@ RESULTS: dict[str, object] = {}
 def record(key: str, value, command: str = "") -> None:
     RESULTS[key] = value
     print(f"{key}: {value}" + (f"    [{command}]" if command else ""), flush=True)
-
-
-def free_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Admin:
