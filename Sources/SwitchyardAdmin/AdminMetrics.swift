@@ -52,7 +52,7 @@ final class AdminMetrics: Sendable {
         metric("fleet_local_copy_serving", help: "1 while this fleet member serves the local copy of its last generation (it started while the journal database was unreachable); 0 once the database answered.")
     }
 
-    func render(server: Server, control: ControlService, journal: JournalHealth, runs: [AdminAPI.RunStatus], fleet: Fleet? = nil) -> String {
+    func render(server: Server, control: ControlService, journal: JournalHealth, runs: [(cluster: String, active: Bool)], fleet: Fleet? = nil) -> String {
         let counts = server.queryMetrics.snapshot
         exported.withLock { previous in
             for (labels, value) in counts {
@@ -91,7 +91,10 @@ final class AdminMetrics: Sendable {
                 previous = now
             }
         }
-        for run in runs {
+        // Newest first: a cluster's latest run says whether one runs (an older one, finished,
+        // must not set the gauge back to 0 under it).
+        var seen: Set<String> = []
+        for run in runs where seen.insert(run.cluster).inserted {
             registry.makeGauge(descriptor: Self.cutoverRunning, labels: [("cluster", run.cluster)]).set(to: run.active ? 1 : 0)
         }
         if let fleet { renderFleet(fleet, control: control) }

@@ -135,7 +135,7 @@ public final class AdminServer: Sendable {
         }
         router.get("/metrics") { [server, control, metrics, cutovers, fleet] _, _ -> Response in
             let journal = await offloaded { control.journalHealth }
-            let text = metrics.render(server: server, control: control, journal: journal, runs: (try? cutovers.recentRuns()) ?? [], fleet: fleet)
+            let text = metrics.render(server: server, control: control, journal: journal, runs: (try? cutovers.recentRunActivity()) ?? [], fleet: fleet)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -30,18 +30,31 @@ extension CutoverPlan {
         guard gone.isEmpty else {
             throw PlanOutdated("the inventory changed under this run: \(gone.joined(separator: ", ")) \(gone.count == 1 ? "is" : "are") no longer in it")
         }
-        guard let recorded = state == startState ? startVerify : steps.first(where: { $0.state == state })?.verify else { return }
-        var stager = Planner.Stager(cluster: cluster, options: options, state: state)
-        var verified: [String] = []
-        for expectation in recorded where !verified.contains(expectation.name) { verified.append(expectation.name) }
-        stager.verifiedNames = verified
-        let now = stager.expectations(for: state)
+        let recorded: [AnswerExpectation], now: [AnswerExpectation], verified: [String]
+        if let targets, let verifiedNames {
+            // Every verified name, in O(brokers): the plan's targets against the inventory's.
+            verified = verifiedNames
+            recorded = targets.expectations(for: state, names: verifiedNames)
+            now = PlanTargets(cluster).expectations(for: state, names: verifiedNames)
+        } else {
+            // A plan journaled before its targets were kept: its steps list their expectations.
+            guard let listed = state == startState ? startVerify : steps.first(where: { $0.state == state })?.storedVerify else { return }
+            var names: [String] = []
+            for expectation in listed where !names.contains(expectation.name) { names.append(expectation.name) }
+            var stager = Planner.Stager(cluster: cluster, options: options, state: state)
+            stager.verifiedNames = names
+            verified = names
+            recorded = listed
+            now = stager.expectations(for: state)
+        }
         guard now != recorded else { return }
+        let recordedByName = Dictionary(grouping: recorded, by: \.name), nowByName = Dictionary(grouping: now, by: \.name)
         for name in verified {
-            let then = recorded.filter { $0.name == name }, current = now.filter { $0.name == name }
+            let then = recordedByName[name] ?? [], current = nowByName[name] ?? []
             if then != current {
-                let shown = current.isEmpty ? "no answer for \(name)" : current.map(\.description).joined(separator: "; ")
-                throw PlanOutdated("the inventory changed under this run: the plan expects \(then.map(\.description).joined(separator: "; ")), the inventory now gives \(shown)")
+                // A bootstrap of hundreds of brokers: its lists cut short (``AnswerExpectation/summary``).
+                let shown = current.isEmpty ? "no answer for \(name)" : current.map(\.summary).joined(separator: "; ")
+                throw PlanOutdated("the inventory changed under this run: the plan expects \(then.map(\.summary).joined(separator: "; ")), the inventory now gives \(shown)")
             }
         }
         throw PlanOutdated("the inventory changed under this run: the names of cluster \(self.cluster) would answer otherwise than the plan expects")

@@ -34,6 +34,11 @@ public struct CutoverPlan: Codable, Sendable, Equatable {
     /// ``PlanStep/drainNotBefore`` instants were read (the plan's "now"); `nil` when no step
     /// has one. Lets ``totalWaitSeconds`` place those instants on the plan's timeline.
     public var measuredAt: Date?
+    /// The names every step verifies, in order (`nil` in plans journaled before: each of their
+    /// steps lists its expectations, ``PlanStep/storedVerify``).
+    public var verifiedNames: [String]?
+    /// The cluster's targets as the plan was made, from which each state's expectations follow.
+    public var targets: PlanTargets?
 
     public init(purpose: Purpose, cluster: String, origin: String, toPool: String?, options: CutoverOptions,
                 names: [String], startState: ServingState, startVerify: [AnswerExpectation], steps: [PlanStep], hooks: [String]) {
@@ -90,7 +95,15 @@ public struct CutoverPlan: Codable, Sendable, Equatable {
 
     /// What the names answer before step `index`.
     public func verify(before index: Int) -> [AnswerExpectation] {
-        index == 0 ? startVerify : steps[index - 1].verify
+        index == 0 ? startVerify : verify(after: index - 1)
+    }
+
+    /// What the names answer once step `index` is committed: worked out from ``targets`` for
+    /// the step's state (a plan journaled before them lists it in the step).
+    public func verify(after index: Int) -> [AnswerExpectation] {
+        if let stored = steps[index].storedVerify { return stored }
+        guard let targets, let verifiedNames else { return [] }
+        return targets.expectations(for: steps[index].state, names: verifiedNames)
     }
 }
 
@@ -121,8 +134,9 @@ public struct PlanStep: Codable, Sendable, Equatable {
     public var changes: [NameChange]
     /// Checked before the commit; any failure stops the step before it changes anything.
     public var gates: [GateCheck]
-    /// What every serving instance must answer once the step is committed.
-    public var verify: [AnswerExpectation]
+    /// What every serving instance must answer once the step is committed, in plans journaled
+    /// before ``CutoverPlan/targets``; `nil` in newer ones (``CutoverPlan/verify(after:)``).
+    public var storedVerify: [AnswerExpectation]?
     /// Run after the step is verified and caches are invalidated.
     public var drains: [DrainAction]
     /// Seconds to stay on this step after it is done.
@@ -142,10 +156,14 @@ public struct PlanStep: Codable, Sendable, Equatable {
     /// changes (the moved brokers, and the bootstrap when its answer held their old targets).
     public var drainNotBefore: Date?
 
+    /// Set while decoding a step whose JSON carries no `state`, until ``CutoverPlan`` has
+    /// worked it out from the step before and ``changes``.
+    var stateFromChanges = false
+
     public init(index: Int, kind: Kind, title: String, waitBefore: UInt32, waitReasons: [String], state: ServingState,
-                changes: [NameChange], gates: [GateCheck], verify: [AnswerExpectation], drains: [DrainAction], dwellSeconds: UInt32) {
+                changes: [NameChange], gates: [GateCheck], drains: [DrainAction], dwellSeconds: UInt32) {
         self.index = index; self.kind = kind; self.title = title; self.waitBefore = waitBefore; self.waitReasons = waitReasons
-        self.state = state; self.changes = changes; self.gates = gates; self.verify = verify; self.drains = drains
+        self.state = state; self.changes = changes; self.gates = gates; self.drains = drains
         self.dwellSeconds = dwellSeconds
     }
 }
@@ -189,7 +207,7 @@ public struct GateCheck: Codable, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// What a name must answer after a step, on every serving instance.
-public struct AnswerExpectation: Codable, Sendable, Equatable, CustomStringConvertible {
+public struct AnswerExpectation: Codable, Sendable, Hashable, CustomStringConvertible {
     public enum RecordType: String, Codable, Sendable {
         case a = "A"
         case aaaa = "AAAA"

@@ -106,7 +106,8 @@ public final class CutoverRunner: Sendable {
             progress.status = .completed
             let last = plan.steps.indices.last.flatMap { progress.generations[$0] }
             progress.message = "completed \(plan.steps.count) steps" + (last.map { "; live generation \($0)" } ?? "")
-                + (progress.hookFailures.isEmpty ? "" : "; \(progress.hookFailures.count) invalidation hook failure(s): \(progress.hookFailures.joined(separator: "; "))")
+                + (progress.hookFailures.isEmpty ? "" : "; \(progress.hookFailures.count) invalidation hook failure(s)"
+                   + (progress.hookFailures.count > 3 ? ", the last 3" : "") + ": \(progress.hookFailures.suffix(3).joined(separator: "; "))")
             try await effects.save(progress)
         } catch {
             progress.status = .failed
@@ -121,7 +122,7 @@ public final class CutoverRunner: Sendable {
     private func settle(_ index: Int, generation: Generation?, _ progress: inout CutoverProgress) async throws -> Bool {
         let plan = progress.plan
         let step = plan.steps[index]
-        let outcome = await effects.verify(step.verify, timeoutSeconds: plan.options.verifyTimeoutSeconds)
+        let outcome = await effects.verify(plan.verify(after: index), timeoutSeconds: plan.options.verifyTimeoutSeconds)
         guard outcome.passed else {
             try await rollBack(index, problems: outcome.problems, &progress)
             return false

@@ -131,9 +131,11 @@ extension CutoverPlan {
         let step = steps[index]
         guard step.changesAnswers else { return [] }
         var names = Set(step.changes.map(\.name))
-        let before = verify(before: index)
-        for name in Set(before.map(\.name)).union(step.verify.map(\.name)) where !names.contains(name) {
-            if before.filter({ $0.name == name }) != step.verify.filter({ $0.name == name }) { names.insert(name) }
+        // Grouped by name once: a plan of hundreds of brokers verifies hundreds of names a step.
+        let before = Dictionary(grouping: verify(before: index), by: \.name)
+        let after = Dictionary(grouping: verify(after: index), by: \.name)
+        for name in Set(before.keys).union(after.keys) where !names.contains(name) && before[name] != after[name] {
+            names.insert(name)
         }
         return names.sorted()
     }

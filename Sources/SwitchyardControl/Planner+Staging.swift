@@ -29,7 +29,7 @@ extension Planner {
         for name in high { lowered.loweredTTLs[name] = options.cutoverTTL }
         if let oldest = high.max(by: { stager.effectiveTTL($0, in: start) < stager.effectiveTTL($1, in: start) }) {
             let rest = affected.count - high.count
-            stager.add(.lowerTTL, title: "lower the TTLs of \(high.count) name\(high.count == 1 ? "" : "s") to \(options.cutoverTTL) s"
+            stager.add(.lowerTTL, touching: high, title: "lower the TTLs of \(high.count) name\(high.count == 1 ? "" : "s") to \(options.cutoverTTL) s"
                            + (rest > 0 ? " (\(rest) already at or below it)" : ""), state: lowered)
             stager.pendingWait = wait([
                 (stager.effectiveTTL(oldest, in: start), "old TTL of \(oldest) is \(stager.effectiveTTL(oldest, in: start)) s"),
@@ -44,7 +44,7 @@ extension Planner {
             for move in batch { next.brokerPools[move.name] = move.to }
             let destinations = Dictionary(grouping: batch, by: \.to).sorted { $0.key < $1.key }
                 .map { "\($0.value.map { "broker-\($0.broker.id)" }.joined(separator: ", ")) to \($0.key)" }
-            stager.add(.moveBrokers, title: "move \(destinations.joined(separator: "; "))", state: next,
+            stager.add(.moveBrokers, touching: batch.map(\.name), title: "move \(destinations.joined(separator: "; "))", state: next,
                        gates: batch.flatMap { stager.gates(for: $0) }, drains: batch.compactMap { stager.drain(for: $0) })
         }
 
@@ -54,7 +54,7 @@ extension Planner {
                 var next = stager.state
                 next.weights[bootstrap] = interpolate(from: from, to: to, percent: percent)
                 let direction = purpose == .rollback ? " back" : ""
-                stager.add(.setBootstrapWeights,
+                stager.add(.setBootstrapWeights, touching: [bootstrap],
                            title: "bootstrap weights \(Shifts.render(next.weights[bootstrap]!)) (ramp \(percent)%\(direction))",
                            state: next, gates: stager.weightGates(from: stager.state, to: next))
             }
@@ -67,12 +67,15 @@ extension Planner {
             restored.ttls[name] = goal.ttls[name]
             restored.loweredTTLs[name] = nil
         }
-        let restoredCount = Generation.changes(from: stager.state, to: restored).count
-        stager.add(.restoreTTL, title: "restore the TTLs of \(restoredCount) name\(restoredCount == 1 ? "" : "s")", state: restored)
+        let restoredCount = Generation.changes(from: stager.state, to: restored, among: Set(managedNames(cluster))).count
+        stager.add(.restoreTTL, touching: managedNames(cluster), title: "restore the TTLs of \(restoredCount) name\(restoredCount == 1 ? "" : "s")", state: restored)
 
         var plan = CutoverPlan(purpose: purpose, cluster: cluster.name, origin: cluster.origin, toPool: options.toPool, options: options,
                            names: managedNames(cluster), startState: start, startVerify: stager.expectations(for: start),
                            steps: stager.steps, hooks: options.invalidationHooks)
+        // Each step's expectations follow from these; the horizons and warnings below read them.
+        plan.verifiedNames = stager.verifiedNames
+        plan.targets = stager.targets
         if let caches { waitForCaches(&plan, caches: caches) }
         plan.notes = notes.isEmpty ? nil : notes
         let warnings = stager.shortDrains.sorted { $0.key < $1.key }.map { entry in
@@ -105,6 +108,8 @@ extension Planner {
     struct Stager {
         let cluster: Cluster
         let options: CutoverOptions
+        /// The cluster's targets, from which what the names answer in a state follows.
+        let targets: PlanTargets
         var state: ServingState
         var steps: [PlanStep] = []
         var pendingWait: (seconds: UInt32, reasons: [String]) = (0, [])
@@ -116,6 +121,7 @@ extension Planner {
 
         init(cluster: Cluster, options: CutoverOptions, state: ServingState) {
             self.cluster = cluster; self.options = options; self.state = state
+            targets = PlanTargets(cluster)
         }
 
         func effectiveTTL(_ name: String, in state: ServingState) -> UInt32 {
@@ -123,14 +129,16 @@ extension Planner {
             return name == cluster.bootstrapName ? cluster.bootstrap.ttl : cluster.ttl
         }
 
-        /// Appends a step unless it changes nothing.
-        mutating func add(_ kind: PlanStep.Kind, title: String, state next: ServingState,
+        /// Appends a step unless it changes nothing. `next` differs from the current state in no
+        /// name but `touched` ones (comparing every stable name of every cluster at each of
+        /// hundreds of steps made planning quadratic).
+        mutating func add(_ kind: PlanStep.Kind, touching touched: [String], title: String, state next: ServingState,
                           gates: [GateCheck] = [], drains: [DrainAction] = []) {
-            let changes = Generation.changes(from: state, to: next)
+            let changes = Generation.changes(from: state, to: next, among: Set(touched))
             guard !changes.isEmpty else { return }
             var step = PlanStep(
                 index: steps.count, kind: kind, title: title, waitBefore: pendingWait.seconds, waitReasons: pendingWait.reasons,
-                state: next, changes: changes, gates: gates, verify: expectations(for: next), drains: drains,
+                state: next, changes: changes, gates: gates, drains: drains,
                 dwellSeconds: kind == .moveBrokers || kind == .setBootstrapWeights ? options.dwellSeconds : 0)
             if !drains.isEmpty {
                 // The moved names, and the bootstrap when its answer held their old targets.
@@ -254,52 +262,9 @@ extension Planner {
             }
         }
 
-        /// What the verified names answer in `state`: a broker name exactly its live target; the
-        /// bootstrap a subset of the targets of the pools that can answer (weight > 0 and not
-        /// empty; if none, the non-empty zero-weight pools, SPEC "Two kinds of stable names").
-        /// Health is not modelled: a down pool's answers move elsewhere and verify says so.
+        /// What the verified names answer in `state` (``PlanTargets/expectations(for:names:)``).
         func expectations(for state: ServingState) -> [AnswerExpectation] {
-            var result: [AnswerExpectation] = []
-            for name in verifiedNames {
-                if name == cluster.bootstrapName {
-                    result += bootstrapExpectations(in: state)
-                    continue
-                }
-                guard let broker = cluster.brokers.first(where: { cluster.brokerName($0.id) == name }),
-                      let pool = state.brokerPools[name], let target = broker.targets[pool] else { continue }
-                let type: AnswerExpectation.RecordType
-                switch target {
-                case .ipv4: type = .a
-                case .ipv6: type = .aaaa
-                case .hostname: type = .cname
-                }
-                result.append(AnswerExpectation(name: name, type: type, allowed: [target.description], rule: .exactly))
-            }
-            return result
-        }
-
-        func bootstrapExpectations(in state: ServingState) -> [AnswerExpectation] {
-            let weights = state.weights[cluster.bootstrapName] ?? [:]
-            let allZero = cluster.bootstrap.pools.allSatisfy { (weights[$0.name] ?? 0) == 0 }
-            let populated = cluster.bootstrap.pools.map { ($0, members(of: $0, in: state).map(\.target)) }.filter { !$0.1.isEmpty }
-            var answering = populated.filter { allZero || (weights[$0.0.name] ?? 0) > 0 }
-            if answering.isEmpty { answering = populated }
-            var v4: [String] = [], v6: [String] = [], hosts: [String] = []
-            for target in answering.flatMap(\.1) {
-                switch target {
-                case .ipv4: if !v4.contains(target.description) { v4.append(target.description) }
-                case .ipv6: if !v6.contains(target.description) { v6.append(target.description) }
-                case .hostname: if !hosts.contains(target.description) { hosts.append(target.description) }
-                }
-            }
-            var result: [AnswerExpectation] = []
-            if !v4.isEmpty || !hosts.isEmpty {
-                result.append(AnswerExpectation(name: cluster.bootstrapName, type: .a, allowed: v4.sorted() + hosts.sorted(), rule: .subset))
-            }
-            if !v6.isEmpty {
-                result.append(AnswerExpectation(name: cluster.bootstrapName, type: .aaaa, allowed: v6.sorted() + hosts.sorted(), rule: .subset))
-            }
-            return result
+            targets.expectations(for: state, names: verifiedNames)
         }
     }
 }

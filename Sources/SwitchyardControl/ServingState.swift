@@ -153,8 +153,13 @@ public struct Generation: Codable, Equatable, Sendable {
 
     /// The changes between two states, sorted by name.
     public static func changes(from before: ServingState, to after: ServingState) -> [NameChange] {
-        let names = before.names.union(after.names)
-        return names.sorted().compactMap { name in
+        changes(from: before, to: after, among: before.names.union(after.names))
+    }
+
+    /// The changes between two states that differ in no name outside `names`, sorted by name:
+    /// a plan's step touches a few names of a state that holds every stable name.
+    public static func changes(from before: ServingState, to after: ServingState, among names: Set<String>) -> [NameChange] {
+        names.sorted().compactMap { name in
             let old = before.setting(of: name), new = after.setting(of: name)
             return old == new ? nil : NameChange(name: name, before: old, after: new)
         }

@@ -40,6 +40,18 @@ extension Journal {
         try read { try $0.generations(atOrBelow: number, limit: limit) }
     }
 
+    public func ttlHistory(atOrBelow number: UInt64, limit: Int) throws -> [Generation] {
+        try read { try $0.ttlHistory(atOrBelow: number, limit: limit) }
+    }
+
+    public func walkChanges(_ visit: (JournalTransaction.ChangeEntry) throws -> Bool) throws {
+        try read { try $0.walkChanges(visit) }
+    }
+
+    public func generation(serving serial: UInt32, origin: String, since: UInt64) throws -> Generation? {
+        try read { try $0.generation(serving: serial, origin: origin, since: since) }
+    }
+
     public func servedSerial(origin: String) throws -> UInt32? {
         try read { try $0.servedSerial(origin: origin) }
     }

@@ -68,19 +68,103 @@ public struct JournalTransaction {
         guard let matching else {
             return try fetchGenerations(sql: "SELECT * FROM generation ORDER BY number DESC LIMIT ?", arguments: [.integer(Int64(limit))])
         }
-        // Pages newest first, so a long journal is never read whole to find a few matches.
-        var result: [Generation] = []
-        var below = Int64.max
-        while result.count < limit {
-            let page = try fetchGenerations(sql: "SELECT * FROM generation WHERE number < ? ORDER BY number DESC LIMIT 256",
-                                            arguments: [.integer(below)])
-            for generation in page where result.count < limit && generation.changes.contains(where: matching) {
-                result.append(generation)
-            }
-            guard page.count == 256, let last = page.last else { break }
-            below = Int64(last.number)
+        // Only the changes are read while looking: a generation's state holds every stable name
+        // of every cluster, and the matches may lie behind thousands of other generations.
+        var numbers: [UInt64] = []
+        try walkChanges { entry in
+            if entry.changes.contains(where: matching) { numbers.append(entry.number) }
+            return numbers.count < limit
         }
-        return result
+        return try generations(numbered: numbers)
+    }
+
+    /// One generation's number, author and changes: what looking through the history needs.
+    public struct ChangeEntry: Sendable {
+        public var number: UInt64
+        public var actor: String
+        public var changes: [NameChange]
+    }
+
+    /// Calls `visit` with each generation's changes, newest first, until it returns `false` or
+    /// the journal ends; reads pages of 256 rows and never decodes a state.
+    public func walkChanges(_ visit: (ChangeEntry) throws -> Bool) throws {
+        var below = Int64.max
+        while true {
+            let rows = try session.fetch("SELECT number, actor, changes FROM generation WHERE number < ? ORDER BY number DESC LIMIT 256",
+                                         [.integer(below)])
+            for row in rows {
+                let number = try row.integer("number")
+                let changes: [NameChange]
+                do { changes = try JournalJSON.decode([NameChange].self, from: try row.text("changes")) } catch let error as DecodingError {
+                    throw JournalError.undecodableRow(path: path, table: "generation", id: number, detail: JournalJSON.describe(error))
+                }
+                guard try visit(ChangeEntry(number: UInt64(number), actor: try row.text("actor"), changes: changes)) else { return }
+                below = number
+            }
+            guard rows.count == 256 else { return }
+        }
+    }
+
+    /// The generations numbered `numbers`, in that order (those that exist).
+    func generations(numbered numbers: [UInt64]) throws -> [Generation] {
+        var found: [UInt64: Generation] = [:]
+        for start in stride(from: 0, to: numbers.count, by: 256) {
+            let chunk = numbers[start..<min(numbers.count, start + 256)]
+            let placeholders = chunk.map { _ in "?" }.joined(separator: ", ")
+            for generation in try fetchGenerations(sql: "SELECT * FROM generation WHERE number IN (\(placeholders))",
+                                                   arguments: chunk.map { .integer(Int64(clamping: $0)) }) {
+                found[generation.number] = generation
+            }
+        }
+        return numbers.compactMap { found[$0] }
+    }
+
+    /// Generations numbered `number` and below, newest first, at most `limit`, with only what
+    /// cache horizons read: number, time and the state's TTLs (`ttls`, `loweredTTLs`); their
+    /// `brokerPools`, `weights` and `changes` are left empty. A plan reads up to 7 days of them,
+    /// thousands after scripted shifts, and the broker pools are most of each state.
+    public func ttlHistory(atOrBelow number: UInt64, limit: Int) throws -> [Generation] {
+        guard limit > 0 else { return [] }
+        let rows = try session.fetch("SELECT number, created_at, actor, reason, state, serials FROM generation WHERE number <= ? ORDER BY number DESC LIMIT ?",
+                                     [.integer(Int64(clamping: number)), .integer(Int64(limit))])
+        return try rows.map { row in
+            let number = (try? row.integer("number")) ?? 0
+            do {
+                let ttls = try JournalJSON.decode(StateTTLs.self, from: try row.text("state"))
+                return Generation(number: UInt64(number), createdAt: Date(timeIntervalSince1970: try row.real("created_at")),
+                                  actor: try row.text("actor"), reason: try row.text("reason"),
+                                  state: ServingState(ttls: ttls.ttls, loweredTTLs: ttls.loweredTTLs ?? [:]), changes: [],
+                                  serials: try JournalJSON.decode([String: UInt32].self, from: try row.text("serials")))
+            } catch let error as DecodingError {
+                throw JournalError.undecodableRow(path: path, table: "generation", id: number, detail: JournalJSON.describe(error))
+            }
+        }
+    }
+
+    /// The newest generation numbered `since` or above whose serial for `origin` was `serial`
+    /// (a secondary's IXFR asks from it), reading only numbers and serials until it is found.
+    public func generation(serving serial: UInt32, origin: String, since: UInt64) throws -> Generation? {
+        var below = Int64.max
+        while true {
+            let rows = try session.fetch("SELECT number, serials FROM generation WHERE number < ? AND number >= ? ORDER BY number DESC LIMIT 256",
+                                         [.integer(below), .integer(Int64(clamping: since))])
+            for row in rows {
+                let number = try row.integer("number")
+                let serials: [String: UInt32]
+                do { serials = try JournalJSON.decode([String: UInt32].self, from: try row.text("serials")) } catch let error as DecodingError {
+                    throw JournalError.undecodableRow(path: path, table: "generation", id: number, detail: JournalJSON.describe(error))
+                }
+                if serials[origin] == serial { return try generation(UInt64(number)) }
+                below = number
+            }
+            guard rows.count == 256 else { return nil }
+        }
+    }
+
+    /// The TTL part of a journaled ``ServingState``.
+    private struct StateTTLs: Decodable {
+        var ttls: [String: UInt32]
+        var loweredTTLs: [String: UInt32]?
     }
 
     /// Generations numbered `number` and below, newest first, at most `limit`: one page of a

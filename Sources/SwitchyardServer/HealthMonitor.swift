@@ -22,6 +22,13 @@ final class HealthMonitor: @unchecked Sendable {
     private let stopping = StopFlag()
     private var thread: WorkerThread?
     private let downSet = Mutex<Set<HealthKey>>([])
+    /// Connects in flight at once. Every pending probe holds a descriptor until it connects or
+    /// times out; hundreds of unreachable targets (old VMs a cutover left) at once used up the
+    /// process's descriptors (systemd's default soft limit is 1024), and every probe after that
+    /// failed at `socket()` and marked a healthy target down.
+    let maxInFlight: Int
+    /// Whether the last round ran short of descriptors (logged once per episode).
+    private var starved = false
 
     /// Endpoints in `initiallyDown` start down (carried over a reload); others start up,
     /// so a restart never drains a healthy fleet before the first probe.
@@ -36,7 +43,16 @@ final class HealthMonitor: @unchecked Sendable {
         self.states = states
         self.logger = logger
         self.onChange = onChange
+        maxInFlight = Self.probeWindow()
         downSet.withLock { $0 = initiallyDown.intersection(checks.keys) }
+    }
+
+    /// A quarter of the descriptors the process may open (sockets for DNS over TCP, the
+    /// journal and the admin endpoint need the rest), between 16 and 512.
+    static func probeWindow() -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return 512 }
+        return max(16, min(512, Int(limit.rlim_cur / 4)))
     }
 
     var down: Set<HealthKey> { downSet.withLock { $0 } }
@@ -57,8 +73,10 @@ final class HealthMonitor: @unchecked Sendable {
             let now = monotonicSeconds()
             let due = states.filter { $0.value.nextProbe <= now }.map(\.key)
             if !due.isEmpty {
-                let results = probe(due)
+                let (results, unprobed) = probe(due)
                 record(results, at: now)
+                // Not probed for want of a descriptor: again in a second, not a whole interval later.
+                for key in unprobed { states[key]?.nextProbe = now + 1 }
             }
             let next = states.values.map(\.nextProbe).min() ?? now + 1
             // Sleep in short steps so a stop request is noticed quickly.
@@ -94,19 +112,26 @@ final class HealthMonitor: @unchecked Sendable {
         }
     }
 
-    /// Connects to every endpoint at once (non-blocking) and waits for each up to its timeout.
-    private func probe(_ keys: [HealthKey]) -> [HealthKey: Bool] {
+    /// Connects to the endpoints (non-blocking), at most ``maxInFlight`` at a time, and waits
+    /// for each up to its timeout, counted from its own connect. Endpoints that could not be
+    /// probed (no descriptor) have no result and are returned apart: a probe that never left
+    /// says nothing about the target.
+    private func probe(_ keys: [HealthKey]) -> (results: [HealthKey: Bool], unprobed: [HealthKey]) {
         var results: [HealthKey: Bool] = [:]
+        var unprobed: [HealthKey] = []
         var pending: [(key: HealthKey, fd: Int32, deadline: Double)] = []
-        let start = monotonicSeconds()
-        for key in keys {
-            switch TCPProbe.connect(key.target, port: key.port) {
-            case .connected(let fd): close(fd); results[key] = true
-            case .failed: results[key] = false
-            case .inProgress(let fd): pending.append((key, fd, start + states[key]!.check.timeout.seconds))
+        var queue = keys[...]
+        var shortage: Int32 = 0
+        while !queue.isEmpty || !pending.isEmpty {
+            while pending.count < maxInFlight, let key = queue.popFirst() {
+                switch TCPProbe.connect(key.target, port: key.port) {
+                case .connected(let fd): close(fd); results[key] = true
+                case .failed: results[key] = false
+                case .inProgress(let fd): pending.append((key, fd, monotonicSeconds() + states[key]!.check.timeout.seconds))
+                case .noDescriptor(let code): unprobed.append(key); shortage = code
+                }
             }
-        }
-        while !pending.isEmpty {
+            guard !pending.isEmpty else { continue }
             let now = monotonicSeconds()
             var fds = pending.map { pollfd(fd: $0.fd, events: Int16(POLLOUT), revents: 0) }
             let wait = max(0, (pending.map(\.deadline).min() ?? now) - now)
@@ -129,7 +154,13 @@ final class HealthMonitor: @unchecked Sendable {
             }
             pending = still
         }
-        return results
+        if !unprobed.isEmpty && !starved {
+            logger.warning("health probes short of file descriptors; those targets keep their state until probed", metadata: [
+                "unprobed": "\(unprobed.count)", "errno": "\(shortage == EMFILE ? "EMFILE" : "ENFILE")", "in_flight_limit": "\(maxInFlight)",
+            ])
+        }
+        starved = !unprobed.isEmpty
+        return (results, unprobed)
     }
 
 }

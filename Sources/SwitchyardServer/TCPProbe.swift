@@ -4,7 +4,12 @@ import SwitchyardCore
 
 /// TCP connect probes, for health checks and cutover gates.
 public enum TCPProbe {
-    enum Attempt { case connected(Int32), inProgress(Int32), failed }
+    enum Attempt {
+        case connected(Int32), inProgress(Int32), failed
+        /// No socket could be made (the process is out of file descriptors: EMFILE, ENFILE):
+        /// nothing was learnt about the target.
+        case noDescriptor(Int32)
+    }
 
     /// Starts a non-blocking TCP connect.
     static func connect(_ target: StableTarget, port: UInt16) -> Attempt {
@@ -16,7 +21,7 @@ public enum TCPProbe {
         case .hostname: return .failed
         }
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failed }
+        guard fd >= 0 else { return errno == EMFILE || errno == ENFILE ? .noDescriptor(errno) : .failed }
         let result: Int32
         switch key.target {
         case .ipv4(let bytes):
@@ -48,7 +53,7 @@ public enum TCPProbe {
     public static func check(_ target: StableTarget, port: UInt16, timeout: Double) -> Bool {
         switch connect(target, port: port) {
         case .connected(let fd): close(fd); return true
-        case .failed: return false
+        case .failed, .noDescriptor: return false
         case .inProgress(let fd):
             defer { close(fd) }
             var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)

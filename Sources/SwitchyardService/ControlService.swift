@@ -467,11 +467,10 @@ extension ControlService: TransferHistory {
         guard let live = state.withLock({ $0 }), let since = live.dataSince[key] else { return nil }
         do {
             // Newest first; a serial can repeat only across a file change, which `since` cuts off.
-            for generation in try journal.history(limit: 2_000) {
-                guard generation.number >= since else { return nil }
-                if generation.serials[key] == serial {
-                    return ZoneLoader.stableNames(of: live.inventories, applying: generation.state.overrides)
-                }
+            // Only numbers and serials are read until the one generation is found (each state
+            // holds every stable name; a secondary behind by thousands would read them all).
+            if let generation = try journal.generation(serving: serial, origin: key, since: since) {
+                return ZoneLoader.stableNames(of: live.inventories, applying: generation.state.overrides)
             }
         } catch {
             logger.error("journal not readable for IXFR; answering with the whole zone", metadata: ["error": "\(error)"])

@@ -174,8 +174,9 @@ public final class CutoverService: Sendable {
         // The state before the cluster's last K changes.
         let steps = body.steps ?? 1
         guard steps >= 1 else { throw ControlError("--steps \(steps) undoes nothing", remedy: "give 1 or more") }
-        // A generation with none before it (the journal's first, the initial state) cannot be undone.
-        let history = try journal.history(limit: 10_000, nameSuffix: ".\(cluster.name).\(cluster.origin)").filter { $0.number > 1 }
+        // A generation with none before it (the journal's first, the initial state) cannot be undone,
+        // so one more than asked is read.
+        let history = try journal.history(limit: steps + 1, nameSuffix: ".\(cluster.name).\(cluster.origin)").filter { $0.number > 1 }
         guard history.count >= steps, let before = try journal.generation(history[steps - 1].number - 1) else {
             guard let oldest = history.last else {
                 throw ControlError("cluster \(body.cluster) has no generation to undo: no change since the journal's initial state",
@@ -386,6 +387,13 @@ public final class CutoverService: Sendable {
         }
     }
 
+    /// The clusters of the latest runs, newest first, and whether this server runs each now:
+    /// what /metrics shows, read without decoding any run's record (plan and progress).
+    public func recentRunActivity(limit: Int = 10) throws -> [(cluster: String, active: Bool)] {
+        let running = active.withLock { $0 }
+        return try journal.runs(limit: limit).map { ($0.cluster, running[$0.cluster]?.id == $0.id) }
+    }
+
     public func recentRuns(limit: Int = 10) throws -> [AdminAPI.RunStatus] {
         try journal.runs(limit: limit).compactMap { try runStatus($0.id) }
     }
@@ -412,18 +420,24 @@ public final class CutoverService: Sendable {
                                   runningOn: runningOn, pauseRequest: pauseRequest)
     }
 
-    /// The plan's names whose TTL is lowered now, each with the run whose generation lowered it.
+    /// The plan's names whose TTL is lowered now, each with the run whose generation lowered it:
+    /// the newest generation that lowered each, looked up newest first (changes only) and no
+    /// further back than needed, since this is asked at every `cutover status` poll.
     private func loweredTTLs(of plan: CutoverPlan) throws -> [AdminAPI.LoweredTTL] {
         guard let state = control.current?.generation.state else { return [] }
         let lowered = plan.names.compactMap { name in state.loweredTTLs[name].map { (name, $0) } }
         guard !lowered.isEmpty else { return [] }
-        let history = try journal.history(limit: 10_000, nameSuffix: ".\(plan.cluster).\(plan.origin)")
-        return lowered.map { name, ttl in
-            let lowering = history.first { generation in
-                generation.changes.contains { $0.name == name && $0.after.loweredTTL != nil && $0.before.loweredTTL != $0.after.loweredTTL }
+        var unattributed = Set(lowered.map(\.0))
+        var runs: [String: Int64?] = [:]
+        try journal.walkChanges { entry in
+            for change in entry.changes
+            where unattributed.contains(change.name) && change.after.loweredTTL != nil && change.before.loweredTTL != change.after.loweredTTL {
+                runs[change.name] = AdminAPI.HistoryEntry.run(of: entry.actor)
+                unattributed.remove(change.name)
             }
-            return AdminAPI.LoweredTTL(name: name, ttl: ttl, run: lowering.flatMap { AdminAPI.HistoryEntry.run(of: $0.actor) })
+            return !unattributed.isEmpty
         }
+        return lowered.map { name, ttl in AdminAPI.LoweredTTL(name: name, ttl: ttl, run: runs[name] ?? nil) }
     }
 
     private func launch(id: Int64, progress: CutoverProgress, current: Generation) {

@@ -44,7 +44,7 @@ struct Cutover: AsyncParsableCommand {
         @OptionGroup var settings: Settings
 
         func run() async throws {
-            let reply: AdminAPI.PlanReply = try await adminOptions.client().post("/v1/cutover/plan", try settings.options())
+            let reply: PlanText = try await adminOptions.client().post("/v1/cutover/plan", try settings.options())
             print(reply.text)
             printWarnings(reply.warnings)
         }
@@ -132,6 +132,14 @@ func printWarnings(_ warnings: [String]?) {
     for warning in warnings ?? [] { printError("warning: \(warning)") }
 }
 
+/// The printed plan of an ``AdminAPI/PlanReply`` and its warnings: all `plan` and
+/// `rollback --plan-only` print, so the plan itself (every step's state worked out again) is
+/// not decoded.
+struct PlanText: Decodable {
+    var text: String
+    var warnings: [String]?
+}
+
 func describe(_ status: AdminAPI.RunStatus) -> String {
     guard let progress = status.progress else { return "run \(status.id): \(status.status)" }
     let total = progress.plan.steps.count
@@ -146,8 +154,17 @@ func describe(_ status: AdminAPI.RunStatus) -> String {
         lines.append("  \(request); " + (runningOn.map { "server \($0) stops the run at its next step boundary" }
                                         ?? "the run is marked paused as soon as a server of the fleet notices that nobody runs it"))
     }
-    for failure in progress.hookFailures { lines.append("  hook failure: \(failure)") }
-    for drain in progress.drains ?? [] { lines.append("  drain \(drain.succeeded ? "ok" : "FAILED"): \(drain)") }
+    if progress.hookFailures.count > 10 { lines.append("  \(progress.hookFailures.count) hook failures; the last 10:") }
+    for failure in progress.hookFailures.suffix(10) { lines.append("  hook failure: \(failure)") }
+    // A run of hundreds of brokers drains hundreds of targets: past ten, the ones that worked are counted.
+    let drains = progress.drains ?? []
+    if drains.count > 10, let last = drains.last {
+        let failed = drains.filter { !$0.succeeded }
+        lines.append("  drains: \(drains.count - failed.count) ok, \(failed.count) FAILED; the last: \(last)")
+        for drain in failed.suffix(10) { lines.append("  drain FAILED: \(drain)") }
+    } else {
+        for drain in drains { lines.append("  drain \(drain.succeeded ? "ok" : "FAILED"): \(drain)") }
+    }
     for sighting in status.kafka ?? [] { lines.append("  kafka: \(sighting)") }
     // While a run is going, lowered TTLs are its business; once it stopped they are news.
     for lowered in status.active && progress.status == .running ? [] : status.loweredTTLs ?? [] {
@@ -323,7 +340,7 @@ struct Rollback: AsyncParsableCommand {
         let options = try staging.options(cluster: cluster, toPool: "", brokers: nil)
         let body = AdminAPI.RollbackBody(cluster: cluster, run: run, toGeneration: toGeneration, steps: steps, options: options)
         if planOnly {
-            let reply: AdminAPI.PlanReply = try await client.post("/v1/rollback/plan", body)
+            let reply: PlanText = try await client.post("/v1/rollback/plan", body)
             print(reply.text)
             printWarnings(reply.warnings)
             return

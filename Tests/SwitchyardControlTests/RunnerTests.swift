@@ -115,7 +115,7 @@ struct RunnerTests {
     func failingVerify() async throws {
         let plan = try Self.plan(batch: 1)
         let fake = FakeEffects(state: Self.start)
-        await fake.script { $0.failingVerifies = [plan.steps[2].verify] }
+        await fake.script { $0.failingVerifies = [plan.verify(after: 2)] }
         let done = await CutoverRunner(effects: fake).run(try await begin(plan, fake))
 
         #expect(done.status == .failed)

@@ -15,6 +15,7 @@ Only loopback addresses are used; nothing goes through the system resolver.
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import re
@@ -259,8 +260,8 @@ class Deployment:
         _qid, rcode, records = parse_reply(data)
         return rcode, a_set(records)
 
-    def soa_serial(self) -> int:
-        data = self.server.raw(make_query(ORIGIN, "SOA").to_wire(), timeout=2.0)
+    def soa_serial(self, origin: str = ORIGIN) -> int:
+        data = self.server.raw(make_query(origin, "SOA").to_wire(), timeout=2.0)
         assert data is not None, f"no SOA answer: {self.server.describe()}"
         serial = soa_serial_of(data)
         assert serial is not None, "SOA query answered without an SOA record"
@@ -482,6 +483,7 @@ class Querier:
     timeout: float = 1.0
     soa_every: int = 10
     max_seconds: float = 180.0
+    origin: str = ORIGIN
     answers: list = field(default_factory=list)
     errors: list = field(default_factory=list)
 
@@ -489,7 +491,7 @@ class Querier:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="querier")
         self._wires = {n: make_query(n, "A").to_wire() for n in self.names}
-        self._soa = make_query(ORIGIN, "SOA").to_wire()
+        self._soa = make_query(self.origin, "SOA").to_wire()
 
     def start(self) -> "Querier":
         self._thread.start()
@@ -572,7 +574,7 @@ class Querier:
         try:
             while not self._stop.is_set() and time.monotonic() < end:
                 if self.soa_every and i % (len(self.names) * self.soa_every) == len(self.names):
-                    name, wire = ORIGIN + " SOA", self._soa
+                    name, wire = self.origin + " SOA", self._soa
                 else:
                     name = self.names[i % len(self.names)]
                     wire = self._wires[name]
@@ -648,18 +650,26 @@ def expected_answers(state: dict, cluster: str = CLUSTER) -> dict[str, set[froze
 
 
 def check_timeline(answers: Sequence[Answer], states: Sequence[dict],
-                   inventory_ttl: int | None = None) -> list[str]:
+                   inventory_ttl: int | None = None, **kwargs) -> list[str]:
     """Every answer must be one the state sequence allows, and the answers must be
     explainable by walking the states forward only (a name never goes back to an older
     state's answer once a newer state's was seen). With `inventory_ttl`, an answer's TTL must
-    also be its state's (the cutover's override, else the inventory's). Returns the problems."""
-    return timeline(answers, states, inventory_ttl)[0]
+    also be its state's (the cutover's override, else the inventory's). Returns the problems.
+    `allowed_of` and `subset_names`: see `timeline`."""
+    return timeline(answers, states, inventory_ttl, **kwargs)[0]
 
 
 def timeline(answers: Sequence[Answer], states: Sequence[dict],
-             inventory_ttl: int | None = None) -> tuple[list[str], dict[int, float]]:
-    """(problems, first time each state index was the only explanation of an answer)."""
-    allowed = [expected_answers(s) for s in states]
+             inventory_ttl: int | None = None,
+             allowed_of: Callable[[dict], dict[str, set[frozenset]]] | None = None,
+             subset_names: Sequence[str] = ()) -> tuple[list[str], dict[int, float]]:
+    """(problems, first time each state index was the only explanation of an answer).
+    `allowed_of(state)` gives each name's allowed answers (default: cluster orders of
+    `expected_answers`); a name in `subset_names` (a bootstrap of more brokers than it answers
+    with) may answer any non-empty subset of one allowed set. States are tried forward from the
+    last one seen, so a long plan costs no more per answer than a short one."""
+    allowed = [(allowed_of or expected_answers)(s) for s in states]
+    subsets = set(subset_names)
 
     def ttl_of(state: dict, name: str) -> int | None:
         if inventory_ttl is None:
@@ -667,33 +677,57 @@ def timeline(answers: Sequence[Answer], states: Sequence[dict],
         lowered = (state.get("loweredTTLs") or {}).get(name)
         return lowered if lowered is not None else (state.get("ttls") or {}).get(name, inventory_ttl)
 
+    def fits(a: Answer, j: int) -> bool:
+        if a.rcode != 0:
+            return False
+        options = allowed[j][a.name]
+        if a.name in subsets:
+            ok = bool(a.addresses) and any(a.addresses <= o for o in options)
+        else:
+            ok = a.addresses in options
+        return ok and (inventory_ttl is None or a.ttl == ttl_of(states[j], a.name))
+
     problems = []
     first_seen: dict[int, float] = {}
     cur = 0
     for k, a in enumerate(answers):
         if a.name not in allowed[0]:
             continue
-        fits = [j for j in range(len(states))
-                if a.rcode == 0 and a.addresses in allowed[j][a.name]
-                and (inventory_ttl is None or a.ttl == ttl_of(states[j], a.name))]
-        if not fits:
-            problems.append(f"answer #{k} {a.name} rcode {a.rcode} {sorted(a.addresses)} TTL "
-                            f"{a.ttl} fits no state of the plan")
+        later = next((j for j in range(cur, len(states)) if fits(a, j)), None)
+        if later is None:
+            earlier = [j for j in range(cur) if fits(a, j)]
+            if earlier:
+                problems.append(f"answer #{k} {a.name} {sorted(a.addresses)} TTL {a.ttl} fits only "
+                                f"states {earlier}, but state {cur} had already been seen: answers "
+                                f"went backwards")
+            else:
+                problems.append(f"answer #{k} {a.name} rcode {a.rcode} {sorted(a.addresses)} TTL "
+                                f"{a.ttl} fits no state of the plan")
             continue
-        later = [j for j in fits if j >= cur]
-        if not later:
-            problems.append(f"answer #{k} {a.name} {sorted(a.addresses)} TTL {a.ttl} fits only "
-                            f"states {fits}, but state {cur} had already been seen: answers went "
-                            f"backwards")
-            continue
-        if later[0] > cur:
-            first_seen.setdefault(later[0], a.at)
-        cur = later[0]
+        if later > cur:
+            first_seen.setdefault(later, a.at)
+        cur = later
     return problems, first_seen
 
 
 def plan_states(plan: dict) -> list[dict]:
-    return [plan["startState"]] + [step["state"] for step in plan["steps"]]
+    """The start state and the state after each step. A plan's JSON gives each step's changes
+    (each name's whole setting after it), not its whole state (plans journaled before did)."""
+    states = [plan["startState"]]
+    for step in plan["steps"]:
+        if "state" in step:
+            states.append(step["state"])
+            continue
+        state = copy.deepcopy(states[-1])
+        for change in step["changes"]:
+            for key, field in (("brokerPools", "livePool"), ("weights", "weights"), ("ttls", "ttl"),
+                               ("loweredTTLs", "loweredTTL")):
+                if field in change["after"]:
+                    state.setdefault(key, {})[change["name"]] = change["after"][field]
+                else:
+                    state.setdefault(key, {}).pop(change["name"], None)
+        states.append(state)
+    return states
 
 
 def committed_generations(progress: dict) -> dict[int, int]:

@@ -312,6 +312,57 @@ class TcpListener:
         self._thread = None
 
 
+class TcpListenerSet:
+    """TCP listeners on many loopback addresses (hundreds of stand-in brokers) that accept and
+    close every connection, all served by one thread (a thread per listener, as `TcpListener`
+    has, costs a core at this count). `close()` stops them all."""
+
+    def __init__(self, hosts: Iterable[str], port: int):
+        import selectors
+        self.port = port
+        self._selector = selectors.DefaultSelector()
+        self._socks: list[socket.socket] = []
+        try:
+            for host in hosts:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                self._socks.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((host, port))
+                s.listen(64)
+                s.setblocking(False)
+                self._selector.register(s, selectors.EVENT_READ)
+        except OSError:
+            self._close_sockets()
+            raise
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"listeners-{port}")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for key, _ in self._selector.select(timeout=0.05):
+                try:
+                    conn, _ = key.fileobj.accept()
+                except OSError:
+                    continue
+                self.accepted += 1
+                conn.close()
+
+    def _close_sockets(self) -> None:
+        for s in self._socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self._selector.close()
+        self._close_sockets()
+
+
 def common_free_port(hosts: Iterable[str], attempts: int = 50) -> int:
     """A TCP port that is free on every one of the given loopback addresses right now."""
     hosts = list(hosts)
