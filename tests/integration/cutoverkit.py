@@ -470,7 +470,7 @@ class Answer:
 
 @dataclass
 class Querier:
-    """Asks `names` (round robin, A) plus the zone's SOA every `soa_every` queries over UDP at
+    """Asks `names` (round robin, A) plus the zone's SOA once every `soa_every` rounds over UDP at
     about `rate` queries per second, one at a time, so answers are recorded in the order the
     server produced them. A query unanswered within `timeout` is re-sent once with a new ID;
     if that also times out, the query counts as lost. `tcp6=True` asks over one TCP
@@ -571,14 +571,17 @@ class Querier:
         next_at = time.monotonic()
         end = next_at + self.max_seconds
         i = 0
+        soa_asked_at = -1
         try:
             while not self._stop.is_set() and time.monotonic() < end:
-                if self.soa_every and i % (len(self.names) * self.soa_every) == len(self.names):
+                # The SOA goes between rounds, taking no name's turn (soa_every=1: every round).
+                if self.soa_every and i % (len(self.names) * self.soa_every) == 0 and soa_asked_at != i:
+                    soa_asked_at = i
                     name, wire = self.origin + " SOA", self._soa
                 else:
                     name = self.names[i % len(self.names)]
                     wire = self._wires[name]
-                i += 1
+                    i += 1
                 retried = False
                 qid = (qid + 1) & 0xFFFF
                 data = self._ask(holder, wire, qid)
