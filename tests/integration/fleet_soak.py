@@ -33,7 +33,6 @@ every process started is stopped by its PID, also on failure.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
@@ -54,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pgcluster  # noqa: E402
 from conftest import make_query  # noqa: E402
 from cutoverkit import ALL_TARGETS, CLUSTER, ORIGIN, cli, committed_generations, cutover_options, serial_after  # noqa: E402
-from soakkit import DownWatch, Ledger, Querier, SoakFailure, check, inventory_text, judge, log  # noqa: E402
+from soakkit import DownWatch, Ledger, Querier, SoakFailure, check, inventory_text, judge, log, soak_main  # noqa: E402
 from stablekit import TcpListener, common_free_port, zone_text  # noqa: E402
 from test_fleet import FLEET_ARGS, Member  # noqa: E402
 
@@ -823,20 +822,8 @@ def run_fleet_soak(seconds: float, workdir: Path | None = None) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("FLEET_SOAK_SECONDS", 600)),
-                        help="keep injecting faults until this many seconds have passed (each pass finishes)")
-    parser.add_argument("--workdir", type=Path, help="where the members' zones, caches and logs go (default: a new temp dir)")
-    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
-    args = parser.parse_args()
-    report = run_fleet_soak(args.seconds, args.workdir)
-    print(render(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    problems = problems_of(report)
-    for p in problems:
-        print(f"FAIL: {p}", file=sys.stderr)
-    return 1 if problems else 0
+    return soak_main(__doc__.split("\n\n")[0], "FLEET_SOAK_SECONDS", "where the members' zones, caches and logs go (default: a new temp dir)",
+                     run_fleet_soak, render, problems_of)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ unmounted (the loop device goes with it), also on failure.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -52,7 +51,7 @@ from conftest import make_query  # noqa: E402
 from cutoverkit import CLUSTER, ORIGIN, POD, VM, bootstrap_name, serial_after, soa_serial_of  # noqa: E402
 from soakkit import (  # noqa: E402
     FAST, DownWatch, Ext4Image, Flooder, Ledger, Querier, SoakFailure, SoakServer, Tmpfs, check, cutover_options,
-    fill, inventory_text, log, running_now, udp_query)
+    fill, inventory_text, log, running_now, soak_main, udp_query)
 from stablekit import TcpListener, common_free_port, zone_text  # noqa: E402
 
 # The WAL alone grows to ~4 MB (SQLite checkpoints at 1000 pages) before the database file
@@ -650,20 +649,7 @@ def render(report: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", 600)),
-                        help="keep injecting faults until this many seconds have passed (each pass finishes)")
-    parser.add_argument("--workdir", type=Path, help="where the zones, logs and mounts go (default: a new temp dir)")
-    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
-    args = parser.parse_args()
-    report = run_soak(args.seconds, args.workdir)
-    print(render(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    problems = problems_of(report)
-    for p in problems:
-        print(f"FAIL: {p}", file=sys.stderr)
-    return 1 if problems else 0
+    return soak_main(__doc__.split("\n\n")[0], "SOAK_SECONDS", "where the zones, logs and mounts go (default: a new temp dir)", run_soak, render, problems_of)
 
 
 if __name__ == "__main__":

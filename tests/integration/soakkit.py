@@ -5,6 +5,7 @@ flooder. Loopback addresses only; nothing goes through the system resolver."""
 
 from __future__ import annotations
 
+import argparse
 import errno
 import http.client
 import json
@@ -15,6 +16,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -622,3 +624,22 @@ class Flooder:
                 self.counts[kind] += 1
                 if expected and status not in expected:
                     self.unexpected[f"{kind}: HTTP {status}"] += 1
+
+
+def soak_main(description: str, seconds_variable: str, workdir_help: str, run, render, problems_of) -> int:
+    """The command line of a soak script: `--seconds` (default from `seconds_variable`, else
+    600), `--workdir`, `--json`; prints the report and each problem, exits 1 when there is one."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get(seconds_variable, 600)),
+                        help="keep injecting faults until this many seconds have passed (each pass finishes)")
+    parser.add_argument("--workdir", type=Path, help=workdir_help)
+    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
+    args = parser.parse_args()
+    report = run(args.seconds, args.workdir)
+    print(render(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    problems = problems_of(report)
+    for p in problems:
+        print(f"FAIL: {p}", file=sys.stderr)
+    return 1 if problems else 0
