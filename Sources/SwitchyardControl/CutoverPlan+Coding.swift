@@ -9,7 +9,7 @@ import Foundation
 
 extension CutoverPlan {
     enum CodingKeys: String, CodingKey {
-        case purpose, cluster, origin, toPool, options, names, startState, startVerify, steps, hooks, notes, verifiedNames, targets
+        case purpose, cluster, origin, toPool, options, names, startState, startVerify, steps, hooks, notes, warnings, measuredAt, verifiedNames, targets
     }
 
     public init(from decoder: any Decoder) throws {
@@ -25,6 +25,8 @@ extension CutoverPlan {
                   steps: try fields.decode([PlanStep].self, forKey: .steps),
                   hooks: try fields.decode([String].self, forKey: .hooks))
         notes = try fields.decodeIfPresent([String].self, forKey: .notes)
+        warnings = try fields.decodeIfPresent([String].self, forKey: .warnings)
+        measuredAt = try fields.decodeIfPresent(Date.self, forKey: .measuredAt)
         verifiedNames = try fields.decodeIfPresent([String].self, forKey: .verifiedNames)
         targets = try fields.decodeIfPresent(PlanTargets.self, forKey: .targets)
         var state = startState
@@ -50,6 +52,8 @@ extension CutoverPlan {
         try fields.encode(steps, forKey: .steps)
         try fields.encode(hooks, forKey: .hooks)
         try fields.encodeIfPresent(notes, forKey: .notes)
+        try fields.encodeIfPresent(warnings, forKey: .warnings)
+        try fields.encodeIfPresent(measuredAt, forKey: .measuredAt)
         try fields.encodeIfPresent(verifiedNames, forKey: .verifiedNames)
         try fields.encodeIfPresent(targets, forKey: .targets)
     }

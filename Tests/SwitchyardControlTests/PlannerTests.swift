@@ -316,6 +316,10 @@ struct PlannerTests {
                               + "    - WARNING: shorter than caches may hold the old answer, 30 s: JVM clients cache"), "\(text)")
         // The admin API's reply carries them as warnings, as a shift's does.
         #expect(AdminAPI.PlanReply(plan: p).warnings == warnings)
+        // Journaled with the run (the JSON written out by hand, not the synthesized one).
+        let journaled = try JSONDecoder().decode(CutoverPlan.self, from: try JSONEncoder().encode(p))
+        #expect(journaled.warnings == warnings)
+        #expect(journaled == p)
 
         // Long enough, or no drain at all: nothing to warn about.
         options.drainAfterSeconds = 30

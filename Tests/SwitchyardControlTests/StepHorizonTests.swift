@@ -60,6 +60,10 @@ struct StepHorizonTests {
         // The timeline: broker-3 at 3540 s from now, its drain 30 s later, the ramp then.
         #expect(plan.totalWaitSeconds == 3570)
         #expect(text.contains("4 steps, about 59 min 30 s of waiting"), "\(text)")
+        // As journaled with the run (and shown by `cutover status`): the same instants and timeline.
+        let journaled = try JSONDecoder().decode(CutoverPlan.self, from: try JSONEncoder().encode(plan))
+        #expect(journaled == plan)
+        #expect(journaled.totalWaitSeconds == 3570)
     }
 
     @Test("the runner flips broker-1 and broker-2 at once and broker-3 at its horizon, also after a pause")
